@@ -1,0 +1,2 @@
+#[corral::main(flavor = "multi-thread")]
+async fn main() {}

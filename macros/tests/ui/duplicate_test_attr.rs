@@ -1,0 +1,5 @@
+#[corral::test]
+#[test]
+async fn tested_twice() {}
+
+fn main() {}

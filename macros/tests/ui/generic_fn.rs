@@ -1,0 +1,6 @@
+#[corral::test]
+async fn generic<T: Default>() {
+    let _ = T::default();
+}
+
+fn main() {}

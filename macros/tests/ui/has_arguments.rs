@@ -1,0 +1,4 @@
+#[corral::main]
+async fn main(name: String, verbose: bool) {
+    println!("{name} {verbose}");
+}

@@ -1,0 +1,8 @@
+#[corral::main]
+struct Server {
+    port: u16,
+}
+
+fn main() {
+    let _ = Server { port: 80 };
+}

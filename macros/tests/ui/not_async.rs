@@ -1,0 +1,2 @@
+#[corral::main]
+fn main() {}

@@ -1,0 +1,2 @@
+#[corral::main(worker_threads = "4")]
+async fn main() {}

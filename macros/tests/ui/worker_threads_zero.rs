@@ -1,0 +1,2 @@
+#[corral::main(worker_threads = 0)]
+async fn main() {}

@@ -1,0 +1,256 @@
+use crate::context;
+use crate::loom::Arc;
+use crate::sched::{current_thread, multi_thread};
+use crate::task::JoinHandle;
+use std::fmt;
+use std::future::Future;
+
+/// A cheap, cloneable reference to a runtime: spawn onto it from anywhere,
+/// including threads that are not part of it.
+///
+/// ```
+/// let rt = corral::Runtime::new().unwrap();
+/// let handle = rt.handle().clone();
+/// let from_thread = std::thread::spawn(move || handle.spawn(async { 1 + 1 }))
+///     .join()
+///     .unwrap();
+/// assert_eq!(rt.block_on(from_thread).unwrap(), 2);
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) scheduler: Scheduler,
+}
+
+#[derive(Clone)]
+pub(crate) enum Scheduler {
+    MultiThread(Arc<multi_thread::Shared>),
+    CurrentThread(Arc<current_thread::Shared>),
+}
+
+/// Which scheduler a runtime uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RuntimeFlavor {
+    /// Work-stealing over a pool of worker threads.
+    MultiThread,
+    /// Every task on the thread that calls `block_on`.
+    CurrentThread,
+}
+
+const NO_RUNTIME: &str = "there is no corral runtime on this thread: \
+     start one with #[corral::main] or Runtime::block_on, \
+     or spawn from outside with Runtime::spawn / Handle::spawn";
+
+impl Handle {
+    /// The handle of the runtime this thread is running in.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime (not in a task, a `block_on`, or under
+    /// [`Handle::enter`]). Use [`try_current`](Self::try_current) to check.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let handle = corral::Handle::current();
+    /// let task = handle.spawn(async { "hi" });
+    /// assert_eq!(task.await.unwrap(), "hi");
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(h) => h,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The current runtime's handle, or an error outside any runtime.
+    ///
+    /// ```
+    /// assert!(corral::Handle::try_current().is_err());
+    /// ```
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        context::current_handle().ok_or(TryCurrentError(()))
+    }
+
+    /// Spawns a task onto this runtime; it starts running at once (on a
+    /// worker, or on the next `block_on` for a current-thread runtime).
+    ///
+    /// ```
+    /// let rt = corral::Runtime::new().unwrap();
+    /// let task = rt.handle().spawn(async { 5 });
+    /// assert_eq!(rt.block_on(task).unwrap(), 5);
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_inner(future, None)
+    }
+
+    /// Spawns a task with a name, shown in its [`JoinError`](crate::task::JoinError)
+    /// messages and by [`JoinHandle::name`].
+    ///
+    /// ```
+    /// let rt = corral::Runtime::new().unwrap();
+    /// let task = rt.handle().spawn_named("fetch", async { panic!("no route") });
+    /// let err = rt.block_on(task).unwrap_err();
+    /// assert!(err.to_string().contains("(fetch) panicked: no route"));
+    /// ```
+    pub fn spawn_named<F>(&self, name: impl Into<String>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_inner(future, Some(name.into().into_boxed_str()))
+    }
+
+    pub(crate) fn spawn_inner<F>(&self, future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.scheduler {
+            Scheduler::MultiThread(s) => s.spawn(future, name),
+            Scheduler::CurrentThread(s) => s.spawn(future, name),
+        }
+    }
+
+    /// Makes this runtime current on this thread until the guard drops, so
+    /// that [`corral::spawn`](crate::spawn) and [`Handle::current`] work
+    /// from plain code.
+    ///
+    /// ```
+    /// let rt = corral::Runtime::new().unwrap();
+    /// let task = {
+    ///     let _guard = rt.handle().enter();
+    ///     corral::spawn(async { 3 })
+    /// };
+    /// assert_eq!(rt.block_on(task).unwrap(), 3);
+    /// ```
+    pub fn enter(&self) -> EnterGuard {
+        EnterGuard {
+            _guard: context::enter_handle(self.clone()),
+        }
+    }
+
+    /// Which scheduler this runtime uses.
+    ///
+    /// ```
+    /// let rt = corral::Builder::new_current_thread().build().unwrap();
+    /// assert_eq!(rt.handle().runtime_flavor(), corral::RuntimeFlavor::CurrentThread);
+    /// ```
+    pub fn runtime_flavor(&self) -> RuntimeFlavor {
+        match self.scheduler {
+            Scheduler::MultiThread(_) => RuntimeFlavor::MultiThread,
+            Scheduler::CurrentThread(_) => RuntimeFlavor::CurrentThread,
+        }
+    }
+
+    /// The number of worker threads (1 for a current-thread runtime).
+    ///
+    /// ```
+    /// let rt = corral::Builder::new_multi_thread().worker_threads(3).build().unwrap();
+    /// assert_eq!(rt.handle().num_workers(), 3);
+    /// ```
+    pub fn num_workers(&self) -> usize {
+        match &self.scheduler {
+            Scheduler::MultiThread(s) => s.num_workers(),
+            Scheduler::CurrentThread(_) => 1,
+        }
+    }
+
+    /// The number of tasks spawned and not yet finished.
+    ///
+    /// ```
+    /// let rt = corral::Builder::new_current_thread().build().unwrap();
+    /// let task = rt.spawn(async {});
+    /// assert_eq!(rt.handle().num_alive_tasks(), 1);
+    /// rt.block_on(task).unwrap();
+    /// assert_eq!(rt.handle().num_alive_tasks(), 0);
+    /// ```
+    pub fn num_alive_tasks(&self) -> usize {
+        match &self.scheduler {
+            Scheduler::MultiThread(s) => s.owned.len(),
+            Scheduler::CurrentThread(s) => s.owned.len(),
+        }
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("flavor", &self.runtime_flavor())
+            .field("workers", &self.num_workers())
+            .finish()
+    }
+}
+
+/// Keeps a runtime current on this thread; see [`Handle::enter`].
+#[must_use = "the runtime is current only while the guard lives"]
+pub struct EnterGuard {
+    _guard: context::HandleGuard,
+}
+
+impl fmt::Debug for EnterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnterGuard")
+    }
+}
+
+/// [`Handle::try_current`] was called outside a runtime.
+#[derive(Debug)]
+pub struct TryCurrentError(());
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(NO_RUNTIME)
+    }
+}
+
+impl std::error::Error for TryCurrentError {}
+
+/// Spawns a task onto the current runtime.
+///
+/// The task starts at once and runs to completion even if its
+/// [`JoinHandle`] is dropped; await the handle for its output, or call
+/// [`JoinHandle::abort`] to cancel it.
+///
+/// # Panics
+///
+/// Outside a runtime (see [`Handle::current`]).
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let tasks: Vec<_> = (0..10u64).map(|i| corral::spawn(async move { i * i })).collect();
+/// let mut sum = 0;
+/// for t in tasks {
+///     sum += t.await.unwrap();
+/// }
+/// assert_eq!(sum, 285);
+/// # });
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn_inner(future, None)
+}
+
+#[track_caller]
+pub(crate) fn spawn_inner<F>(future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut future = Some(future);
+    let mut name = Some(name);
+    let spawned = context::with_handle(|h| h.map(|h| h.spawn_inner(future.take().unwrap(), name.take().unwrap())));
+    match spawned {
+        Some(join) => join,
+        None => panic!("corral::spawn called outside a runtime: {NO_RUNTIME}"),
+    }
+}

@@ -1,0 +1,33 @@
+//! corral-runtime: the engine under [corral](https://docs.rs/corral).
+//!
+//! Applications use the `corral` facade, which re-exports what is public
+//! here. This crate is for code that builds on the runtime itself: the
+//! [`wait`] hook that every corral primitive stands on, and the
+//! cooperative budget ([`coop`]).
+//!
+//! Layout (see `docs/architecture.md` for the life of a task):
+//!
+//! - `task/`: the task allocation, its state word, [`task::JoinHandle`].
+//! - `sched/`: the multi-thread work-stealing and current-thread schedulers.
+//! - [`wait`]: the intrusive wait list primitives hook into.
+//! - [`coop`]: the cooperative budget.
+//! - `context.rs`: what the current thread is doing for the runtime.
+//! - `loom.rs`: the only place that names atomics and locks (loom-swappable).
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod builder;
+mod context;
+pub mod coop;
+mod handle;
+mod loom;
+mod runtime;
+mod sched;
+pub mod task;
+pub mod wait;
+mod yield_now;
+
+pub use builder::Builder;
+pub use handle::{spawn, EnterGuard, Handle, RuntimeFlavor, TryCurrentError};
+pub use runtime::Runtime;
+pub use yield_now::{yield_now, YieldNow};

@@ -1,0 +1,217 @@
+use crate::builder::Builder;
+use crate::context;
+use crate::handle::{EnterGuard, Handle, Scheduler};
+use crate::sched;
+use crate::task::JoinHandle;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+const NESTED_BLOCK_ON: &str = "cannot block_on inside a corral runtime: this thread is driving \
+     async tasks, and blocking it would stall them. Use `.await` instead, or move the blocking \
+     code into `corral::run_sync`";
+
+/// The corral runtime: a scheduler and the threads that run its tasks.
+///
+/// Most programs start it with [`#[corral::main]`](macro@crate::main);
+/// build one by hand with [`Builder`] or [`Runtime::new`].
+///
+/// Dropping a runtime stops its workers after their current poll, cancels
+/// every task that has not finished and drops its future (futures are
+/// dropped with the runtime entered, so their `Drop` may use
+/// [`Handle::current`]). Awaiting a cancelled task's handle then yields
+/// [`JoinError::Cancelled`](crate::task::JoinError::Cancelled).
+///
+/// ```
+/// let rt = corral::Runtime::new().unwrap();
+/// let answer = rt.block_on(async {
+///     let task = corral::spawn(async { 40 });
+///     task.await.unwrap() + 2
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    /// Multi-thread worker threads, joined on shutdown.
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// False once `shutdown_timeout` / `shutdown_background` ran.
+    live: bool,
+}
+
+impl Runtime {
+    /// A multi-thread runtime with one worker per CPU (or
+    /// `CORRAL_WORKER_THREADS`).
+    ///
+    /// ```
+    /// let rt = corral::Runtime::new().unwrap();
+    /// assert_eq!(rt.block_on(async { 1 }), 1);
+    /// ```
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new_multi_thread().build()
+    }
+
+    pub(crate) fn from_parts(handle: Handle, threads: Vec<std::thread::JoinHandle<()>>) -> Runtime {
+        Runtime {
+            handle,
+            threads,
+            live: true,
+        }
+    }
+
+    /// Runs `future` to completion on the current thread and returns its
+    /// output. On a multi-thread runtime, spawned tasks run on the workers
+    /// meanwhile; on a current-thread runtime, this thread runs them.
+    ///
+    /// The future itself is not a task: it is not subject to the
+    /// cooperative budget and [`task::try_id`](crate::task::try_id) is
+    /// `None` in it.
+    ///
+    /// # Panics
+    ///
+    /// If called from inside a runtime (a task, or another `block_on`):
+    /// blocking there would stall the tasks this thread drives. `.await`
+    /// the future instead.
+    ///
+    /// ```
+    /// let rt = corral::Builder::new_current_thread().build().unwrap();
+    /// let v = rt.block_on(async {
+    ///     let a = corral::spawn(async { 1 });
+    ///     let b = corral::spawn(async { 2 });
+    ///     a.await.unwrap() + b.await.unwrap()
+    /// });
+    /// assert_eq!(v, 3);
+    /// ```
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let Some(_blocking) = context::enter_blocking_region() else {
+            panic!("{NESTED_BLOCK_ON}");
+        };
+        let _enter = context::enter_handle(self.handle.clone());
+        match &self.handle.scheduler {
+            Scheduler::MultiThread(_) => sched::park_on(future),
+            Scheduler::CurrentThread(shared) => shared.block_on(future),
+        }
+    }
+
+    /// Spawns a task onto this runtime; see [`Handle::spawn`].
+    ///
+    /// ```
+    /// let rt = corral::Runtime::new().unwrap();
+    /// let task = rt.spawn(async { "done" });
+    /// assert_eq!(rt.block_on(task).unwrap(), "done");
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Spawns a named task; see [`Handle::spawn_named`].
+    ///
+    /// ```
+    /// let rt = corral::Runtime::new().unwrap();
+    /// let task = rt.spawn_named("worker", async {});
+    /// assert_eq!(task.name(), Some("worker"));
+    /// ```
+    pub fn spawn_named<F>(&self, name: impl Into<String>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn_named(name, future)
+    }
+
+    /// The runtime's handle, to spawn from other threads.
+    ///
+    /// ```
+    /// let rt = corral::Runtime::new().unwrap();
+    /// let handle: corral::Handle = rt.handle().clone();
+    /// # drop(handle);
+    /// ```
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Makes the runtime current on this thread until the guard drops; see
+    /// [`Handle::enter`].
+    ///
+    /// ```
+    /// let rt = corral::Runtime::new().unwrap();
+    /// let _guard = rt.enter();
+    /// let task = corral::spawn(async {});
+    /// # drop(_guard);
+    /// # rt.block_on(task).unwrap();
+    /// ```
+    pub fn enter(&self) -> EnterGuard {
+        self.handle.enter()
+    }
+
+    /// Shuts down, waiting at most `timeout` for the workers to finish
+    /// their current polls. Returns true if everything stopped in time;
+    /// if not, the stragglers cancel the remaining tasks when their polls
+    /// return, in the background.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = corral::Runtime::new().unwrap();
+    /// rt.spawn(std::future::pending::<()>());
+    /// assert!(rt.shutdown_timeout(Duration::from_secs(5)));
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
+        self.shutdown(Some(timeout))
+    }
+
+    /// Shuts down without waiting for the workers.
+    ///
+    /// ```
+    /// let rt = corral::Runtime::new().unwrap();
+    /// rt.shutdown_background();
+    /// ```
+    pub fn shutdown_background(mut self) {
+        self.shutdown(Some(Duration::ZERO));
+    }
+
+    fn shutdown(&mut self, timeout: Option<Duration>) -> bool {
+        if !std::mem::replace(&mut self.live, false) {
+            return true;
+        }
+        let _enter = context::enter_handle(self.handle.clone());
+        match &self.handle.scheduler {
+            Scheduler::MultiThread(shared) => {
+                shared.begin_shutdown();
+                // A runtime dropped by one of its own tasks cannot wait for
+                // its own worker: the last worker finishes shutdown anyway.
+                if shared.is_current_worker() {
+                    self.threads.clear();
+                    return false;
+                }
+                let done = shared.wait_for_workers(timeout);
+                for thread in self.threads.drain(..) {
+                    if done {
+                        let _ = thread.join();
+                    }
+                }
+                done
+            }
+            Scheduler::CurrentThread(shared) => {
+                shared.shutdown();
+                true
+            }
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown(None);
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").field("handle", &self.handle).finish()
+    }
+}

@@ -1,0 +1,421 @@
+//! The multi-thread work-stealing scheduler.
+//!
+//! Pieces:
+//! - `Shared` (one per runtime, the tasks' `Schedule`): the global injector
+//!   for work from outside the workers, each worker's stealer and
+//!   unparker, idle tracking (`idle.rs`), the owned-task list, and the
+//!   shutdown flag.
+//! - `Worker` (one per worker thread, on that thread's stack): the local
+//!   FIFO queue (crossbeam-deque), the LIFO slot, and the search state. The
+//!   thread context points at it while the worker runs, so a wake from a
+//!   task running here lands in the local queue without any lock.
+//!
+//! The worker loop, each tick:
+//! 1. every `GLOBAL_QUEUE_INTERVAL` ticks, take from the injector first so
+//!    remote spawns are never starved by local work;
+//! 2. else the LIFO slot, the local queue, then the injector;
+//! 3. else become a searcher (at most half the workers at once) and steal
+//!    half of a random victim's queue;
+//! 4. else park (see `idle.rs` for the no-lost-wakeup protocol).
+//!
+//! Running a task may fill the LIFO slot (a task woken by the one that just
+//! ran — a message's receiver, a lock's next holder): it runs next, while
+//! caches are warm, but at most `MAX_LIFO_POLLS` times in a row so that two
+//! tasks waking each other cannot starve the queue.
+//!
+//! Shutdown: `shutdown` is set and every worker unparked; each worker
+//! finishes its current poll, drops its queued references and exits. The
+//! runtime then cancels every task through the owned list and empties the
+//! injector. A wake that reaches the injector after that (a foreign thread
+//! holding a waker) sees `shutdown` after its push and empties the injector
+//! itself, so no task is kept alive by a queue nobody runs.
+
+use super::idle::Idle;
+use super::park::{Parker, Unparker};
+use super::SchedRef;
+use crate::context;
+use crate::loom::{condvar_wait, fence, Arc, AtomicBool, Condvar, Mutex, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+use crate::task::owned::OwnedTasks;
+use crate::task::{self, Header, Hint, JoinHandle, Notified, Schedule};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
+use std::cell::Cell;
+use std::future::Future;
+use std::ptr::NonNull;
+
+/// Ticks between forced looks at the injector (a prime, as tokio's, so it
+/// does not fall into step with other periodic work).
+const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+/// LIFO-slot tasks run in a row before the slot's task goes to the queue.
+const MAX_LIFO_POLLS: u32 = 3;
+
+pub(crate) struct Shared {
+    remotes: Box<[Remote]>,
+    injector: Injector<Notified>,
+    idle: Idle,
+    pub(crate) owned: OwnedTasks,
+    shutdown: AtomicBool,
+    /// Worker threads still running; the last to exit finishes shutdown.
+    alive: Mutex<usize>,
+    all_exited: Condvar,
+}
+
+struct Remote {
+    stealer: Stealer<Notified>,
+    unparker: Unparker,
+}
+
+/// What a worker thread takes with it.
+pub(crate) struct WorkerParts {
+    index: usize,
+    deque: Deque<Notified>,
+    parker: Parker,
+}
+
+impl Shared {
+    /// Creates the shared state and the parts for each worker thread.
+    pub(crate) fn new(num_workers: usize) -> (Arc<Shared>, Vec<WorkerParts>) {
+        let mut remotes = Vec::with_capacity(num_workers);
+        let mut parts = Vec::with_capacity(num_workers);
+        for index in 0..num_workers {
+            let deque = Deque::new_fifo();
+            let parker = Parker::new();
+            remotes.push(Remote {
+                stealer: deque.stealer(),
+                unparker: parker.unparker(),
+            });
+            parts.push(WorkerParts {
+                index,
+                deque,
+                parker,
+            });
+        }
+        let shared = Arc::new(Shared {
+            remotes: remotes.into_boxed_slice(),
+            injector: Injector::new(),
+            idle: Idle::new(num_workers),
+            owned: OwnedTasks::new(num_workers),
+            shutdown: AtomicBool::new(false),
+            alive: Mutex::new(num_workers),
+            all_exited: Condvar::new(),
+        });
+        (shared, parts)
+    }
+
+    pub(crate) fn num_workers(&self) -> usize {
+        self.remotes.len()
+    }
+
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (notified, join) = task::spawn_task(future, self.clone(), name, |t| self.owned.bind(t));
+        if let Some(notified) = notified {
+            self.schedule(notified, Hint::Fifo);
+        }
+        join
+    }
+
+    fn is_shutdown(&self) -> bool {
+        self.shutdown.load(SeqCst)
+    }
+
+    fn schedule_remote(&self, task: Notified) {
+        self.injector.push(task);
+        // Pairs with the fence in `shutdown`: either we see the flag, or
+        // the shutdown drain sees our task.
+        fence(SeqCst);
+        if self.is_shutdown() {
+            self.drain_injector();
+            return;
+        }
+        self.notify_parked();
+    }
+
+    fn notify_parked(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.remotes[index].unparker.unpark();
+        }
+    }
+
+    fn notify_if_work_pending(&self) {
+        let pending = !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty());
+        if pending {
+            self.notify_parked();
+        }
+    }
+
+    fn drain_injector(&self) {
+        loop {
+            match self.injector.steal() {
+                // Shutting down: the owned list cancels the task; this
+                // only releases the queue's reference.
+                Steal::Success(task) => drop(task),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+    }
+
+    /// Step one of shutdown: stop the workers (they exit after their
+    /// current poll).
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.store(true, SeqCst);
+        for remote in self.remotes.iter() {
+            remote.unparker.unpark();
+        }
+    }
+
+    /// Called by each worker thread as it exits (even by unwinding). The
+    /// last one finishes shutdown, so that tasks are cancelled only once no
+    /// worker can be polling them.
+    pub(crate) fn worker_exited(&self) {
+        let last = {
+            let mut alive = self.alive.lock();
+            *alive -= 1;
+            *alive == 0
+        };
+        if last {
+            self.finish_shutdown();
+            let _alive = self.alive.lock();
+            self.all_exited.notify_all();
+        }
+    }
+
+    /// Waits until every worker has exited and shutdown has finished.
+    /// False if `timeout` passed first.
+    pub(crate) fn wait_for_workers(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut alive = self.alive.lock();
+        while *alive > 0 {
+            let left = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return false,
+                },
+            };
+            condvar_wait(&self.all_exited, &mut alive, left);
+        }
+        true
+    }
+
+    /// True if the current thread is one of this runtime's workers.
+    pub(crate) fn is_current_worker(&self) -> bool {
+        match context::scheduler() {
+            // SAFETY: see `Schedule::schedule` below.
+            SchedRef::MultiThread(w) => std::ptr::eq(unsafe { &*w }.shared, self),
+            _ => false,
+        }
+    }
+
+    /// Step two, run by the last worker to exit: cancel every task and
+    /// empty the injector.
+    fn finish_shutdown(&self) {
+        self.owned.close_and_shutdown_all();
+        // Pairs with the fence in `schedule_remote`.
+        fence(SeqCst);
+        self.drain_injector();
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: Notified, hint: Hint) {
+        if let SchedRef::MultiThread(worker) = context::scheduler() {
+            // SAFETY: the context points at a live Worker only while that
+            // worker runs on this very thread (see `Worker::run`).
+            let worker = unsafe { &*worker };
+            if std::ptr::eq(worker.shared, &**self) {
+                worker.schedule_local(task, hint);
+                return;
+            }
+        }
+        self.schedule_remote(task);
+    }
+
+    fn release(&self, task: NonNull<Header>) -> bool {
+        self.owned.remove(task)
+    }
+}
+
+/// A worker thread's own state. Only its thread touches it.
+pub(crate) struct Worker {
+    shared: *const Shared,
+    index: usize,
+    deque: Deque<Notified>,
+    lifo: Cell<Option<Notified>>,
+    searching: Cell<bool>,
+    batch_pending: Cell<bool>,
+    tick: Cell<u32>,
+    rng: Cell<u32>,
+    parker: Parker,
+}
+
+impl Worker {
+    /// Runs the worker loop on the current thread until shutdown.
+    pub(crate) fn run(shared: &Arc<Shared>, parts: WorkerParts) {
+        let worker = Worker {
+            shared: Arc::as_ptr(shared),
+            index: parts.index,
+            deque: parts.deque,
+            lifo: Cell::new(None),
+            searching: Cell::new(false),
+            batch_pending: Cell::new(false),
+            tick: Cell::new(0),
+            rng: Cell::new(0x9E37_79B9 ^ (parts.index as u32).wrapping_mul(0x85EB_CA6B) | 1),
+            parker: parts.parker,
+        };
+        let _sched = context::enter_scheduler(SchedRef::MultiThread(&worker));
+        worker.run_loop();
+        worker.drain_local();
+    }
+
+    fn shared(&self) -> &Shared {
+        // SAFETY: `run` borrows the Arc for the worker's whole life.
+        unsafe { &*self.shared }
+    }
+
+    fn run_loop(&self) {
+        while !self.shared().is_shutdown() {
+            let tick = self.tick.get().wrapping_add(1);
+            self.tick.set(tick);
+            if let Some(task) = self.next_task(tick).or_else(|| self.steal()) {
+                self.run_task(task);
+            } else {
+                self.park();
+            }
+        }
+    }
+
+    fn next_task(&self, tick: u32) -> Option<Notified> {
+        if tick % GLOBAL_QUEUE_INTERVAL == 0 {
+            if let Some(task) = self.pop_injector() {
+                return Some(task);
+            }
+        }
+        self.lifo
+            .take()
+            .or_else(|| self.deque.pop())
+            .or_else(|| self.pop_injector())
+    }
+
+    fn pop_injector(&self) -> Option<Notified> {
+        loop {
+            match self.shared().injector.steal_batch_and_pop(&self.deque) {
+                Steal::Success(task) => return Some(task),
+                Steal::Empty => return None,
+                Steal::Retry => crate::loom::spin_loop(),
+            }
+        }
+    }
+
+    fn steal(&self) -> Option<Notified> {
+        let shared = self.shared();
+        if !self.searching.get() {
+            if !shared.idle.transition_worker_to_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let n = shared.remotes.len();
+        let start = self.next_rand() as usize % n;
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == self.index {
+                continue;
+            }
+            loop {
+                match shared.remotes[victim].stealer.steal_batch_and_pop(&self.deque) {
+                    Steal::Success(task) => return Some(task),
+                    Steal::Empty => break,
+                    Steal::Retry => crate::loom::spin_loop(),
+                }
+            }
+        }
+        self.pop_injector()
+    }
+
+    fn run_task(&self, task: Notified) {
+        if self.searching.replace(false) && self.shared().idle.transition_worker_from_searching() {
+            // We were the last searcher: someone else should look for
+            // whatever else is pending.
+            self.shared().notify_parked();
+        }
+        task.run();
+        let mut lifo_polls = 0;
+        while let Some(task) = self.lifo.take() {
+            if lifo_polls == MAX_LIFO_POLLS {
+                self.deque.push(task);
+                self.shared().notify_parked();
+                break;
+            }
+            lifo_polls += 1;
+            task.run();
+        }
+    }
+
+    fn schedule_local(&self, task: Notified, hint: Hint) {
+        match hint {
+            Hint::Lifo => {
+                if let Some(prev) = self.lifo.replace(Some(task)) {
+                    self.deque.push(prev);
+                    self.shared().notify_parked();
+                }
+            }
+            Hint::Fifo => {
+                self.deque.push(task);
+                self.shared().notify_parked();
+            }
+            Hint::Batch => {
+                self.deque.push(task);
+                self.batch_pending.set(true);
+            }
+        }
+    }
+
+    /// After a batch of `Hint::Batch` wakes: signal one idle worker.
+    pub(crate) fn flush_batch(&self) {
+        if self.batch_pending.replace(false) {
+            self.shared().notify_parked();
+        }
+    }
+
+    fn park(&self) {
+        let shared = self.shared();
+        let last_searcher = shared
+            .idle
+            .transition_worker_to_parked(self.index, self.searching.replace(false));
+        if last_searcher {
+            shared.notify_if_work_pending();
+        }
+        while !shared.is_shutdown() {
+            self.parker.park(None);
+            if shared.idle.transition_worker_from_parked(self.index) {
+                // Unparked for work: counted as searching by the notifier.
+                self.searching.set(true);
+                return;
+            }
+        }
+    }
+
+    fn drain_local(&self) {
+        // Shutting down: the owned list cancels these tasks; dropping the
+        // queue entries only releases their references.
+        drop(self.lifo.take());
+        while let Some(task) = self.deque.pop() {
+            drop(task);
+        }
+    }
+
+    /// xorshift32: cheap victim choice.
+    fn next_rand(&self) -> u32 {
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng.set(x);
+        x
+    }
+}
