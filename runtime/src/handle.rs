@@ -112,8 +112,8 @@ impl Handle {
         F::Output: Send + 'static,
     {
         match &self.scheduler {
-            Scheduler::MultiThread(s) => s.spawn(future, name),
-            Scheduler::CurrentThread(s) => s.spawn(future, name),
+            Scheduler::MultiThread(s) => multi_thread::Shared::spawn(s, future, name),
+            Scheduler::CurrentThread(s) => current_thread::Shared::spawn(s, future, name),
         }
     }
 

@@ -1,7 +1,7 @@
 use crate::builder::Builder;
 use crate::context;
 use crate::handle::{EnterGuard, Handle, Scheduler};
-use crate::sched;
+use crate::sched::{self, current_thread};
 use crate::task::JoinHandle;
 use std::fmt;
 use std::future::Future;
@@ -90,7 +90,7 @@ impl Runtime {
         let _enter = context::enter_handle(self.handle.clone());
         match &self.handle.scheduler {
             Scheduler::MultiThread(_) => sched::park_on(future),
-            Scheduler::CurrentThread(shared) => shared.block_on(future),
+            Scheduler::CurrentThread(shared) => current_thread::Shared::block_on(shared, future),
         }
     }
 
@@ -197,7 +197,7 @@ impl Runtime {
                 done
             }
             Scheduler::CurrentThread(shared) => {
-                shared.shutdown();
+                current_thread::Shared::shutdown(shared);
                 true
             }
         }

@@ -33,6 +33,11 @@
 //! | QUEUED   | whoever holds the list's lock              |
 //! | NOTIFIED | the owner again (Release/Acquire handoff)  |
 //!
+//! Completion: the future that finds its node notified consumes the
+//! notification with [`WaitNode::take_notified`] and returns `Ready`. It
+//! checks once without the lock (the fast path) and once more after taking
+//! it, before deciding to queue: a wake may land in between.
+//!
 //! Cancellation: a future dropped while waiting locks the primitive and
 //! calls [`WaitList::remove`]. If that returns true the node was still
 //! queued and nothing was handed to it. If it returns false and the node
@@ -88,10 +93,14 @@
 //!     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
 //!         // SAFETY: `node` is structurally pinned: never moved out of `Pass`.
 //!         let node = unsafe { self.as_ref().map_unchecked(|p| &p.node) };
-//!         if node.is_notified() {
-//!             return Poll::Ready(());
+//!         if node.take_notified() {
+//!             return Poll::Ready(()); // the permit handed to us is now ours
 //!         }
 //!         let mut inner = self.gate.inner.lock();
+//!         // Again under the lock: a wake may have come in between.
+//!         if node.take_notified() {
+//!             return Poll::Ready(());
+//!         }
 //!         let (permits, waiters) = &mut *inner;
 //!         if node.is_queued() {
 //!             // SAFETY: queued in this list, lock held.
@@ -282,16 +291,25 @@ impl<T> WaitNode<T> {
         Some(this.value.with_mut(|v| unsafe { &mut *v }))
     }
 
-    /// Makes the node idle again after a handoff, to wait once more.
-    pub fn reset(self: Pin<&mut Self>) {
-        debug_assert!(!self.is_queued());
-        self.state.store(IDLE, Relaxed);
+    /// Consumes a notification: true if the node was notified, and the node
+    /// is idle again (so a later drop does not pass the handoff on, and the
+    /// node may wait once more). Call it when the future completes.
+    pub fn take_notified(self: Pin<&Self>) -> bool {
+        if self.is_notified() {
+            // Relaxed: NOTIFIED nodes belong to the owner alone.
+            self.state.store(IDLE, Relaxed);
+            true
+        } else {
+            false
+        }
     }
 
-    /// Blocks the current thread until the node is notified. The node must
-    /// have been queued with [`WaitList::push_back_thread`] by this thread.
+    /// Blocks the current thread until the node is notified, and consumes
+    /// the notification (see [`take_notified`](Self::take_notified)). The
+    /// node must have been queued with [`WaitList::push_back_thread`] by this
+    /// thread.
     pub fn park_until_notified(self: Pin<&Self>) {
-        while !self.is_notified() {
+        while !self.take_notified() {
             thread::park();
         }
     }
@@ -395,7 +413,13 @@ impl<T> WaitList<T> {
     /// # Safety
     /// As `push_back`.
     unsafe fn link_back(&mut self, node: Pin<&WaitNode<T>>, waiter: Waiter) {
-        debug_assert_eq!(node.state.load(Relaxed), IDLE, "node queued twice");
+        // A real check, not a debug one: queueing a queued node corrupts the
+        // list, and re-queueing a notified one loses its handoff.
+        assert_eq!(
+            node.state.load(Relaxed),
+            IDLE,
+            "WaitNode queued while queued or notified: check `take_notified` under the lock first"
+        );
         let ptr = NonNull::from(&*node);
         // SAFETY: the node is not queued, so its cells are ours (owner);
         // from here on they are the list's, under the caller's lock.

@@ -81,14 +81,14 @@ impl Shared {
         shared
     }
 
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(this: &Arc<Self>, future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (notified, join) = task::spawn_task(future, self.clone(), name, |t| self.owned.bind(t));
+        let (notified, join) = task::spawn_task(future, this.clone(), name, |t| this.owned.bind(t));
         if let Some(notified) = notified {
-            self.schedule(notified, Hint::Fifo);
+            this.schedule(notified, Hint::Fifo);
         }
         join
     }
@@ -111,13 +111,13 @@ impl Shared {
     }
 
     /// Runs `future` to completion, driving the tasks while it waits.
-    pub(crate) fn block_on<F: Future>(self: &Arc<Self>, future: F) -> F::Output {
+    pub(crate) fn block_on<F: Future>(this: &Arc<Self>, future: F) -> F::Output {
         let mut future = pin!(future);
         loop {
-            let core = self.core.lock().take();
+            let core = this.core.lock().take();
             if let Some(core) = core {
                 let mut guard = CoreGuard {
-                    shared: self,
+                    shared: this,
                     core: Some(core),
                 };
                 return guard.drive(future.as_mut());
@@ -126,11 +126,11 @@ impl Shared {
             // for the core to come back.
             let parker = Parker::new();
             let waker = ThreadWaker::new_waker(false, parker.unparker());
-            self.core_waiters.lock().push(waker.clone());
+            this.core_waiters.lock().push(waker.clone());
             if let Poll::Ready(out) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
                 return out;
             }
-            if self.core.lock().is_none() {
+            if this.core.lock().is_none() {
                 parker.park(None);
             }
         }
@@ -138,22 +138,22 @@ impl Shared {
 
     /// Cancels every task and closes the queues. Runs on the dropping
     /// thread with the core (no block_on is running).
-    pub(crate) fn shutdown(self: &Arc<Self>) {
-        let core = self.core.lock().take();
+    pub(crate) fn shutdown(this: &Arc<Self>) {
+        let core = this.core.lock().take();
         let _sched = core.as_ref().map(|c| context::enter_scheduler(SchedRef::CurrentThread(&**c)));
-        self.owned.close_and_shutdown_all();
+        this.owned.close_and_shutdown_all();
         if let Some(core) = &core {
             // Release the queue references (the tasks are complete now).
             core.local.borrow_mut().clear();
         }
         let drained = {
-            let mut inject = self.inject.lock();
+            let mut inject = this.inject.lock();
             inject.closed = true;
             std::mem::take(&mut inject.queue)
         };
         drop(drained);
         drop(_sched);
-        *self.core.lock() = core;
+        *this.core.lock() = core;
     }
 }
 

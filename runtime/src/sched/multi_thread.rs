@@ -106,14 +106,14 @@ impl Shared {
         self.remotes.len()
     }
 
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(this: &Arc<Self>, future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (notified, join) = task::spawn_task(future, self.clone(), name, |t| self.owned.bind(t));
+        let (notified, join) = task::spawn_task(future, this.clone(), name, |t| this.owned.bind(t));
         if let Some(notified) = notified {
-            self.schedule(notified, Hint::Fifo);
+            this.schedule(notified, Hint::Fifo);
         }
         join
     }

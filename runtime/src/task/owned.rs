@@ -38,8 +38,14 @@ struct Shard {
 unsafe impl Send for Shard {}
 
 impl OwnedTasks {
-    pub(crate) fn new(workers: usize) -> Self {
-        let n = (workers * 4).next_power_of_two().clamp(4, 256);
+    /// A list with about four shards per thread that spawns or completes
+    /// tasks (one for a current-thread runtime, which never contends).
+    pub(crate) fn new(threads: usize) -> Self {
+        let n = if threads <= 1 {
+            1
+        } else {
+            (threads * 4).next_power_of_two().min(256)
+        };
         OwnedTasks {
             shards: (0..n)
                 .map(|_| {
