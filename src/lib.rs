@@ -1,3 +1,4 @@
+#![doc(test(attr(deny(warnings))))]
 //! # corral
 //!
 //! A lightweight, complete async runtime: a work-stealing executor, structured
@@ -18,7 +19,9 @@
 //! `corral-macros` (`#[corral::main]`, `#[corral::test]`).
 
 pub use corral_macros::{main, test};
-pub use corral_runtime::{spawn, yield_now, Builder, EnterGuard, Handle, Runtime, RuntimeFlavor, TryCurrentError, YieldNow};
+pub use corral_runtime::{
+    spawn, yield_now, Builder, EnterGuard, Handle, Runtime, RuntimeFlavor, TryCurrentError, YieldNow,
+};
 
 /// Tasks: spawning, joining, cancelling, identifying.
 pub mod task {

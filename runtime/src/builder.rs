@@ -149,7 +149,9 @@ impl Builder {
             return Err(invalid("worker_threads must be at least 1".into()));
         }
         if n > 1 << 15 {
-            return Err(invalid(format!("worker_threads = {n} is more than the 32768 supported")));
+            return Err(invalid(format!(
+                "worker_threads = {n} is more than the 32768 supported"
+            )));
         }
         Ok(n)
     }

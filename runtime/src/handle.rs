@@ -248,7 +248,8 @@ where
 {
     let mut future = Some(future);
     let mut name = Some(name);
-    let spawned = context::with_handle(|h| h.map(|h| h.spawn_inner(future.take().unwrap(), name.take().unwrap())));
+    let spawned =
+        context::with_handle(|h| h.map(|h| h.spawn_inner(future.take().unwrap(), name.take().unwrap())));
     match spawned {
         Some(join) => join,
         None => panic!("corral::spawn called outside a runtime: {NO_RUNTIME}"),

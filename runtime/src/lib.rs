@@ -14,7 +14,7 @@
 //! - `context.rs`: what the current thread is doing for the runtime.
 //! - `loom.rs`: the only place that names atomics and locks (loom-swappable).
 
-#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings))))]
 
 mod builder;
 mod context;

@@ -288,6 +288,7 @@ impl<T> WaitNode<T> {
         // SAFETY: not queued: the owner (us, through `&mut`) has the
         // payload to itself; moving a `&mut T` out does not move the node.
         let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above: the payload is the owner's while not queued.
         Some(this.value.with_mut(|v| unsafe { &mut *v }))
     }
 
@@ -332,7 +333,9 @@ impl<T: fmt::Debug> fmt::Debug for WaitNode<T> {
             QUEUED => "queued",
             _ => "notified",
         };
-        f.debug_struct("WaitNode").field("state", &state).finish_non_exhaustive()
+        f.debug_struct("WaitNode")
+            .field("state", &state)
+            .finish_non_exhaustive()
     }
 }
 
@@ -424,6 +427,7 @@ impl<T> WaitList<T> {
         // SAFETY: the node is not queued, so its cells are ours (owner);
         // from here on they are the list's, under the caller's lock.
         node.waiter.with_mut(|w| unsafe { *w = waiter });
+        // SAFETY: as above.
         node.links.with_mut(|l| unsafe {
             (*l).prev = self.tail;
             (*l).next = None;
@@ -431,7 +435,9 @@ impl<T> WaitList<T> {
         match self.tail {
             // SAFETY: queued nodes are alive (they leave before they drop)
             // and ours under the lock.
-            Some(tail) => unsafe { tail.as_ref() }.links.with_mut(|l| unsafe { (*l).next = Some(ptr) }),
+            Some(tail) => unsafe { tail.as_ref() }
+                .links
+                .with_mut(|l| unsafe { (*l).next = Some(ptr) }),
             None => self.head = Some(ptr),
         }
         self.tail = Some(ptr);
@@ -472,7 +478,9 @@ impl<T> WaitList<T> {
         // SAFETY: queued in this list (contract), lock held.
         unsafe { self.unlink(NonNull::from(&*node)) };
         // SAFETY: unlinked: the owner's again; drop the recorded waiter.
-        let waiter = node.waiter.with_mut(|w| unsafe { std::mem::replace(&mut *w, Waiter::None) });
+        let waiter = node
+            .waiter
+            .with_mut(|w| unsafe { std::mem::replace(&mut *w, Waiter::None) });
         node.state.store(IDLE, Release);
         drop(waiter);
         true
@@ -493,7 +501,8 @@ impl<T> WaitList<T> {
     /// The first waiter's payload.
     pub fn front_mut(&mut self) -> Option<&mut T> {
         // SAFETY: queued nodes are alive and ours under the lock.
-        self.head.map(|h| unsafe { h.as_ref() }.value.with_mut(|v| unsafe { &mut *v }))
+        self.head
+            .map(|h| unsafe { h.as_ref() }.value.with_mut(|v| unsafe { &mut *v }))
     }
 
     /// Visits every waiter's payload, front to back.
@@ -530,7 +539,11 @@ impl<T> WaitList<T> {
         // SAFETY: still alive: the owner waits for NOTIFIED (or for the
         // lock, to remove it) before it may drop the node.
         let n = unsafe { node.as_ref() };
-        let waiter = n.waiter.with_mut(|w| unsafe { std::mem::replace(&mut *w, Waiter::None) });
+        // SAFETY: queued in this list until the NOTIFIED store below: the
+        // cell is ours under the lock.
+        let waiter = n
+            .waiter
+            .with_mut(|w| unsafe { std::mem::replace(&mut *w, Waiter::None) });
         batch.push(waiter);
         // Release: publishes the payload and the unlinking to the owner,
         // which may free the node as soon as it sees this. Touch nothing
@@ -543,15 +556,21 @@ impl<T> WaitList<T> {
     unsafe fn unlink(&mut self, node: NonNull<WaitNode<T>>) {
         // SAFETY: per the contract the node and its neighbours are alive
         // and their links are ours.
-        let (prev, next) = unsafe { node.as_ref() }.links.with_mut(|l| unsafe { ((*l).prev.take(), (*l).next.take()) });
+        let (prev, next) = unsafe { node.as_ref() }
+            .links
+            .with_mut(|l| unsafe { ((*l).prev.take(), (*l).next.take()) });
         match prev {
             // SAFETY: as above.
-            Some(p) => unsafe { p.as_ref() }.links.with_mut(|l| unsafe { (*l).next = next }),
+            Some(p) => unsafe { p.as_ref() }
+                .links
+                .with_mut(|l| unsafe { (*l).next = next }),
             None => self.head = next,
         }
         match next {
             // SAFETY: as above.
-            Some(n) => unsafe { n.as_ref() }.links.with_mut(|l| unsafe { (*l).prev = prev }),
+            Some(n) => unsafe { n.as_ref() }
+                .links
+                .with_mut(|l| unsafe { (*l).prev = prev }),
             None => self.tail = prev,
         }
         self.len -= 1;
@@ -586,7 +605,9 @@ impl<'a, T> Iterator for IterMut<'a, T> {
         // SAFETY: the iterator borrows the list mutably (lock held); queued
         // nodes are alive; each payload is yielded once.
         let n = unsafe { node.as_ref() };
+        // SAFETY: links of a queued node are ours under the lock.
         self.next = n.links.with(|l| unsafe { (*l).next });
+        // SAFETY: as above; each payload is yielded once.
         Some(n.value.with_mut(|v| unsafe { &mut *v }))
     }
 }

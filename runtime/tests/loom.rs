@@ -302,7 +302,11 @@ fn wait_list_two_waiters_one_cancels() {
         let one = thread::spawn(move || loom::future::block_on(acquire(&g1)));
         let two = thread::spawn(move || {
             let mut fut = Box::pin(acquire(&g2));
-            if fut.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready() {
+            if fut
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_ready()
+            {
                 g2.release();
             }
         });

@@ -140,7 +140,9 @@ impl Shared {
     /// thread with the core (no block_on is running).
     pub(crate) fn shutdown(this: &Arc<Self>) {
         let core = this.core.lock().take();
-        let _sched = core.as_ref().map(|c| context::enter_scheduler(SchedRef::CurrentThread(&**c)));
+        let _sched = core
+            .as_ref()
+            .map(|c| context::enter_scheduler(SchedRef::CurrentThread(&**c)));
         this.owned.close_and_shutdown_all();
         if let Some(core) = &core {
             // Release the queue references (the tasks are complete now).
@@ -202,7 +204,9 @@ impl CoreGuard<'_> {
                 let tick = core.tick.get().wrapping_add(1);
                 core.tick.set(tick);
                 let task = if tick % INJECT_INTERVAL == 0 {
-                    self.shared.pop_remote().or_else(|| core.local.borrow_mut().pop_front())
+                    self.shared
+                        .pop_remote()
+                        .or_else(|| core.local.borrow_mut().pop_front())
                 } else {
                     let local = core.local.borrow_mut().pop_front();
                     local.or_else(|| self.shared.pop_remote())

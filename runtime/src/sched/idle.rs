@@ -97,5 +97,4 @@ impl Idle {
     pub(crate) fn transition_worker_from_searching(&self) -> bool {
         Self::searching(self.state.fetch_sub(1, SeqCst)) == 1
     }
-
 }

@@ -35,13 +35,13 @@ use super::park::{Parker, Unparker};
 use super::SchedRef;
 use crate::context;
 use crate::loom::{condvar_wait, fence, Arc, AtomicBool, Condvar, Mutex, Ordering::SeqCst};
-use std::time::{Duration, Instant};
 use crate::task::owned::OwnedTasks;
 use crate::task::{self, Header, Hint, JoinHandle, Notified, Schedule};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use std::cell::Cell;
 use std::future::Future;
 use std::ptr::NonNull;
+use std::time::{Duration, Instant};
 
 /// Ticks between forced looks at the injector (a prime, as tokio's, so it
 /// does not fall into step with other periodic work).
@@ -84,11 +84,7 @@ impl Shared {
                 stealer: deque.stealer(),
                 unparker: parker.unparker(),
             });
-            parts.push(WorkerParts {
-                index,
-                deque,
-                parker,
-            });
+            parts.push(WorkerParts { index, deque, parker });
         }
         let shared = Arc::new(Shared {
             remotes: remotes.into_boxed_slice(),

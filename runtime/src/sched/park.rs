@@ -54,7 +54,11 @@ impl Parker {
         let inner = &*self.inner;
         // SeqCst throughout: cheap next to a sleep, and it keeps the token
         // protocol obviously correct.
-        if inner.state.compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst).is_ok() {
+        if inner
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+        {
             return;
         }
         if timeout == Some(Duration::ZERO) {
@@ -71,7 +75,11 @@ impl Parker {
         }
         loop {
             condvar_wait(&inner.cvar, &mut guard, timeout);
-            if inner.state.compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst).is_ok() {
+            if inner
+                .state
+                .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+                .is_ok()
+            {
                 return;
             }
             if timeout.is_some() {

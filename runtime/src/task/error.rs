@@ -48,11 +48,7 @@ impl JoinError {
         }
     }
 
-    pub(crate) fn panicked(
-        id: Id,
-        name: Option<&str>,
-        payload: Box<dyn Any + Send + 'static>,
-    ) -> JoinError {
+    pub(crate) fn panicked(id: Id, name: Option<&str>, payload: Box<dyn Any + Send + 'static>) -> JoinError {
         JoinError::Panicked {
             id,
             name: name.map(Into::into),

@@ -130,7 +130,9 @@ impl<T> Drop for JoinHandle<T> {
         if dropped.drop_output || dropped.drop_waker {
             // SAFETY: the transition handed these parts to us; we still hold
             // our reference.
-            unsafe { (self.header().vtable.drop_join_parts)(self.raw, dropped.drop_output, dropped.drop_waker) };
+            unsafe {
+                (self.header().vtable.drop_join_parts)(self.raw, dropped.drop_output, dropped.drop_waker)
+            };
         }
         if dropped.ref_held {
             // SAFETY: releasing the handle's own reference.

@@ -69,7 +69,6 @@ impl Notified {
         // to `poll`, which consumes it.
         unsafe { (ptr.as_ref().vtable.poll)(ptr) }
     }
-
 }
 
 impl Drop for Notified {

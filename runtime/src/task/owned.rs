@@ -47,14 +47,7 @@ impl OwnedTasks {
             (threads * 4).next_power_of_two().min(256)
         };
         OwnedTasks {
-            shards: (0..n)
-                .map(|_| {
-                    Mutex::new(Shard {
-                        head: None,
-                        len: 0,
-                    })
-                })
-                .collect(),
+            shards: (0..n).map(|_| Mutex::new(Shard { head: None, len: 0 })).collect(),
             mask: n - 1,
             closed: AtomicBool::new(false),
         }
@@ -154,12 +147,16 @@ unsafe fn unlink(shard: &mut Shard, task: NonNull<Header>) -> bool {
     };
     match prev {
         // SAFETY: neighbours are linked, hence alive; under the lock.
-        Some(p) => unsafe { p.as_ref() }.owned.with_mut(|l| unsafe { (*l).next = next }),
+        Some(p) => unsafe { p.as_ref() }
+            .owned
+            .with_mut(|l| unsafe { (*l).next = next }),
         None => shard.head = next,
     }
     if let Some(n) = next {
         // SAFETY: as above.
-        unsafe { n.as_ref() }.owned.with_mut(|l| unsafe { (*l).prev = prev });
+        unsafe { n.as_ref() }
+            .owned
+            .with_mut(|l| unsafe { (*l).prev = prev });
     }
     shard.len -= 1;
     true

@@ -182,7 +182,8 @@ where
             ToIdle::Notified => {
                 // Woken while it ran (often by itself: a yield): back of
                 // the queue so others get a turn.
-                cell.scheduler.schedule(super::Notified::from_raw(ptr), Hint::Fifo);
+                cell.scheduler
+                    .schedule(super::Notified::from_raw(ptr), Hint::Fifo);
             }
             // SAFETY: transition_to_idle keeps RUNNING when cancelled.
             ToIdle::Cancel => unsafe { cancel_and_complete(cell) },
@@ -220,7 +221,11 @@ unsafe fn poll_future<F: Future, S>(
             // SAFETY: still RUNNING. A panic while dropping is ignored:
             // the first panic is the one reported.
             let _ = unsafe { drop_future(cell) };
-            Poll::Ready(Err(JoinError::panicked(header.id, header.name.as_deref(), payload)))
+            Poll::Ready(Err(JoinError::panicked(
+                header.id,
+                header.name.as_deref(),
+                payload,
+            )))
         }
     }
 }
@@ -271,8 +276,8 @@ unsafe fn cancel_and_complete<F: Future, S: Schedule>(cell: &Cell<F, S>) {
     unsafe { complete(cell) };
 }
 
-/// RUNNING -> COMPLETE: notify the join handle (or drop the output if there
-/// is none), leave the owned list, and release the poller's reference.
+/// RUNNING -> COMPLETE: leave the owned list, notify the join handle (or
+/// drop the output if there is none), and release the poller's reference.
 ///
 /// # Safety
 /// The caller holds `RUNNING` (with the reference that came with it) and
@@ -280,6 +285,9 @@ unsafe fn cancel_and_complete<F: Future, S: Schedule>(cell: &Cell<F, S>) {
 unsafe fn complete<F: Future, S: Schedule>(cell: &Cell<F, S>) {
     let ptr = NonNull::from(&cell.header);
     let prev = cell.header.state.transition_to_complete();
+    // Leave the owned list before waking the joiner, so a joiner that
+    // counts live tasks no longer sees this one.
+    let released = cell.scheduler.release(ptr);
     if !prev.is_join_interested() {
         // Nobody will read the output: drop it here.
         // SAFETY: complete with no join interest: the completing thread
@@ -300,7 +308,6 @@ unsafe fn complete<F: Future, S: Schedule>(cell: &Cell<F, S>) {
             cell.join_waker.with_mut(|w| unsafe { *w = None });
         }
     }
-    let released = cell.scheduler.release(ptr);
     if cell.header.state.ref_dec_by(1 + released as usize) {
         // SAFETY: those were the last references.
         unsafe { dealloc::<F, S>(ptr) };
@@ -354,7 +361,9 @@ fn can_read_output<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> bool {
         // SAFETY: JOIN_WAKER set, not complete: the runtime only reads the
         // cell after completion, and reading concurrently with its
         // `wake_by_ref` is a shared access.
-        let same = cell.join_waker.with(|w| unsafe { &*w }.as_ref().is_some_and(|w| w.will_wake(waker)));
+        let same = cell
+            .join_waker
+            .with(|w| unsafe { &*w }.as_ref().is_some_and(|w| w.will_wake(waker)));
         if same {
             return false;
         }

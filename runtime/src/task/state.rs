@@ -43,7 +43,7 @@ const REF_ONE: usize = 1 << REF_SHIFT;
 
 /// A freshly spawned task: three references (owned list, the first
 /// `Notified`, the `JoinHandle`), queued, with a live join handle.
-const INITIAL: usize = REF_ONE * 3 | NOTIFIED | JOIN_INTEREST;
+const INITIAL: usize = (REF_ONE * 3) | NOTIFIED | JOIN_INTEREST;
 
 pub(crate) struct State {
     word: AtomicUsize,
@@ -179,7 +179,11 @@ impl State {
     /// Called with the `Notified` reference by the worker about to poll.
     pub(crate) fn transition_to_running(&self) -> ToRunning {
         self.update(|curr| {
-            debug_assert!(curr & NOTIFIED != 0 || curr & LIFECYCLE != 0, "{:?}", Snapshot(curr));
+            debug_assert!(
+                curr & NOTIFIED != 0 || curr & LIFECYCLE != 0,
+                "{:?}",
+                Snapshot(curr)
+            );
             if curr & LIFECYCLE != 0 {
                 // Claimed by shutdown while queued, or already complete:
                 // give up the Notified reference.
@@ -288,10 +292,7 @@ impl State {
                 // The poller (or the queued run) sees CANCELLED.
                 (Some(curr | CANCELLED), ToNotified::DoNothing)
             } else {
-                (
-                    Some(ref_inc(curr) | NOTIFIED | CANCELLED),
-                    ToNotified::Submit,
-                )
+                (Some(ref_inc(curr) | NOTIFIED | CANCELLED), ToNotified::Submit)
             }
         })
     }

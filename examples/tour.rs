@@ -1,0 +1,86 @@
+//! A short tour of corral: spawn, join, yield, abort, and a panic that is
+//! contained. Run it with `cargo run --release --example tour`.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+#[corral::main]
+async fn main() {
+    println!(
+        "corral tour — {} worker threads\n",
+        corral::Handle::current().num_workers()
+    );
+
+    // 1. Spawn and join. Each task is one allocation; `await` on its
+    //    JoinHandle gives its output.
+    let started = Instant::now();
+    let squares: Vec<_> = (0..10_000u64)
+        .map(|i| corral::spawn(async move { i * i }))
+        .collect();
+    let mut sum = 0;
+    for task in squares {
+        sum += task.await.expect("a square task failed");
+    }
+    println!(
+        "1. spawned and joined 10,000 tasks in {:?}: sum of squares = {sum}",
+        started.elapsed()
+    );
+
+    // 2. Tasks run on every worker: see which threads picked them up.
+    let threads: Vec<_> = (0..64)
+        .map(|_| {
+            corral::spawn(async {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+                std::thread::current().name().unwrap_or("?").to_owned()
+            })
+        })
+        .collect();
+    let mut seen = BTreeSet::new();
+    for t in threads {
+        seen.insert(t.await.unwrap());
+    }
+    println!("2. 64 briefly blocking tasks ran on: {seen:?}");
+
+    // 3. yield_now: a busy task gives way, so a short task still finishes
+    //    while it loops.
+    let busy = corral::spawn(async {
+        let mut rounds = 0u64;
+        loop {
+            rounds += 1;
+            corral::yield_now().await;
+            if rounds == 50_000 {
+                return rounds;
+            }
+        }
+    });
+    let quick = corral::spawn(async { "done while the busy task was still yielding" });
+    println!("3. quick task: {}", quick.await.unwrap());
+    println!("   busy task yielded {} times", busy.await.unwrap());
+
+    // 4. Abort: a task waiting forever is cancelled; its future is dropped
+    //    and its handle reports it.
+    let stuck = corral::task::spawn_named("waits-forever", std::future::pending::<()>());
+    stuck.abort();
+    match stuck.await {
+        Err(e) if e.is_cancelled() => println!("4. abort: {e}"),
+        other => println!("4. unexpected: {other:?}"),
+    }
+
+    // 5. A panic stays inside its task: the worker thread, the runtime and
+    //    the other tasks carry on, and the JoinError names the task.
+    std::panic::set_hook(Box::new(|_| {})); // keep the demo output tidy
+    let faulty = corral::task::spawn_named("parser", async {
+        let input = "not a number";
+        input.parse::<u32>().expect("input must be numeric")
+    });
+    let err = faulty.await.unwrap_err();
+    let _ = std::panic::take_hook();
+    println!("5. contained: {err}");
+    let after = corral::spawn(async { 2 + 2 }).await.unwrap();
+    println!("   and the runtime still runs tasks: 2 + 2 = {after}");
+
+    println!(
+        "\nDone. Tasks alive now: {}",
+        corral::Handle::current().num_alive_tasks()
+    );
+}
