@@ -1,7 +1,7 @@
 use crate::context;
 use crate::loom::Arc;
 use crate::sched::{current_thread, multi_thread};
-use crate::task::JoinHandle;
+use crate::task::{self, JoinHandle};
 use std::fmt;
 use std::future::Future;
 
@@ -112,8 +112,8 @@ impl Handle {
         F::Output: Send + 'static,
     {
         match &self.scheduler {
-            Scheduler::MultiThread(s) => multi_thread::Shared::spawn(s, future, name),
-            Scheduler::CurrentThread(s) => current_thread::Shared::spawn(s, future, name),
+            Scheduler::MultiThread(s) => task::spawn_task(future, s, &s.owned, name),
+            Scheduler::CurrentThread(s) => task::spawn_task(future, s, &s.owned, name),
         }
     }
 

@@ -22,7 +22,7 @@ use super::{SchedRef, ThreadWaker};
 use crate::context;
 use crate::loom::{Arc, Mutex, Ordering::*};
 use crate::task::owned::OwnedTasks;
-use crate::task::{self, Header, Hint, JoinHandle, Notified, Schedule};
+use crate::task::{Header, Hint, Notified, Schedule};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -79,18 +79,6 @@ impl Shared {
             parker,
         }));
         shared
-    }
-
-    pub(crate) fn spawn<F>(this: &Arc<Self>, future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let (notified, join) = task::spawn_task(future, this.clone(), name, |t| this.owned.bind(t));
-        if let Some(notified) = notified {
-            this.schedule(notified, Hint::Fifo);
-        }
-        join
     }
 
     fn push_remote(&self, task: Notified) {

@@ -36,10 +36,9 @@ use super::SchedRef;
 use crate::context;
 use crate::loom::{condvar_wait, fence, Arc, AtomicBool, Condvar, Mutex, Ordering::SeqCst};
 use crate::task::owned::OwnedTasks;
-use crate::task::{self, Header, Hint, JoinHandle, Notified, Schedule};
+use crate::task::{Header, Hint, Notified, Schedule};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use std::cell::Cell;
-use std::future::Future;
 use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
@@ -100,18 +99,6 @@ impl Shared {
 
     pub(crate) fn num_workers(&self) -> usize {
         self.remotes.len()
-    }
-
-    pub(crate) fn spawn<F>(this: &Arc<Self>, future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let (notified, join) = task::spawn_task(future, this.clone(), name, |t| this.owned.bind(t));
-        if let Some(notified) = notified {
-            this.schedule(notified, Hint::Fifo);
-        }
-        join
     }
 
     fn is_shutdown(&self) -> bool {

@@ -80,34 +80,34 @@ impl Drop for Notified {
     }
 }
 
-/// Allocates a task and binds it to `owned` via `bind`. Returns the
-/// `Notified` to queue (None if the runtime is shutting down: the task was
-/// cancelled in place) and the join handle.
+/// Spawns `future` as a task of `scheduler`: allocates it, links it into
+/// `owned` and queues it. If the runtime is shutting down the task is
+/// cancelled at once (its handle reports `Cancelled`).
 pub(crate) fn spawn_task<F, S>(
     future: F,
-    scheduler: S,
+    scheduler: &S,
+    owned: &owned::OwnedTasks,
     name: Option<Box<str>>,
-    bind: impl FnOnce(NonNull<Header>) -> bool,
-) -> (Option<Notified>, JoinHandle<F::Output>)
+) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
-    S: Schedule,
+    S: Schedule + Clone,
 {
-    let ptr = raw::allocate(future, scheduler, Id::next(), name);
+    let ptr = raw::allocate(future, scheduler.clone(), Id::next(), name);
     // SAFETY: `allocate` made three references: one each for the owned
     // list, the Notified and the join handle, and set JOIN_INTEREST.
     let join = unsafe { JoinHandle::from_raw(ptr) };
     let notified = Notified::from_raw(ptr);
-    if bind(ptr) {
-        (Some(notified), join)
+    if owned.bind(ptr) {
+        scheduler.schedule(notified, Hint::Fifo);
     } else {
         // Closed: shut it down with the reference meant for the list.
         // SAFETY: we own that reference.
         unsafe { (ptr.as_ref().vtable.shutdown)(ptr) };
         drop(notified);
-        (None, join)
     }
+    join
 }
 
 /// The id of the task being polled on this thread, if any.

@@ -425,7 +425,7 @@ mod tests {
         assert_eq!(s.load().ref_count(), 3);
         assert_eq!(s.transition_to_idle(), ToIdle::Notified);
         assert_eq!(s.load().ref_count(), 3);
-        assert!(s.load().is_notified() && s.load().is_idle());
+        assert!(s.load().is_notified() && !s.load().is_running() && !s.load().is_complete());
     }
 
     #[test]
