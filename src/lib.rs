@@ -11,7 +11,6 @@
 //!     let task = corral::spawn(async { 6 * 7 });
 //!     assert_eq!(task.await.unwrap(), 42);
 //! }
-//! # main();
 //! ```
 //!
 //! This crate only re-exports; the pieces live in `corral-runtime` (tasks,

@@ -4,6 +4,8 @@
 
 use std::thread::{self, ThreadId};
 
+use corral::{Handle, RuntimeFlavor};
+
 #[corral::test]
 async fn test_runs_body_and_awaits_spawned_task() {
     let handle = corral::spawn(async { 40 + 2 });
@@ -13,26 +15,20 @@ async fn test_runs_body_and_awaits_spawned_task() {
 #[corral::test]
 async fn test_defaults_to_current_thread() {
     let test_thread = thread::current().id();
-    let task_thread = corral::spawn(async { thread::current().id() })
-        .await
-        .unwrap();
+    let task_thread = corral::spawn(async { thread::current().id() }).await.unwrap();
     assert_eq!(task_thread, test_thread);
 }
 
 #[corral::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_multi_thread_runs_tasks_on_workers() {
     let test_thread = thread::current().id();
-    let task_thread: ThreadId = corral::spawn(async { thread::current().id() })
-        .await
-        .unwrap();
+    let task_thread: ThreadId = corral::spawn(async { thread::current().id() }).await.unwrap();
     assert_ne!(task_thread, test_thread);
 }
 
 #[corral::test]
 async fn test_may_return_ok() -> Result<(), String> {
-    let n = corral::spawn(async { 7 })
-        .await
-        .map_err(|e| e.to_string())?;
+    let n = corral::spawn(async { 7 }).await.map_err(|e| e.to_string())?;
     if n == 7 {
         Ok(())
     } else {
@@ -57,7 +53,16 @@ async fn test_keeps_should_panic() {
 
 #[corral::test]
 async fn test_handle_current_is_available() {
-    let _handle = corral::Handle::current();
+    let handle = Handle::current();
+    assert_eq!(handle.runtime_flavor(), RuntimeFlavor::CurrentThread);
+    assert_eq!(handle.spawn(async { 3 }).await.unwrap(), 3);
+}
+
+#[corral::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_multi_thread_flavor_and_worker_count_are_applied() {
+    let handle = Handle::current();
+    assert_eq!(handle.runtime_flavor(), RuntimeFlavor::MultiThread);
+    assert_eq!(handle.num_workers(), 2);
 }
 
 #[corral::test]
@@ -75,11 +80,13 @@ async fn main_current_thread() -> u32 {
 }
 
 #[corral::main(worker_threads = 2)]
-async fn main_multi_thread() -> (ThreadId, ThreadId) {
-    let task_thread = corral::spawn(async { thread::current().id() })
-        .await
-        .unwrap();
-    (thread::current().id(), task_thread)
+async fn main_multi_thread() -> (usize, ThreadId, ThreadId) {
+    let task_thread = corral::spawn(async { thread::current().id() }).await.unwrap();
+    (
+        Handle::current().num_workers(),
+        thread::current().id(),
+        task_thread,
+    )
 }
 
 #[test]
@@ -87,7 +94,8 @@ fn main_builds_a_runtime_per_call() {
     assert_eq!(main_current_thread(), 6);
     assert_eq!(main_current_thread(), 6);
 
-    let (body_thread, task_thread) = main_multi_thread();
+    let (workers, body_thread, task_thread) = main_multi_thread();
+    assert_eq!(workers, 2);
     assert_eq!(body_thread, thread::current().id());
     assert_ne!(task_thread, body_thread);
 }

@@ -14,10 +14,10 @@
 //!    `async move` block which a freshly built runtime blocks on.
 //!
 //! On error the output is the errors plus the closest item that still
-//! compiles, so one mistake produces one diagnostic: a problem in the
-//! arguments or a missing `async` still expands the body (with the default
+//! compiles, so one mistake produces one diagnostic: a bad attribute
+//! argument or a missing `async` still expands the body (with the default
 //! configuration) so that type errors in it keep being reported; a signature
-//! the runtime cannot call (arguments, generics) leaves behind an empty
+//! the runtime cannot call (parameters, generics) leaves behind an empty
 //! function of the same name, which keeps `main` present and stops rustc
 //! from piling its own complaints about the signature on top of ours.
 
@@ -86,9 +86,7 @@ impl Errors {
     }
 
     fn into_compile_error(self) -> TokenStream {
-        self.0
-            .map(syn::Error::into_compile_error)
-            .unwrap_or_default()
+        self.0.map(syn::Error::into_compile_error).unwrap_or_default()
     }
 }
 
@@ -158,16 +156,17 @@ impl Config {
                         "`flavor` takes a string, e.g. `flavor = \"current_thread\"`",
                     );
                 }
-                ("worker_threads", _) => errors.spanned(
-                    meta,
-                    "`worker_threads` takes a number, e.g. `worker_threads = 4`",
-                ),
-                ("multi_thread" | "current_thread", Meta::Path(_)) => errors.spanned(
-                    meta,
-                    format_args!(
-                        "unknown attribute `{name}`; choose the runtime with `flavor = \"{name}\"`",
-                    ),
-                ),
+                ("worker_threads", _) => {
+                    errors.spanned(meta, "`worker_threads` takes a number, e.g. `worker_threads = 4`")
+                }
+                ("multi_thread" | "current_thread", Meta::Path(_)) => {
+                    errors.spanned(
+                        meta,
+                        format_args!(
+                            "unknown attribute `{name}`; choose the runtime with `flavor = \"{name}\"`",
+                        ),
+                    )
+                }
                 _ => errors.spanned(
                     key,
                     format_args!(
@@ -180,9 +179,7 @@ impl Config {
 
         // `worker_threads` sizes the multi-thread runtime only. (A bad
         // `flavor` has already been reported; don't guess what it meant.)
-        if let (Some(meta), Flavor::CurrentThread, true) =
-            (worker_threads, config.flavor, flavor_ok)
-        {
+        if let (Some(meta), Flavor::CurrentThread, true) = (worker_threads, config.flavor, flavor_ok) {
             let n = config.worker_threads.clone();
             let message = if flavor.is_some() {
                 "`worker_threads` cannot be used with `flavor = \"current_thread\"`, \
@@ -616,11 +613,7 @@ mod tests {
 
     #[test]
     fn main_current_thread_flavor() {
-        let out = expand_str(
-            Kind::Main,
-            r#"flavor = "current_thread""#,
-            "async fn main() {}",
-        );
+        let out = expand_str(Kind::Main, r#"flavor = "current_thread""#, "async fn main() {}");
         assert!(out.contains(&tokens("::corral::Builder::new_current_thread().build()")));
     }
 
