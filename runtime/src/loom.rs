@@ -1,6 +1,7 @@
 //! The one place that names atomics, locks, cells and threads.
 //!
-//! Every other module imports these through `crate::loom`, so that under
+//! Every other module imports these through `crate::loom` (the exception:
+//! wakers built with `std::task::Wake` need `std::sync::Arc`), so that under
 //! `RUSTFLAGS="--cfg loom"` the whole runtime runs on loom's model-checked
 //! versions. Two arms with one API:
 //!

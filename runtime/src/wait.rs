@@ -20,7 +20,8 @@
 //! node and marks it notified *under the lock*, after the primitive has
 //! written the handoff (the permits, the lock, the item) into the node's
 //! payload. The actual wake happens after the lock is released
-//! ([`WakeBatch`]), so no user waker ever runs under a primitive's lock.
+//! ([`WakeBatch`]), so no waker is *woken* under a primitive's lock (a
+//! foreign waker is still cloned and dropped there, as everywhere).
 //!
 //! # Protocol, and who may touch what
 //!
@@ -664,11 +665,21 @@ impl Drop for WakeBatch {
             first.wake(Hint::Lifo);
             return;
         }
-        first.wake(Hint::Batch);
-        for waiter in self.rest.drain(..) {
-            waiter.wake(Hint::Batch);
+        // Every waiter here was already handed its turn: each must be woken
+        // even if a foreign waker panics, or it would hang holding what it
+        // was given. The first panic is re-raised after all are woken.
+        let mut panic = None;
+        for waiter in std::iter::once(first).chain(self.rest.drain(..)) {
+            if let Err(p) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waiter.wake(Hint::Batch)))
+            {
+                panic.get_or_insert(p);
+            }
         }
         sched::flush_batch();
+        if let Some(p) = panic {
+            std::panic::resume_unwind(p);
+        }
     }
 }
 

@@ -91,18 +91,19 @@ fn abort_races_completion() {
             wait.await;
             1
         });
-        let task = Arc::new(task);
-        let (t, s) = (task.clone(), signal.clone());
+        // Abort from another thread while the runtime thread polls the
+        // task (idle, running, or already complete).
+        let aborter = task.abort_handle();
+        let s = signal.clone();
         let th = thread::spawn(move || {
             s.set();
-            t.abort();
+            aborter.abort();
         });
-        th.join().unwrap();
-        let task = Arc::try_unwrap(task).unwrap();
         match rt.block_on(task) {
             Ok(v) => assert_eq!(v, 1),
             Err(e) => assert!(e.is_cancelled(), "{e}"),
         }
+        th.join().unwrap();
         assert_eq!(drops.load(SeqCst), 1, "the future is dropped exactly once");
     });
 }

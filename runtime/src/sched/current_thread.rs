@@ -101,6 +101,7 @@ impl Shared {
     /// Runs `future` to completion, driving the tasks while it waits.
     pub(crate) fn block_on<F: Future>(this: &Arc<Self>, future: F) -> F::Output {
         let mut future = pin!(future);
+        let mut waiting = None;
         loop {
             let core = this.core.lock().take();
             if let Some(core) = core {
@@ -111,11 +112,19 @@ impl Shared {
                 return guard.drive(future.as_mut());
             }
             // Someone else drives the tasks: wait on our own future, or
-            // for the core to come back.
-            let parker = Parker::new();
-            let waker = ThreadWaker::new_waker(false, parker.unparker());
-            this.core_waiters.lock().push(waker.clone());
-            if let Poll::Ready(out) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
+            // for the core to come back (its return wakes every waiter).
+            let (parker, waker) = waiting.get_or_insert_with(|| {
+                let parker = Parker::new();
+                let waker = ThreadWaker::new_waker(false, parker.unparker());
+                (parker, waker)
+            });
+            {
+                let mut waiters = this.core_waiters.lock();
+                if !waiters.iter().any(|w| w.will_wake(waker)) {
+                    waiters.push(waker.clone());
+                }
+            }
+            if let Poll::Ready(out) = future.as_mut().poll(&mut Context::from_waker(waker)) {
                 return out;
             }
             if this.core.lock().is_none() {

@@ -9,11 +9,14 @@
 //! `state` packs two counters: searching workers (low 16 bits) and unparked
 //! workers (the rest). `sleepers` lists parked workers, under a lock.
 //!
-//! The lost-wakeup argument: a producer pushes work, then (SeqCst) reads
-//! `state`; a worker about to park decrements `unparked` (SeqCst) and, if it
-//! was the last searcher, checks every queue once more. Either the producer
-//! sees a searcher or an unparked worker is left to look, or the parking
-//! worker sees the work.
+//! The lost-wakeup argument, for work pushed where others must find it (the
+//! injector, from outside; a worker's queue, which it runs itself anyway):
+//! the producer pushes, then (SeqCst) reads `state`; a worker about to park
+//! decrements `unparked` (SeqCst) and, if it was the last searcher, checks
+//! every queue once more. Either the producer sees a searcher or an
+//! unparked worker that will look, or the parking worker sees the work.
+//! This protocol is argued, not model-checked: loom cannot see
+//! crossbeam-deque (see `loom.rs`); the stress tests exercise it.
 
 use crate::loom::{AtomicUsize, Mutex, Ordering::SeqCst};
 
@@ -84,12 +87,16 @@ impl Idle {
     /// A worker with nothing local wants to steal. False if half the
     /// workers are searching already.
     pub(crate) fn transition_worker_to_searching(&self) -> bool {
-        let s = self.state.load(SeqCst);
-        if 2 * Self::searching(s) >= self.num_workers {
-            return false;
+        let mut s = self.state.load(SeqCst);
+        loop {
+            if 2 * Self::searching(s) >= self.num_workers {
+                return false;
+            }
+            match self.state.compare_exchange_weak(s, s + 1, SeqCst, SeqCst) {
+                Ok(_) => return true,
+                Err(actual) => s = actual,
+            }
         }
-        self.state.fetch_add(1, SeqCst);
-        true
     }
 
     /// A searching worker found work. True if it was the last searcher: it

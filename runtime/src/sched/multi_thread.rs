@@ -15,7 +15,8 @@
 //!    remote spawns are never starved by local work;
 //! 2. else the LIFO slot, the local queue, then the injector;
 //! 3. else become a searcher (at most half the workers at once) and steal
-//!    half of a random victim's queue;
+//!    half the queue of the first non-empty worker, visiting them from a
+//!    random start;
 //! 4. else park (see `idle.rs` for the no-lost-wakeup protocol).
 //!
 //! Running a task may fill the LIFO slot (a task woken by the one that just
@@ -24,9 +25,11 @@
 //! tasks waking each other cannot starve the queue.
 //!
 //! Shutdown: `shutdown` is set and every worker unparked; each worker
-//! finishes its current poll, drops its queued references and exits. The
-//! runtime then cancels every task through the owned list and empties the
-//! injector. A wake that reaches the injector after that (a foreign thread
+//! finishes the task it is running (with at most the LIFO-slot tasks that
+//! follow it), drops its queued references and exits. The last worker to
+//! exit then cancels every task through the owned list and empties the
+//! injector (`worker_exited`), so no future is dropped while a worker may
+//! still be polling it. A wake that reaches the injector after that (a foreign thread
 //! holding a waker) sees `shutdown` after its push and empties the injector
 //! itself, so no task is kept alive by a queue nobody runs.
 

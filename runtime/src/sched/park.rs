@@ -83,10 +83,10 @@ impl Parker {
                 return;
             }
             if timeout.is_some() {
-                // Timed out (or spurious): give up the PARKED state.
-                if inner.state.swap(EMPTY, SeqCst) == NOTIFIED {
-                    // An unpark raced with the timeout: consumed, fine.
-                }
+                // Timed out (or spurious): give up the PARKED state. An
+                // unpark that raced with the timeout is consumed with it;
+                // callers re-check their condition.
+                inner.state.store(EMPTY, SeqCst);
                 return;
             }
         }

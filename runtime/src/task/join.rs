@@ -73,10 +73,24 @@ impl<T> JoinHandle<T> {
     /// # });
     /// ```
     pub fn abort(&self) {
-        if self.header().state.transition_to_notified_and_cancel() == ToNotified::Submit {
-            // SAFETY: the transition took a Notified reference for us.
-            unsafe { (self.header().vtable.schedule)(self.raw, Hint::Fifo) };
-        }
+        abort(self.raw);
+    }
+
+    /// A handle that can only cancel the task, which any number of holders
+    /// may keep (it is `Clone`), while the `JoinHandle` goes on to be
+    /// awaited.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let task = corral::spawn(std::future::pending::<()>());
+    /// let aborter = task.abort_handle();
+    /// std::thread::spawn(move || aborter.abort()).join().unwrap();
+    /// assert!(task.await.unwrap_err().is_cancelled());
+    /// # });
+    /// ```
+    pub fn abort_handle(&self) -> AbortHandle {
+        self.header().state.ref_inc();
+        AbortHandle { raw: self.raw }
     }
 
     /// True once the task has finished (completed, panicked or been
@@ -138,6 +152,94 @@ impl<T> Drop for JoinHandle<T> {
             // SAFETY: releasing the handle's own reference.
             unsafe { raw::release(self.raw) };
         }
+    }
+}
+
+/// Cancels a task without owning its output; see
+/// [`JoinHandle::abort_handle`].
+///
+/// Dropping it does nothing to the task.
+pub struct AbortHandle {
+    raw: NonNull<Header>,
+}
+
+// SAFETY: an AbortHandle only touches the atomic state word and immutable
+// header fields, and holds a reference like a Waker does.
+unsafe impl Send for AbortHandle {}
+// SAFETY: as above.
+unsafe impl Sync for AbortHandle {}
+
+impl AbortHandle {
+    fn header(&self) -> &Header {
+        // SAFETY: the handle holds a reference, so the task is alive.
+        unsafe { self.raw.as_ref() }
+    }
+
+    /// Cancels the task, as [`JoinHandle::abort`].
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let task = corral::spawn(std::future::pending::<()>());
+    /// task.abort_handle().abort();
+    /// assert!(task.await.unwrap_err().is_cancelled());
+    /// # });
+    /// ```
+    pub fn abort(&self) {
+        abort(self.raw);
+    }
+
+    /// True once the task has finished (completed, panicked or been
+    /// cancelled).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let task = corral::spawn(async {});
+    /// let aborter = task.abort_handle();
+    /// task.await.unwrap();
+    /// assert!(aborter.is_finished());
+    /// # });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.header().state.load().is_complete()
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> Id {
+        self.header().id
+    }
+}
+
+impl Clone for AbortHandle {
+    fn clone(&self) -> Self {
+        self.header().state.ref_inc();
+        AbortHandle { raw: self.raw }
+    }
+}
+
+impl Drop for AbortHandle {
+    fn drop(&mut self) {
+        // SAFETY: releasing our own reference.
+        unsafe { raw::release(self.raw) };
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle")
+            .field("id", &self.id())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Marks the task cancelled; queues it if it was idle so a worker drops
+/// its future.
+fn abort(raw: NonNull<Header>) {
+    // SAFETY: callers hold a reference.
+    let header = unsafe { raw.as_ref() };
+    if header.state.transition_to_notified_and_cancel() == ToNotified::Submit {
+        // SAFETY: the transition took a Notified reference for us.
+        unsafe { (header.vtable.schedule)(raw, Hint::Fifo) };
     }
 }
 

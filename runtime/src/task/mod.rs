@@ -29,7 +29,7 @@ mod state;
 
 pub use error::JoinError;
 pub use id::Id;
-pub use join::JoinHandle;
+pub use join::{AbortHandle, JoinHandle};
 
 pub(crate) use raw::{Header, Hint};
 

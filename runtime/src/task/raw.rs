@@ -216,7 +216,23 @@ unsafe fn poll_future<F: Future, S>(
     });
     match res {
         Ok(Poll::Pending) => Poll::Pending,
-        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+        Ok(Poll::Ready(output)) => {
+            // Drop the spent future here, inside the task's context (its
+            // Drop may ask for the task id). A panic there is the task's
+            // panic; the output is dropped with it.
+            // SAFETY: still RUNNING.
+            match unsafe { drop_future(cell) } {
+                Ok(()) => Poll::Ready(Ok(output)),
+                Err(payload) => {
+                    drop(output);
+                    Poll::Ready(Err(JoinError::panicked(
+                        header.id,
+                        header.name.as_deref(),
+                        payload,
+                    )))
+                }
+            }
+        }
         Err(payload) => {
             // SAFETY: still RUNNING. A panic while dropping is ignored:
             // the first panic is the one reported.
@@ -245,15 +261,13 @@ unsafe fn drop_future<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()
 }
 
 /// # Safety
-/// The caller holds `RUNNING` and the future is already gone or is dropped
-/// by this call's caller before.
+/// The caller holds `RUNNING` and has already dropped the future (the
+/// stage is `Consumed`).
 unsafe fn store_output<F: Future, S>(cell: &Cell<F, S>, output: Result<F::Output, JoinError>) {
     cell.stage.with_mut(|stage| {
-        // SAFETY: exclusive access (RUNNING). The old value is dropped here:
-        // the future if Ready came from a poll, which may panic; catch it
-        // so the output is stored regardless.
-        let old = unsafe { std::ptr::replace(stage, Stage::Finished(output)) };
-        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(old)));
+        // SAFETY: exclusive access (RUNNING); the old value is `Consumed`,
+        // so overwriting drops nothing.
+        unsafe { std::ptr::write(stage, Stage::Finished(output)) };
     });
 }
 
@@ -285,8 +299,9 @@ unsafe fn cancel_and_complete<F: Future, S: Schedule>(cell: &Cell<F, S>) {
 unsafe fn complete<F: Future, S: Schedule>(cell: &Cell<F, S>) {
     let ptr = NonNull::from(&cell.header);
     let prev = cell.header.state.transition_to_complete();
-    // Leave the owned list before waking the joiner, so a joiner that
-    // counts live tasks no longer sees this one.
+    // Leave the owned list before waking the joiner, so the joiner this
+    // wakes no longer counts the task as alive. (Someone polling for
+    // another reason may still see COMPLETE a moment before that.)
     let released = cell.scheduler.release(ptr);
     if !prev.is_join_interested() {
         // Nobody will read the output: drop it here.
@@ -324,9 +339,9 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
     // SAFETY: the reference count is zero: no one else can reach the cell,
     // and it came from Box::leak in `allocate`.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
-    // The stage is Consumed unless the task never completed (only possible
-    // if it was never bound); a panic from dropping it must not unwind
-    // through a waker drop.
+    // The stage holds at most an output nobody read (the handle was dropped
+    // after completion and left it); a panic from dropping it must not
+    // unwind through a waker drop.
     let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(cell)));
 }
 
@@ -473,7 +488,7 @@ unsafe fn waker_drop(data: *const ()) {
 }
 
 fn header_of(data: *const ()) -> NonNull<Header> {
-    // SAFETY-free: task wakers are only made from non-null headers.
+    // Task wakers are only made from non-null headers.
     NonNull::new(data as *mut Header).expect("null task waker")
 }
 
