@@ -24,6 +24,8 @@ pub use corral_runtime::{
 
 /// Tasks: spawning, joining, cancelling, identifying.
 pub mod task {
-    pub use corral_runtime::task::{spawn_named, try_id, AbortHandle, Id, JoinError, JoinHandle};
+    pub use corral_runtime::task::{
+        spawn_named, try_id, AbortHandle, Id, JoinError, JoinHandle, PanicPayload,
+    };
     pub use corral_runtime::{spawn, yield_now};
 }

@@ -8,7 +8,7 @@
 //! Both turn an `async fn` into a plain function that builds a runtime and
 //! blocks on the body:
 //!
-//! ```rust,ignore
+//! ```rust
 //! #[corral::main]
 //! async fn main() {
 //!     println!("hello from corral");
@@ -17,7 +17,7 @@
 //!
 //! becomes, in effect,
 //!
-//! ```rust,ignore
+//! ```rust
 //! fn main() {
 //!     let body = async move {
 //!         println!("hello from corral");
@@ -34,6 +34,8 @@
 //! offending tokens. Errors inside the body keep the body's own spans.
 
 #![deny(missing_docs)]
+// The docs show `fn main` on purpose: it is what the macros generate.
+#![allow(clippy::needless_doctest_main)]
 
 use proc_macro::TokenStream;
 
@@ -64,7 +66,7 @@ mod entry;
 ///
 /// # Examples
 ///
-/// ```rust,ignore
+/// ```rust
 /// #[corral::main]
 /// async fn main() {
 ///     let answer = corral::spawn(async { 6 * 7 }).await.unwrap();
@@ -74,18 +76,18 @@ mod entry;
 ///
 /// With a fixed number of workers, returning an error from `main`:
 ///
-/// ```rust,ignore
+/// ```rust
 /// #[corral::main(worker_threads = 4)]
 /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
-///     let listener = corral::net::TcpListener::bind("127.0.0.1:0").await?;
-///     println!("listening on {}", listener.local_addr()?);
+///     let n = corral::spawn(async { "42".parse::<u32>() }).await??;
+///     println!("parsed {n} on a worker");
 ///     Ok(())
 /// }
 /// ```
 ///
 /// On the calling thread only:
 ///
-/// ```rust,ignore
+/// ```rust
 /// #[corral::main(flavor = "current_thread")]
 /// async fn main() {
 ///     corral::yield_now().await;
@@ -119,7 +121,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Examples
 ///
-/// ```rust,ignore
+/// ```rust
 /// #[corral::test]
 /// async fn spawned_task_completes() {
 ///     let handle = corral::spawn(async { 1 + 1 });
@@ -129,7 +131,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// On two worker threads, with a fallible body:
 ///
-/// ```rust,ignore
+/// ```rust
 /// #[corral::test(flavor = "multi_thread", worker_threads = 2)]
 /// async fn work_runs_on_a_worker() -> Result<(), String> {
 ///     let test_thread = std::thread::current().id();
@@ -143,7 +145,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Other test attributes go below it:
 ///
-/// ```rust,ignore
+/// ```rust
 /// #[corral::test]
 /// #[should_panic(expected = "boom")]
 /// async fn panics() {

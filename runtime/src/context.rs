@@ -18,6 +18,7 @@ use crate::handle::Handle;
 use crate::sched::SchedRef;
 use crate::task::Id;
 use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
 
 struct Context {
     handle: RefCell<Option<Handle>>,
@@ -75,11 +76,17 @@ pub(crate) fn with_handle<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
 /// Makes `handle` current until the guard drops.
 pub(crate) fn enter_handle(handle: Handle) -> HandleGuard {
     let prev = with(|c| c.handle.replace(Some(handle))).flatten();
-    HandleGuard { prev }
+    HandleGuard {
+        prev,
+        _not_send: PhantomData,
+    }
 }
 
+/// Restores the previous handle of *this* thread on drop, so it must not
+/// move to another thread (`!Send`).
 pub(crate) struct HandleGuard {
     prev: Option<Handle>,
+    _not_send: PhantomData<*const ()>,
 }
 
 impl Drop for HandleGuard {

@@ -36,7 +36,7 @@ pub enum JoinError {
         /// Its name, if it was spawned with one.
         name: Option<Box<str>>,
         /// The value the task panicked with.
-        payload: Box<dyn Any + Send + 'static>,
+        payload: PanicPayload,
     },
 }
 
@@ -52,7 +52,7 @@ impl JoinError {
         JoinError::Panicked {
             id,
             name: name.map(Into::into),
-            payload,
+            payload: PanicPayload(payload),
         }
     }
 
@@ -89,7 +89,7 @@ impl JoinError {
     /// The panic payload, or the error back if the task was cancelled.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self {
-            JoinError::Panicked { payload, .. } => Ok(payload),
+            JoinError::Panicked { payload, .. } => Ok(payload.into_inner()),
             other => Err(other),
         }
     }
@@ -105,12 +105,49 @@ impl JoinError {
     }
 }
 
-/// The text of a panic payload, if it is a string.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
-    payload
-        .downcast_ref::<&'static str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+/// The value a task panicked with, as in [`JoinError::Panicked`].
+///
+/// It keeps [`JoinError`] `Sync` (so it fits in `Box<dyn Error + Send +
+/// Sync>`) while the payload itself is only `Send`: through a shared
+/// reference it shows only the panic message; the value itself comes out
+/// by [`into_inner`](Self::into_inner) (or [`JoinError::into_panic`]).
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let err = corral::spawn(async { panic!("{} apples", 3) }).await.unwrap_err();
+/// if let corral::task::JoinError::Panicked { payload, .. } = &err {
+///     assert_eq!(payload.message(), Some("3 apples"));
+/// }
+/// # });
+/// ```
+pub struct PanicPayload(Box<dyn Any + Send + 'static>);
+
+// SAFETY: `&PanicPayload` gives access only to `message`, which reads the
+// payload's type id (immutable) and then a `&'static str` or a `String`,
+// both Sync. The payload itself is reachable only by value (`into_inner`),
+// which needs ownership, so no two threads can share an `&dyn Any + Send`.
+unsafe impl Sync for PanicPayload {}
+
+impl PanicPayload {
+    /// The panic message, if the payload is a string (as with `panic!`
+    /// with a message).
+    pub fn message(&self) -> Option<&str> {
+        self.0
+            .downcast_ref::<&'static str>()
+            .copied()
+            .or_else(|| self.0.downcast_ref::<String>().map(String::as_str))
+    }
+
+    /// The payload, e.g. for `std::panic::resume_unwind`.
+    pub fn into_inner(self) -> Box<dyn Any + Send + 'static> {
+        self.0
+    }
+}
+
+impl fmt::Debug for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PanicPayload").field(&self.message()).finish()
+    }
 }
 
 impl fmt::Display for JoinError {
@@ -118,7 +155,7 @@ impl fmt::Display for JoinError {
         self.write_task(f)?;
         match self {
             JoinError::Cancelled { .. } => f.write_str(" was cancelled"),
-            JoinError::Panicked { payload, .. } => match panic_message(&**payload) {
+            JoinError::Panicked { payload, .. } => match payload.message() {
                 Some(msg) => write!(f, " panicked: {msg}"),
                 None => f.write_str(" panicked"),
             },
@@ -140,7 +177,7 @@ impl fmt::Debug for JoinError {
                 .debug_struct("Panicked")
                 .field("id", id)
                 .field("name", name)
-                .field("message", &panic_message(&**payload))
+                .field("message", &payload.message())
                 .finish_non_exhaustive(),
         }
     }

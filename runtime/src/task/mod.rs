@@ -27,7 +27,7 @@ pub(crate) mod owned;
 pub(crate) mod raw;
 mod state;
 
-pub use error::JoinError;
+pub use error::{JoinError, PanicPayload};
 pub use id::Id;
 pub use join::{AbortHandle, JoinHandle};
 

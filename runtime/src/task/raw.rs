@@ -309,18 +309,24 @@ unsafe fn complete<F: Future, S: Schedule>(cell: &Cell<F, S>) {
         // owns the stage.
         let _ = unsafe { drop_future(cell) };
     } else if prev.is_join_waker_set() {
-        cell.join_waker.with(|w| {
-            // SAFETY: JOIN_WAKER set after COMPLETE: this thread owns the
-            // cell until `unset_waker_after_complete`.
-            if let Some(w) = unsafe { &*w } {
-                w.wake_by_ref();
-            }
-        });
+        // The join waker is foreign code: a panic in it must not unwind
+        // into the worker (and skip the reference release below).
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+            cell.join_waker.with(|w| {
+                // SAFETY: JOIN_WAKER set after COMPLETE: this thread owns
+                // the cell until `unset_waker_after_complete`.
+                if let Some(w) = unsafe { &*w } {
+                    w.wake_by_ref();
+                }
+            })
+        }));
         let after = cell.header.state.unset_waker_after_complete();
         if !after.is_join_interested() {
             // The handle went away meanwhile and left the waker to us.
-            // SAFETY: as above; the handle no longer touches the cell.
-            cell.join_waker.with_mut(|w| unsafe { *w = None });
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+                // SAFETY: as above; the handle no longer touches the cell.
+                cell.join_waker.with_mut(|w| unsafe { *w = None })
+            }));
         }
     }
     if cell.header.state.ref_dec_by(1 + released as usize) {
