@@ -1,9 +1,12 @@
+use crate::blocking;
 use crate::context;
+use crate::driver;
 use crate::handle::{Handle, RuntimeFlavor, Scheduler};
 use crate::runtime::Runtime;
 use crate::sched::{current_thread, multi_thread};
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 /// Configures and builds a [`Runtime`].
 ///
@@ -29,6 +32,9 @@ pub struct Builder {
     worker_threads: Option<usize>,
     thread_name: String,
     thread_stack_size: Option<usize>,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
+    start_paused: bool,
 }
 
 /// Environment variable that sets the default number of worker threads.
@@ -48,6 +54,9 @@ impl Builder {
             worker_threads: None,
             thread_name: "corral-worker".into(),
             thread_stack_size: None,
+            max_blocking_threads: 512,
+            blocking_keep_alive: Duration::from_secs(10),
+            start_paused: false,
         }
     }
 
@@ -81,8 +90,53 @@ impl Builder {
         self
     }
 
+    /// Most threads the blocking pool ([`run_sync`](crate::run_sync)) may run
+    /// at once (default 512). Jobs beyond that wait in a queue. Zero is
+    /// refused by [`build`](Self::build).
+    ///
+    /// ```
+    /// let rt = corral::Builder::new_multi_thread().max_blocking_threads(4).build().unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking-pool thread waits for a job before it
+    /// exits (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = corral::Builder::new_multi_thread().blocking_keep_alive(Duration::from_secs(1)).build().unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn blocking_keep_alive(&mut self, keep_alive: Duration) -> &mut Self {
+        self.blocking_keep_alive = keep_alive;
+        self
+    }
+
+    /// Starts the runtime with its clock paused (see
+    /// [`time::pause`](crate::time::pause)): on a current-thread runtime,
+    /// time then jumps to the next timer whenever every task is waiting.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = corral::Builder::new_current_thread().start_paused(true).build().unwrap();
+    /// rt.block_on(async {
+    ///     let start = std::time::Instant::now();
+    ///     corral::time::sleep(Duration::from_secs(24 * 3600)).await;
+    ///     assert!(start.elapsed() < Duration::from_secs(60));
+    /// });
+    /// ```
+    pub fn start_paused(&mut self, paused: bool) -> &mut Self {
+        self.start_paused = paused;
+        self
+    }
+
     /// Name prefix of the worker threads (each gets `-N` appended), shown by
-    /// debuggers and `top -H`. Default: `corral-worker`.
+    /// debuggers and `top -H`. Default: `corral-worker`. Blocking-pool
+    /// threads are named `PREFIX-blocking-N`.
     ///
     /// ```
     /// let rt = corral::Builder::new_multi_thread().thread_name("db").worker_threads(1).build().unwrap();
@@ -122,14 +176,24 @@ impl Builder {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn build(&mut self) -> io::Result<Runtime> {
+        if self.max_blocking_threads == 0 {
+            return Err(invalid("max_blocking_threads must be at least 1".into()));
+        }
+        let blocking = blocking::Config {
+            max_threads: self.max_blocking_threads,
+            keep_alive: self.blocking_keep_alive,
+            thread_name: self.thread_name.clone(),
+            stack_size: self.thread_stack_size,
+        };
+        let (driver, driver_handle) = driver::Driver::new(self.start_paused, blocking)?;
         match self.flavor {
             RuntimeFlavor::CurrentThread => {
                 let handle = Handle {
-                    scheduler: Scheduler::CurrentThread(current_thread::Shared::new()),
+                    scheduler: Scheduler::CurrentThread(current_thread::Shared::new(driver, driver_handle)),
                 };
                 Ok(Runtime::from_parts(handle, Vec::new()))
             }
-            RuntimeFlavor::MultiThread => self.build_multi_thread(),
+            RuntimeFlavor::MultiThread => self.build_multi_thread(driver, driver_handle),
         }
     }
 
@@ -156,9 +220,13 @@ impl Builder {
         Ok(n)
     }
 
-    fn build_multi_thread(&mut self) -> io::Result<Runtime> {
+    fn build_multi_thread(
+        &mut self,
+        driver: driver::Driver,
+        driver_handle: driver::Handle,
+    ) -> io::Result<Runtime> {
         let n = self.num_workers()?;
-        let (shared, parts) = multi_thread::Shared::new(n);
+        let (shared, parts) = multi_thread::Shared::new(n, driver, driver_handle);
         let handle = Handle {
             scheduler: Scheduler::MultiThread(shared.clone()),
         };
@@ -219,6 +287,9 @@ impl fmt::Debug for Builder {
             .field("worker_threads", &self.worker_threads)
             .field("thread_name", &self.thread_name)
             .field("thread_stack_size", &self.thread_stack_size)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("blocking_keep_alive", &self.blocking_keep_alive)
+            .field("start_paused", &self.start_paused)
             .finish()
     }
 }

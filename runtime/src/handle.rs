@@ -1,4 +1,5 @@
 use crate::context;
+use crate::driver;
 use crate::loom::Arc;
 use crate::sched::{current_thread, multi_thread};
 use crate::task::{self, JoinHandle};
@@ -104,6 +105,42 @@ impl Handle {
         F::Output: Send + 'static,
     {
         self.spawn_inner(future, Some(name.into().into_boxed_str()))
+    }
+
+    /// Runs a blocking closure on this runtime's blocking pool; see
+    /// [`run_sync`](crate::run_sync).
+    ///
+    /// ```
+    /// let rt = corral::Runtime::new().unwrap();
+    /// let job = rt.handle().run_sync(|| std::fs::metadata(".").is_ok());
+    /// assert!(rt.block_on(job).unwrap());
+    /// ```
+    pub fn run_sync<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        // Pool threads enter the runtime of the caller; make that this one.
+        let _enter = context::enter_handle(self.clone());
+        self.driver().blocking().spawn(f)
+    }
+
+    /// The number of blocking-pool threads alive (running or idle).
+    ///
+    /// ```
+    /// let rt = corral::Runtime::new().unwrap();
+    /// rt.block_on(corral::run_sync(|| ())).unwrap();
+    /// assert!(rt.handle().num_blocking_threads() >= 1);
+    /// ```
+    pub fn num_blocking_threads(&self) -> usize {
+        self.driver().blocking().num_threads()
+    }
+
+    pub(crate) fn driver(&self) -> &driver::Handle {
+        match &self.scheduler {
+            Scheduler::MultiThread(s) => &s.driver,
+            Scheduler::CurrentThread(s) => &s.driver,
+        }
     }
 
     pub(crate) fn spawn_inner<F>(&self, future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
@@ -254,4 +291,57 @@ where
         Some(join) => join,
         None => panic!("corral::spawn called outside a runtime: {NO_RUNTIME}"),
     }
+}
+
+/// Runs the blocking closure `f` on the current runtime's blocking pool and
+/// returns a handle to await its result, so the async workers stay free.
+///
+/// Use it for anything that blocks: file I/O, a CPU-heavy computation,
+/// a synchronous library. Pool threads start on demand, up to
+/// [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads)
+/// (512 by default); beyond that, jobs queue. A panic in `f` becomes
+/// [`JoinError::Panicked`](crate::task::JoinError). Aborting the handle
+/// cancels a job that has not started; a started one runs to completion.
+///
+/// # Panics
+///
+/// Outside a runtime.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let digest = corral::run_sync(|| {
+///     // stands in for hashing a large file
+///     (0..1_000_000u64).fold(0u64, |h, x| h.wrapping_mul(31).wrapping_add(x))
+/// })
+/// .await
+/// .unwrap();
+/// # let _ = digest;
+/// # });
+/// ```
+#[track_caller]
+pub fn run_sync<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    match context::current_handle() {
+        Some(h) => h.driver().blocking().spawn(f),
+        None => panic!("corral::run_sync called outside a runtime: {NO_RUNTIME}"),
+    }
+}
+
+/// tokio's name for [`run_sync`].
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// assert_eq!(corral::spawn_blocking(|| 2 + 2).await.unwrap(), 4);
+/// # });
+/// ```
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    run_sync(f)
 }

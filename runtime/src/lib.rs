@@ -11,23 +11,30 @@
 //! - `sched/`: the multi-thread work-stealing and current-thread schedulers.
 //! - [`wait`]: the intrusive wait list primitives hook into.
 //! - [`coop`]: the cooperative budget.
+//! - `driver.rs`, `reactor/`, [`time`], `blocking/`: what parked threads
+//!   wait on (I/O readiness, timers) and the blocking pool.
 //! - `context.rs`: what the current thread is doing for the runtime.
 //! - `loom.rs`: the only place that names atomics and locks (loom-swappable).
 
 #![doc(test(attr(deny(warnings))))]
 
+mod blocking;
 mod builder;
 mod context;
 pub mod coop;
+mod driver;
 mod handle;
 mod loom;
+pub mod net;
+mod reactor;
 mod runtime;
 mod sched;
 pub mod task;
+pub mod time;
 pub mod wait;
 mod yield_now;
 
 pub use builder::Builder;
-pub use handle::{spawn, EnterGuard, Handle, RuntimeFlavor, TryCurrentError};
+pub use handle::{run_sync, spawn, spawn_blocking, EnterGuard, Handle, RuntimeFlavor, TryCurrentError};
 pub use runtime::Runtime;
 pub use yield_now::{yield_now, YieldNow};

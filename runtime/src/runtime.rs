@@ -150,9 +150,10 @@ impl Runtime {
     }
 
     /// Shuts down, waiting at most `timeout` for the workers to finish
-    /// their current polls. Returns true if everything stopped in time;
-    /// if not, the stragglers cancel the remaining tasks when their polls
-    /// return, in the background.
+    /// their current polls and for running [`run_sync`](crate::run_sync)
+    /// jobs to return. Returns true if everything stopped in time; if not,
+    /// the stragglers finish in the background (a worker cancels the
+    /// remaining tasks when its poll returns).
     ///
     /// ```
     /// use std::time::Duration;
@@ -178,29 +179,36 @@ impl Runtime {
         if !std::mem::replace(&mut self.live, false) {
             return true;
         }
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let left = || deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         let _enter = context::enter_handle(self.handle.clone());
-        match &self.handle.scheduler {
+        let workers_done = match &self.handle.scheduler {
             Scheduler::MultiThread(shared) => {
                 shared.begin_shutdown();
                 // A runtime dropped by one of its own tasks cannot wait for
                 // its own worker: the last worker finishes shutdown anyway.
                 if shared.is_current_worker() {
                     self.threads.clear();
-                    return false;
-                }
-                let done = shared.wait_for_workers(timeout);
-                for thread in self.threads.drain(..) {
-                    if done {
-                        let _ = thread.join();
+                    false
+                } else {
+                    let done = shared.wait_for_workers(left());
+                    for thread in self.threads.drain(..) {
+                        if done {
+                            let _ = thread.join();
+                        }
                     }
+                    done
                 }
-                done
             }
             Scheduler::CurrentThread(shared) => {
                 current_thread::Shared::shutdown(shared);
                 true
             }
-        }
+        };
+        // Blocking jobs cannot be interrupted: wait for the running ones
+        // with what is left of the timeout (queued ones are cancelled).
+        let blocking_done = self.handle.driver().blocking().shutdown(left());
+        workers_done && blocking_done
     }
 }
 

@@ -14,12 +14,14 @@
 //!
 //! The loop: poll the `block_on` future when its waker fired; run up to
 //! `EVENT_INTERVAL` tasks (the injection queue first every
-//! `INJECT_INTERVAL` ticks, so remote wakes are never starved); park when
-//! there is nothing to do.
+//! `INJECT_INTERVAL` ticks, so remote wakes are never starved), then poll
+//! the driver without blocking; park in the driver when there is nothing to
+//! do.
 
-use super::park::{Parker, Unparker};
+use super::park::{Parker, SharedDriver, Unparker};
 use super::{SchedRef, ThreadWaker};
 use crate::context;
+use crate::driver;
 use crate::loom::{Arc, Mutex, Ordering::*};
 use crate::task::owned::OwnedTasks;
 use crate::task::{Header, Hint, Notified, Schedule};
@@ -36,6 +38,7 @@ const INJECT_INTERVAL: u32 = 31;
 pub(crate) struct Shared {
     inject: Mutex<Inject>,
     pub(crate) owned: OwnedTasks,
+    pub(crate) driver: driver::Handle,
     unparker: Unparker,
     core: Mutex<Option<Box<Core>>>,
     /// Threads in `block_on` waiting for the core.
@@ -59,8 +62,8 @@ pub(crate) struct Core {
 unsafe impl Send for Core {}
 
 impl Shared {
-    pub(crate) fn new() -> Arc<Shared> {
-        let parker = Parker::new();
+    pub(crate) fn new(driver: driver::Driver, driver_handle: driver::Handle) -> Arc<Shared> {
+        let parker = Parker::with_driver(SharedDriver::new(driver, driver_handle.clone(), true));
         let unparker = parker.unparker();
         let shared = Arc::new(Shared {
             inject: Mutex::new(Inject {
@@ -68,6 +71,7 @@ impl Shared {
                 closed: false,
             }),
             owned: OwnedTasks::new(1),
+            driver: driver_handle,
             unparker,
             core: Mutex::new(None),
             core_waiters: Mutex::new(Vec::new()),
@@ -151,6 +155,7 @@ impl Shared {
             std::mem::take(&mut inject.queue)
         };
         drop(drained);
+        this.driver.shutdown();
         drop(_sched);
         *this.core.lock() = core;
     }
@@ -216,7 +221,12 @@ impl CoreGuard<'_> {
                 }
             }
             if ran == 0 && !main.woken.load(Acquire) {
+                // Nothing to run: sleep in the driver (I/O, timers, or a
+                // paused clock's jump to the next timer).
                 core.parker.park(None);
+            } else if ran == EVENT_INTERVAL {
+                // Busy: let ready I/O and due timers in.
+                core.parker.poll_driver();
             }
         }
     }

@@ -11,13 +11,16 @@
 //!   task running here lands in the local queue without any lock.
 //!
 //! The worker loop, each tick:
-//! 1. every `GLOBAL_QUEUE_INTERVAL` ticks, take from the injector first so
-//!    remote spawns are never starved by local work;
+//! 1. every `GLOBAL_QUEUE_INTERVAL` ticks, poll the driver without
+//!    blocking (ready I/O, due timers) and take from the injector first, so
+//!    neither is starved by local work;
 //! 2. else the LIFO slot, the local queue, then the injector;
 //! 3. else become a searcher (at most half the workers at once) and steal
 //!    half the queue of the first non-empty worker, visiting them from a
 //!    random start;
-//! 4. else park (see `idle.rs` for the no-lost-wakeup protocol).
+//! 4. else park: in the driver if no other worker is in it, else on the
+//!    worker's condvar (`park.rs`; `idle.rs` for the no-lost-wakeup
+//!    protocol).
 //!
 //! Running a task may fill the LIFO slot (a task woken by the one that just
 //! ran — a message's receiver, a lock's next holder): it runs next, while
@@ -34,9 +37,10 @@
 //! itself, so no task is kept alive by a queue nobody runs.
 
 use super::idle::Idle;
-use super::park::{Parker, Unparker};
+use super::park::{Parker, SharedDriver, Unparker};
 use super::SchedRef;
 use crate::context;
+use crate::driver;
 use crate::loom::{condvar_wait, fence, Arc, AtomicBool, Condvar, Mutex, Ordering::SeqCst};
 use crate::task::owned::OwnedTasks;
 use crate::task::{Header, Hint, Notified, Schedule};
@@ -56,6 +60,7 @@ pub(crate) struct Shared {
     injector: Injector<Notified>,
     idle: Idle,
     pub(crate) owned: OwnedTasks,
+    pub(crate) driver: driver::Handle,
     shutdown: AtomicBool,
     /// Worker threads still running; the last to exit finishes shutdown.
     alive: Mutex<usize>,
@@ -76,12 +81,17 @@ pub(crate) struct WorkerParts {
 
 impl Shared {
     /// Creates the shared state and the parts for each worker thread.
-    pub(crate) fn new(num_workers: usize) -> (Arc<Shared>, Vec<WorkerParts>) {
+    pub(crate) fn new(
+        num_workers: usize,
+        driver: driver::Driver,
+        driver_handle: driver::Handle,
+    ) -> (Arc<Shared>, Vec<WorkerParts>) {
+        let shared_driver = SharedDriver::new(driver, driver_handle.clone(), false);
         let mut remotes = Vec::with_capacity(num_workers);
         let mut parts = Vec::with_capacity(num_workers);
         for index in 0..num_workers {
             let deque = Deque::new_fifo();
-            let parker = Parker::new();
+            let parker = Parker::with_driver(shared_driver.clone());
             remotes.push(Remote {
                 stealer: deque.stealer(),
                 unparker: parker.unparker(),
@@ -93,6 +103,7 @@ impl Shared {
             injector: Injector::new(),
             idle: Idle::new(num_workers),
             owned: OwnedTasks::new(num_workers),
+            driver: driver_handle,
             shutdown: AtomicBool::new(false),
             alive: Mutex::new(num_workers),
             all_exited: Condvar::new(),
@@ -201,6 +212,9 @@ impl Shared {
     /// empty the injector.
     fn finish_shutdown(&self) {
         self.owned.close_and_shutdown_all();
+        // Tasks of other runtimes (or threads) waiting on our sockets get
+        // an error instead of waiting forever.
+        self.driver.shutdown();
         // Pairs with the fence in `schedule_remote`.
         fence(SeqCst);
         self.drain_injector();
@@ -267,6 +281,10 @@ impl Worker {
         while !self.shared().is_shutdown() {
             let tick = self.tick.get().wrapping_add(1);
             self.tick.set(tick);
+            if tick % GLOBAL_QUEUE_INTERVAL == 0 {
+                // Busy for a while: let ready I/O and due timers in.
+                self.parker.poll_driver();
+            }
             if let Some(task) = self.next_task(tick).or_else(|| self.steal()) {
                 self.run_task(task);
             } else {

@@ -4,17 +4,45 @@
 //! thread. An `unpark` that comes before `park` is not lost: the token is
 //! kept and the next `park` returns at once (as `std::thread::park`).
 //!
-//! State machine (`state`): EMPTY -> PARKED (by the parker, under `lock`)
-//! -> NOTIFIED (by an unparker) -> EMPTY (the parker consumes it). The
-//! unparker takes `lock` before notifying, so the parker cannot miss the
-//! notification between its state change and its wait.
+//! Where a thread sleeps: the runtime's driver (I/O and timers) is shared
+//! by all of a runtime's parkers behind a try-lock. The first idle thread
+//! to take it sleeps in the driver (`epoll_wait` with the next timer as
+//! timeout) and is woken by the driver's `mio::Waker`; the others sleep on
+//! their own condvar. So someone always watches I/O and timers while any
+//! thread is idle, and a busy worker polls the driver between tasks
+//! (`poll_driver`).
+//!
+//! State machine (`state`): EMPTY -> PARKED_CONDVAR or PARKED_DRIVER (by
+//! the parker) -> NOTIFIED (by an unparker, which then signals the condvar
+//! under its lock, or wakes the driver) -> EMPTY (the parker consumes it).
 
+use crate::driver;
 use crate::loom::{condvar_wait, Arc, AtomicUsize, Condvar, Mutex, Ordering::SeqCst};
 use std::time::Duration;
 
 const EMPTY: usize = 0;
-const PARKED: usize = 1;
-const NOTIFIED: usize = 2;
+const PARKED_CONDVAR: usize = 1;
+const PARKED_DRIVER: usize = 2;
+const NOTIFIED: usize = 3;
+
+/// A runtime's driver, shared by its parkers.
+pub(crate) struct SharedDriver {
+    driver: Mutex<driver::Driver>,
+    handle: driver::Handle,
+    /// A paused clock may jump when this driver's parker is idle (only a
+    /// current-thread runtime's, whose parker is the only thread).
+    auto_advance: bool,
+}
+
+impl SharedDriver {
+    pub(crate) fn new(driver: driver::Driver, handle: driver::Handle, auto_advance: bool) -> Arc<Self> {
+        Arc::new(SharedDriver {
+            driver: Mutex::new(driver),
+            handle,
+            auto_advance,
+        })
+    }
+}
 
 pub(crate) struct Parker {
     inner: Arc<Inner>,
@@ -29,15 +57,27 @@ struct Inner {
     state: AtomicUsize,
     lock: Mutex<()>,
     cvar: Condvar,
+    driver: Option<Arc<SharedDriver>>,
 }
 
 impl Parker {
+    /// A parker that only sleeps on its condvar.
     pub(crate) fn new() -> Self {
+        Self::with(None)
+    }
+
+    /// A parker of a runtime thread, which may sleep in the driver.
+    pub(crate) fn with_driver(driver: Arc<SharedDriver>) -> Self {
+        Self::with(Some(driver))
+    }
+
+    fn with(driver: Option<Arc<SharedDriver>>) -> Self {
         Parker {
             inner: Arc::new(Inner {
                 state: AtomicUsize::new(EMPTY),
                 lock: Mutex::new(()),
                 cvar: Condvar::new(),
+                driver,
             }),
         }
     }
@@ -61,11 +101,50 @@ impl Parker {
         {
             return;
         }
+        if let Some(shared) = &inner.driver {
+            if let Some(mut driver) = shared.driver.try_lock() {
+                self.park_driver(&mut driver, shared, timeout);
+                return;
+            }
+        }
         if timeout == Some(Duration::ZERO) {
             return;
         }
+        self.park_condvar(timeout);
+    }
+
+    /// If no other thread is in the driver, dispatches the I/O events and
+    /// timers that are ready now, without blocking.
+    pub(crate) fn poll_driver(&self) {
+        if let Some(shared) = &self.inner.driver {
+            if let Some(mut driver) = shared.driver.try_lock() {
+                driver.park(&shared.handle, Some(Duration::ZERO), false);
+            }
+        }
+    }
+
+    fn park_driver(&self, driver: &mut driver::Driver, shared: &SharedDriver, timeout: Option<Duration>) {
+        let inner = &*self.inner;
+        match inner.state.compare_exchange(EMPTY, PARKED_DRIVER, SeqCst, SeqCst) {
+            Ok(_) => {}
+            Err(NOTIFIED) => {
+                inner.state.store(EMPTY, SeqCst);
+                return;
+            }
+            Err(s) => unreachable!("parker in state {s}"),
+        }
+        driver.park(&shared.handle, timeout, shared.auto_advance);
+        // Unparked or timed out; either way the token (if any) is consumed.
+        inner.state.store(EMPTY, SeqCst);
+    }
+
+    fn park_condvar(&self, timeout: Option<Duration>) {
+        let inner = &*self.inner;
         let mut guard = inner.lock.lock();
-        match inner.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
+        match inner
+            .state
+            .compare_exchange(EMPTY, PARKED_CONDVAR, SeqCst, SeqCst)
+        {
             Ok(_) => {}
             Err(NOTIFIED) => {
                 inner.state.store(EMPTY, SeqCst);
@@ -98,10 +177,15 @@ impl Unparker {
         let inner = &*self.inner;
         match inner.state.swap(NOTIFIED, SeqCst) {
             EMPTY | NOTIFIED => {}
-            PARKED => {
+            PARKED_CONDVAR => {
                 // Taking the lock orders us after the parker's wait began.
                 drop(inner.lock.lock());
                 inner.cvar.notify_one();
+            }
+            PARKED_DRIVER => {
+                if let Some(shared) = &inner.driver {
+                    shared.handle.unpark();
+                }
             }
             s => unreachable!("parker in state {s}"),
         }

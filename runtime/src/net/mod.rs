@@ -1,0 +1,1 @@
+//! Networking: TCP, UDP and Unix-domain sockets on the runtime's reactor.

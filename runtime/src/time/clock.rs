@@ -1,0 +1,95 @@
+//! The runtime's clock: real time, or paused for tests.
+//!
+//! Paused, the clock stands still until `advance` moves it or the runtime
+//! jumps it to the next timer when every task is idle (auto-advance). A
+//! clock that was never paused reads `std::time::Instant::now()` directly,
+//! without the lock.
+
+use crate::loom::{AtomicBool, Mutex, Ordering::*};
+use std::time::{Duration, Instant};
+
+pub(crate) struct Clock {
+    /// Set once the clock has ever been paused; until then `now` is just
+    /// the system clock.
+    pausable: AtomicBool,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// The clock's reading when it was last paused or resumed.
+    base: Instant,
+    /// When it last resumed (None: paused).
+    unfrozen: Option<Instant>,
+}
+
+impl Clock {
+    pub(crate) fn new(start_paused: bool) -> Clock {
+        let now = Instant::now();
+        Clock {
+            pausable: AtomicBool::new(start_paused),
+            state: Mutex::new(State {
+                base: now,
+                unfrozen: (!start_paused).then_some(now),
+            }),
+        }
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        // Relaxed: `pausable` only selects the fast path; the state behind
+        // it is read under the lock.
+        if !self.pausable.load(Relaxed) {
+            return Instant::now();
+        }
+        let s = self.state.lock();
+        match s.unfrozen {
+            Some(since) => s.base + since.elapsed(),
+            None => s.base,
+        }
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.pausable.load(Relaxed) && self.state.lock().unfrozen.is_none()
+    }
+
+    /// Freezes the clock. Returns false if it was already paused.
+    pub(crate) fn pause(&self) -> bool {
+        let mut s = self.state.lock();
+        self.pausable.store(true, Relaxed);
+        match s.unfrozen.take() {
+            Some(since) => {
+                s.base += since.elapsed();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Lets the clock run again from where it stood. False if it was not
+    /// paused.
+    pub(crate) fn resume(&self) -> bool {
+        let mut s = self.state.lock();
+        if s.unfrozen.is_some() {
+            return false;
+        }
+        s.unfrozen = Some(Instant::now());
+        true
+    }
+
+    /// Moves a paused clock forward. False if it is not paused.
+    pub(crate) fn advance(&self, by: Duration) -> bool {
+        let mut s = self.state.lock();
+        if s.unfrozen.is_some() || !self.pausable.load(Relaxed) {
+            return false;
+        }
+        s.base += by;
+        true
+    }
+
+    /// Moves a paused clock forward to `to` (never back).
+    pub(crate) fn advance_to(&self, to: Instant) {
+        let mut s = self.state.lock();
+        if s.unfrozen.is_none() && to > s.base {
+            s.base = to;
+        }
+    }
+}
