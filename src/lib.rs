@@ -19,8 +19,14 @@
 
 pub use corral_macros::{main, test};
 pub use corral_runtime::{
-    spawn, yield_now, Builder, EnterGuard, Handle, Runtime, RuntimeFlavor, TryCurrentError, YieldNow,
+    run_sync, spawn, spawn_blocking, yield_now, Builder, EnterGuard, Handle, Runtime, RuntimeFlavor,
+    TryCurrentError, YieldNow,
 };
+
+/// Time: sleep, timeouts, intervals, and a clock tests can pause.
+pub mod time {
+    pub use corral_runtime::time::*;
+}
 
 /// Tasks: spawning, joining, cancelling, identifying.
 pub mod task {

@@ -99,3 +99,12 @@ fn main_builds_a_runtime_per_call() {
     assert_eq!(body_thread, thread::current().id());
     assert_ne!(task_thread, body_thread);
 }
+
+#[corral::test(start_paused = true)]
+async fn start_paused_jumps_over_an_hour_of_sleep() {
+    let real = std::time::Instant::now();
+    let start = corral::time::Instant::now();
+    corral::time::sleep(std::time::Duration::from_secs(3600)).await;
+    assert_eq!(start.elapsed(), std::time::Duration::from_secs(3600));
+    assert!(real.elapsed() < std::time::Duration::from_secs(30));
+}

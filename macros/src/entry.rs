@@ -67,7 +67,7 @@ const FLAVORS: [(&str, Flavor); 2] = [
 ];
 
 /// The accepted attribute keys, for error messages.
-const KEYS: &str = "`flavor`, `worker_threads`";
+const KEYS: &str = "`flavor`, `worker_threads`, `start_paused`";
 
 /// Collects errors so that all of them are reported at once.
 #[derive(Default)]
@@ -95,6 +95,8 @@ struct Config {
     flavor: Flavor,
     /// The thread count, as an unsuffixed literal carrying the user's span.
     worker_threads: Option<Literal>,
+    /// `start_paused = true/false`, with the user's span.
+    start_paused: Option<syn::LitBool>,
 }
 
 impl Config {
@@ -105,6 +107,7 @@ impl Config {
         let mut config = Config {
             flavor: kind.default_flavor(),
             worker_threads: None,
+            start_paused: None,
         };
         let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
             Ok(metas) => metas,
@@ -148,6 +151,21 @@ impl Config {
                         Ok(n) => config.worker_threads = Some(n),
                         Err(error) => errors.push(error),
                     }
+                }
+                ("start_paused", Meta::NameValue(nv)) => {
+                    if config.start_paused.is_some() {
+                        errors.spanned(key, "`start_paused` is given more than once");
+                        continue;
+                    }
+                    match &nv.value {
+                        Expr::Lit(syn::ExprLit {
+                            lit: Lit::Bool(b), ..
+                        }) => config.start_paused = Some(b.clone()),
+                        other => errors.spanned(other, "`start_paused` takes `true` or `false`"),
+                    }
+                }
+                ("start_paused", _) => {
+                    errors.spanned(meta, "`start_paused` takes a boolean, e.g. `start_paused = true`")
                 }
                 ("flavor", _) => {
                     flavor_ok = false;
@@ -503,6 +521,9 @@ fn expand_fn(kind: Kind, func: ItemFn, config: &Config) -> TokenStream {
     if let Some(n) = &config.worker_threads {
         rt = quote_spanned!(start=> #rt.worker_threads(#n));
     }
+    if let Some(b) = &config.start_paused {
+        rt = quote_spanned!(start=> #rt.start_paused(#b));
+    }
 
     // The local holding the future: mixed-site hygiene keeps it invisible to
     // (and safe from) the user's code.
@@ -662,10 +683,19 @@ mod tests {
 
     #[test]
     fn errors_still_expand_the_body_with_defaults() {
-        let out = expand_str(Kind::Test, "start_paused = true", "fn t() { x() }");
+        let out = expand_str(Kind::Test, "paused = true", "fn t() { x() }");
         assert!(out.contains("compile_error"));
         assert!(out.contains(&tokens("let body = async move { x() };")));
         assert!(out.contains(&tokens("new_current_thread().build()")));
+    }
+
+    #[test]
+    fn start_paused_is_passed_to_the_builder() {
+        let out = expand_str(Kind::Test, "start_paused = true", "async fn t() { x() }");
+        assert!(
+            out.contains(&tokens("new_current_thread().start_paused(true).build()")),
+            "{out}"
+        );
     }
 
     #[test]

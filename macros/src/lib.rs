@@ -63,6 +63,8 @@ mod entry;
 ///   `main`.
 /// - `worker_threads = N`: the number of worker threads, an integer literal
 ///   of at least 1. Only with the multi-thread flavor.
+/// - `start_paused = true`: the runtime's clock starts paused (see
+///   `corral::time::pause`).
 ///
 /// # Examples
 ///
@@ -118,6 +120,9 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   on worker threads.
 /// - `worker_threads = N`: the number of worker threads, an integer literal
 ///   of at least 1. Only with `flavor = "multi_thread"`.
+/// - `start_paused = true`: the clock starts paused; on the default
+///   current-thread runtime it then jumps to the next timer whenever every
+///   task waits, so time-based tests run instantly and deterministically.
 ///
 /// # Examples
 ///
@@ -140,6 +145,17 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///         .map_err(|e| e.to_string())?;
 ///     assert_ne!(task_thread, test_thread);
 ///     Ok(())
+/// }
+/// ```
+///
+/// On a paused clock, an hour passes at once:
+///
+/// ```rust
+/// #[corral::test(start_paused = true)]
+/// async fn retries_for_an_hour() {
+///     let start = corral::time::Instant::now();
+///     corral::time::sleep(std::time::Duration::from_secs(3600)).await;
+///     assert_eq!(start.elapsed(), std::time::Duration::from_secs(3600));
 /// }
 /// ```
 ///

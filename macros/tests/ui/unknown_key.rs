@@ -1,4 +1,4 @@
-#[corral::test(start_paused = true)]
-async fn uses_the_paused_clock() {}
+#[corral::test(threads = 2)]
+async fn asks_for_threads_the_wrong_way() {}
 
 fn main() {}
