@@ -21,6 +21,8 @@
 
 mod poll_evented;
 mod scheduled_io;
+#[cfg(target_os = "linux")]
+mod timerfd;
 
 pub(crate) use poll_evented::PollEvented;
 pub(crate) use scheduled_io::{Direction, ScheduledIo};
@@ -34,14 +36,19 @@ use std::time::Duration;
 /// Token of the `mio::Waker`; never a valid registration (index u32::MAX
 /// is beyond any slab this reactor lets grow).
 const WAKE_TOKEN: mio::Token = mio::Token(u32::MAX as usize);
+/// Token of the timerfd (Linux).
+#[cfg(target_os = "linux")]
+const TIMER_TOKEN: mio::Token = mio::Token(u32::MAX as usize - 1);
 const INDEX_MASK: usize = u32::MAX as usize;
-const MAX_REGISTRATIONS: usize = (u32::MAX - 1) as usize;
+const MAX_REGISTRATIONS: usize = (u32::MAX - 2) as usize;
 
 pub(crate) struct Driver {
     poll: mio::Poll,
     events: mio::Events,
     /// Sources woken by the last turn, reused between turns.
     woken: Vec<Arc<ScheduledIo>>,
+    #[cfg(target_os = "linux")]
+    timer: timerfd::TimerFd,
 }
 
 pub(crate) struct Handle {
@@ -61,10 +68,22 @@ impl Driver {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = mio::Waker::new(&registry, WAKE_TOKEN)?;
+        #[cfg(target_os = "linux")]
+        let timer = {
+            let timer = timerfd::TimerFd::new()?;
+            registry.register(
+                &mut mio::unix::SourceFd(&timer.raw()),
+                TIMER_TOKEN,
+                mio::Interest::READABLE,
+            )?;
+            timer
+        };
         let driver = Driver {
             poll,
             events: mio::Events::with_capacity(1024),
             woken: Vec::new(),
+            #[cfg(target_os = "linux")]
+            timer,
         };
         let handle = Handle {
             registry,
@@ -82,6 +101,16 @@ impl Driver {
     /// `Handle::unpark`), then wakes the tasks they concern. Returns true
     /// if any source became ready.
     pub(crate) fn turn(&mut self, handle: &Handle, timeout: Option<Duration>) -> bool {
+        // A non-zero timeout goes to the timerfd, for sub-millisecond
+        // precision; epoll then waits without one.
+        #[cfg(target_os = "linux")]
+        let timeout = match timeout {
+            Some(t) if t.is_zero() => timeout,
+            t => {
+                self.timer.set(t);
+                None
+            }
+        };
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return false,
@@ -95,6 +124,11 @@ impl Driver {
             for event in self.events.iter() {
                 let token = event.token();
                 if token == WAKE_TOKEN {
+                    continue;
+                }
+                #[cfg(target_os = "linux")]
+                if token == TIMER_TOKEN {
+                    self.timer.drain();
                     continue;
                 }
                 let Some(io) = ios.slab.get(token.0 & INDEX_MASK) else {
