@@ -54,6 +54,8 @@ use std::time::{Duration, Instant};
 const GLOBAL_QUEUE_INTERVAL: u32 = 61;
 /// LIFO-slot tasks run in a row before the slot's task goes to the queue.
 const MAX_LIFO_POLLS: u32 = 3;
+/// Most tasks moved from the injector to a local queue in one visit.
+const MAX_INJECT_BATCH: usize = 256;
 
 pub(crate) struct Shared {
     remotes: Box<[Remote]>,
@@ -305,14 +307,32 @@ impl Worker {
             .or_else(|| self.pop_injector())
     }
 
+    /// Takes a task from the injector, and moves this worker's fair share
+    /// of the rest (queued / workers, at most `MAX_INJECT_BATCH`) into the
+    /// local queue, so a burst of remote spawns is not drained one small
+    /// batch per `GLOBAL_QUEUE_INTERVAL` while local work keeps the worker
+    /// busy.
     fn pop_injector(&self) -> Option<Notified> {
-        loop {
-            match self.shared().injector.steal_batch_and_pop(&self.deque) {
-                Steal::Success(task) => return Some(task),
+        let injector = &self.shared().injector;
+        let want = (injector.len() / self.shared().num_workers() + 1).min(MAX_INJECT_BATCH);
+        let first = loop {
+            match injector.steal_batch_with_limit_and_pop(&self.deque, want) {
+                Steal::Success(task) => break task,
                 Steal::Empty => return None,
                 Steal::Retry => crate::loom::spin_loop(),
             }
+        };
+        // Each steal takes at most one injector block (63 tasks).
+        let start = self.deque.len();
+        while self.deque.len() - start + 1 < want {
+            let left = want - (self.deque.len() - start + 1);
+            match injector.steal_batch_with_limit(&self.deque, left) {
+                Steal::Success(()) => {}
+                Steal::Empty => break,
+                Steal::Retry => crate::loom::spin_loop(),
+            }
         }
+        Some(first)
     }
 
     fn steal(&self) -> Option<Notified> {

@@ -8,6 +8,22 @@
 use crate::loom::{AtomicBool, Mutex, Ordering::*};
 use std::time::{Duration, Instant};
 
+/// Set once any clock in the process has been paused; until then
+/// `corral::time::Instant::now()` skips the runtime lookup. A plain std
+/// atomic even under loom: it only selects a fast path, and loom forbids
+/// its atomics in statics.
+static ANY_PAUSABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True if no runtime clock was ever paused: every clock reads the system
+/// clock.
+pub(crate) fn all_clocks_real() -> bool {
+    !ANY_PAUSABLE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn mark_pausable() {
+    ANY_PAUSABLE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub(crate) struct Clock {
     /// Set once the clock has ever been paused; until then `now` is just
     /// the system clock.
@@ -25,6 +41,9 @@ struct State {
 impl Clock {
     pub(crate) fn new(start_paused: bool) -> Clock {
         let now = Instant::now();
+        if start_paused {
+            mark_pausable();
+        }
         Clock {
             pausable: AtomicBool::new(start_paused),
             state: Mutex::new(State {
@@ -54,6 +73,7 @@ impl Clock {
     /// Freezes the clock. Returns false if it was already paused.
     pub(crate) fn pause(&self) -> bool {
         let mut s = self.state.lock();
+        mark_pausable();
         self.pausable.store(true, Relaxed);
         match s.unfrozen.take() {
             Some(since) => {
