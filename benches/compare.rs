@@ -23,9 +23,128 @@
 #[path = "workloads/mod.rs"]
 mod workloads;
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
+use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::time::Duration;
 use workloads::{Iter, Kind, Workload};
+
+/// Counts live heap bytes, for the memory rows.
+struct Counting;
+
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as isize, Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Heap bytes per item: `setup` builds what must exist first, `make` adds
+/// N items and returns something that keeps them alive until measured.
+fn bytes_per<S, K>(n: usize, setup: impl FnOnce() -> S, make: impl FnOnce(&S, usize) -> K) -> f64 {
+    let state = setup();
+    std::thread::sleep(Duration::from_millis(50));
+    let before = LIVE_BYTES.load(Relaxed);
+    let keep = make(&state, n);
+    std::thread::sleep(Duration::from_millis(50));
+    let after = LIVE_BYTES.load(Relaxed);
+    drop(keep);
+    drop(state);
+    (after - before) as f64 / n as f64
+}
+
+/// (name, corral bytes, tokio bytes)
+fn memory_rows() -> Vec<(&'static str, f64, f64)> {
+    const N: usize = 20_000;
+    let idle_task_corral = bytes_per(
+        N,
+        || corral::Builder::new_current_thread().build().unwrap(),
+        |rt, n| {
+            for _ in 0..n {
+                drop(rt.spawn(std::future::pending::<()>()));
+            }
+            rt.block_on(async { corral::time::sleep(Duration::from_millis(5)).await });
+        },
+    );
+    let idle_task_tokio = bytes_per(
+        N,
+        || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        },
+        |rt, n| {
+            for _ in 0..n {
+                drop(rt.spawn(std::future::pending::<()>()));
+            }
+            rt.block_on(async { tokio::time::sleep(Duration::from_millis(5)).await });
+        },
+    );
+    // Sleeps boxed on both sides (tokio's Sleep is !Unpin), pre-sized Vec.
+    let sleep_corral = bytes_per(
+        N,
+        || {
+            let rt = corral::Builder::new_current_thread().build().unwrap();
+            let v: Vec<std::pin::Pin<Box<corral::time::Sleep>>> = Vec::with_capacity(N);
+            (rt, std::cell::RefCell::new(v))
+        },
+        |(rt, v), n| {
+            rt.block_on(async {
+                let mut v = v.borrow_mut();
+                for _ in 0..n {
+                    let mut s = Box::pin(corral::time::sleep(Duration::from_secs(3600)));
+                    let _ = futures_util::poll!(s.as_mut());
+                    v.push(s);
+                }
+            });
+        },
+    );
+    let sleep_tokio = bytes_per(
+        N,
+        || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let v: Vec<std::pin::Pin<Box<tokio::time::Sleep>>> = Vec::with_capacity(N);
+            (rt, std::cell::RefCell::new(v))
+        },
+        |(rt, v), n| {
+            rt.block_on(async {
+                let mut v = v.borrow_mut();
+                for _ in 0..n {
+                    let mut s = Box::pin(tokio::time::sleep(Duration::from_secs(3600)));
+                    let _ = futures_util::poll!(s.as_mut());
+                    v.push(s);
+                }
+            });
+        },
+    );
+    vec![
+        ("heap bytes per idle task", idle_task_corral, idle_task_tokio),
+        ("heap bytes per pending sleep", sleep_corral, sleep_tokio),
+    ]
+}
 
 struct Options {
     quick: bool,
@@ -215,6 +334,14 @@ fn main() {
         );
     }
     let geomean = (rows.iter().map(|r| r.ratio.ln()).sum::<f64>() / rows.len() as f64).exp();
+    if !o.aa {
+        println!();
+        println!("| memory | corral | tokio | ratio |");
+        println!("|---|---:|---:|---:|");
+        for (name, c, t) in memory_rows() {
+            println!("| {name} | {c:.0} | {t:.0} | {:.2} |", c / t);
+        }
+    }
     println!();
     println!("geomean ratio: {geomean:.2}");
     if let Some(path) = &o.json {

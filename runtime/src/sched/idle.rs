@@ -84,6 +84,22 @@ impl Idle {
         !self.sleepers.lock().contains(&index)
     }
 
+    /// A parked worker found work of its own (woken tasks in its queue
+    /// after sleeping in the driver). Takes it off the sleepers and counts
+    /// it unparked; returns false if a notifier had already done so (and
+    /// counted it as searching).
+    pub(crate) fn unpark_worker_by_id(&self, index: usize) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        match sleepers.iter().position(|&i| i == index) {
+            Some(pos) => {
+                sleepers.swap_remove(pos);
+                self.state.fetch_add(UNPARK_ONE, SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A worker with nothing local wants to steal. False if half the
     /// workers are searching already.
     pub(crate) fn transition_worker_to_searching(&self) -> bool {

@@ -416,12 +416,31 @@ impl Worker {
         }
         while !shared.is_shutdown() {
             self.parker.park(None);
+            if self.has_local_work() {
+                // The driver woke tasks while we slept in it (I/O, timers):
+                // they are in our own queue, so we are not idle any more.
+                // If a notifier already took us off the sleepers, it also
+                // counted us as searching.
+                self.searching.set(!shared.idle.unpark_worker_by_id(self.index));
+                if self.deque.len() > 1 {
+                    shared.notify_parked();
+                }
+                return;
+            }
             if shared.idle.transition_worker_from_parked(self.index) {
                 // Unparked for work: counted as searching by the notifier.
                 self.searching.set(true);
                 return;
             }
         }
+    }
+
+    fn has_local_work(&self) -> bool {
+        // Peek at the LIFO slot without taking it.
+        let lifo = self.lifo.take();
+        let any = lifo.is_some();
+        self.lifo.set(lifo);
+        any || !self.deque.is_empty()
     }
 
     fn drain_local(&self) {

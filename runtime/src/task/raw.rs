@@ -8,7 +8,7 @@
 //! +-----------------------------+
 //! | Header  state | vtable | id | name | owned-list links |  type-erased, hot
 //! | scheduler S                 |  who gets the task when it is woken
-//! | stage: Running(F) | Finished(Result<Output, JoinError>) | Consumed
+//! | stage: Running(F) | Finished(Result<Output, Box<JoinError>>) | Consumed
 //! | join_waker: Option<Waker>   |  the JoinHandle's waker
 //! +-----------------------------+
 //! ```
@@ -83,7 +83,9 @@ pub(crate) struct Vtable {
 
 enum Stage<F: Future> {
     Running(F),
-    Finished(Result<F::Output, JoinError>),
+    /// The error is boxed: it is the rare case, and unboxed its 40 bytes
+    /// would size every task's stage.
+    Finished(Result<F::Output, Box<JoinError>>),
     Consumed,
 }
 
@@ -267,7 +269,7 @@ unsafe fn store_output<F: Future, S>(cell: &Cell<F, S>, output: Result<F::Output
     cell.stage.with_mut(|stage| {
         // SAFETY: exclusive access (RUNNING); the old value is `Consumed`,
         // so overwriting drops nothing.
-        unsafe { std::ptr::write(stage, Stage::Finished(output)) };
+        unsafe { std::ptr::write(stage, Stage::Finished(output.map_err(Box::new))) };
     });
 }
 
@@ -361,7 +363,7 @@ unsafe fn try_read_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut (), wake
         // SAFETY: COMPLETE and we are the join handle with interest: we own
         // the stage.
         match unsafe { std::mem::replace(&mut *stage, Stage::Consumed) } {
-            Stage::Finished(out) => out,
+            Stage::Finished(out) => out.map_err(|e| *e),
             _ => panic!("JoinHandle polled after it returned Ready"),
         }
     });

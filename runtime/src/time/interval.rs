@@ -9,8 +9,8 @@ use std::time::Duration;
 ///
 /// # Panics
 ///
-/// If `period` is zero (it would tick in a busy loop), or outside a
-/// runtime.
+/// If `period` is zero (it would tick in a busy loop); when polled
+/// outside a runtime.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -30,7 +30,7 @@ pub fn interval(period: Duration) -> Interval {
 ///
 /// # Panics
 ///
-/// If `period` is zero, or outside a runtime.
+/// If `period` is zero; when polled outside a runtime.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {

@@ -13,9 +13,12 @@ use std::time::Duration;
 /// Never completes early; on an idle runtime, completes within about a
 /// millisecond of the deadline. `sleep(Duration::ZERO)` completes at once.
 ///
+/// It may be created anywhere (so `rt.block_on(sleep(d))` works): it joins
+/// the runtime that first polls it.
+///
 /// # Panics
 ///
-/// Outside a runtime.
+/// When polled outside a runtime.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -29,18 +32,24 @@ use std::time::Duration;
 /// # Cancel safety
 ///
 /// Dropping a `Sleep` cancels the timer; nothing else is affected.
-#[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    let driver = super::current_driver("sleep");
-    let deadline = driver.time().now().saturating_add(duration);
-    Sleep::new(driver, deadline)
+    let driver = driver::Handle::current().ok();
+    let now = match &driver {
+        Some(d) => d.time().now(),
+        None => Instant::now(),
+    };
+    Sleep {
+        driver,
+        deadline: now.saturating_add(duration),
+        key: None,
+    }
 }
 
 /// Waits until `deadline` on the runtime's clock; see [`sleep`].
 ///
 /// # Panics
 ///
-/// Outside a runtime.
+/// When polled outside a runtime.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -50,9 +59,12 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// assert!(Instant::now() >= deadline);
 /// # });
 /// ```
-#[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(super::current_driver("sleep_until"), deadline)
+    Sleep {
+        driver: driver::Handle::current().ok(),
+        deadline,
+        key: None,
+    }
 }
 
 /// Future returned by [`sleep`] and [`sleep_until`].
@@ -61,19 +73,19 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// [`reset`](Sleep::reset) it without pinning.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
-    driver: driver::Handle,
+    /// The runtime whose wheel holds the timer: the current one at
+    /// creation, else the first to poll it.
+    driver: Option<driver::Handle>,
     deadline: Instant,
     /// The wheel entry, from the first Pending poll until it fires.
     key: Option<TimerKey>,
 }
 
 impl Sleep {
-    pub(crate) fn new(driver: driver::Handle, deadline: Instant) -> Sleep {
-        Sleep {
-            driver,
-            deadline,
-            key: None,
-        }
+    #[track_caller]
+    fn driver(&mut self) -> &driver::Handle {
+        self.driver
+            .get_or_insert_with(|| super::current_driver("Sleep::poll"))
     }
 
     /// When the sleep completes.
@@ -98,7 +110,11 @@ impl Sleep {
     /// # });
     /// ```
     pub fn is_elapsed(&self) -> bool {
-        self.driver.time().now() >= self.deadline
+        let now = match &self.driver {
+            Some(d) => d.time().now(),
+            None => Instant::now(),
+        };
+        now >= self.deadline
     }
 
     /// Moves the deadline (earlier or later), keeping the timer's place in
@@ -114,29 +130,33 @@ impl Sleep {
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
-        if let Some(key) = self.key {
-            if self.driver.time().reset(key, deadline.into_std()) {
-                self.driver.unpark();
+        if let (Some(key), Some(driver)) = (self.key, &self.driver) {
+            if driver.time().reset(key, deadline.into_std()) {
+                driver.unpark();
             }
         }
     }
 
     /// Polls without spending the cooperative budget (for `Timeout`, whose
     /// inner future may have spent it).
+    #[track_caller]
     pub(crate) fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let time = self.driver.time();
-        match self.key {
+        let key = self.key;
+        let deadline = self.deadline;
+        let driver = self.driver();
+        let time = driver.time();
+        match key {
             None => {
-                if time.now() >= self.deadline {
+                if time.now() >= deadline {
                     return Poll::Ready(());
                 }
-                let inserted = time.insert(self.deadline.into_std(), cx.waker());
+                let inserted = time.insert(deadline.into_std(), cx.waker());
                 if inserted.fired {
                     time.remove(inserted.key);
                     return Poll::Ready(());
                 }
                 if inserted.unpark {
-                    self.driver.unpark();
+                    driver.unpark();
                 }
                 self.key = Some(inserted.key);
                 Poll::Pending
@@ -167,8 +187,8 @@ impl Future for Sleep {
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.driver.time().remove(key);
+        if let (Some(key), Some(driver)) = (self.key.take(), &self.driver) {
+            driver.time().remove(key);
         }
     }
 }

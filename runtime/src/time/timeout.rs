@@ -14,7 +14,7 @@ use std::time::Duration;
 ///
 /// # Panics
 ///
-/// Outside a runtime.
+/// When polled outside a runtime.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -29,7 +29,6 @@ use std::time::Duration;
 /// # Cancel safety
 ///
 /// As cancel-safe as `future`: dropping the `Timeout` drops it.
-#[track_caller]
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout {
         future,
@@ -41,7 +40,7 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 ///
 /// # Panics
 ///
-/// Outside a runtime.
+/// When polled outside a runtime.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -50,7 +49,6 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 /// assert_eq!(timeout_at(deadline, async { "fast" }).await, Ok("fast"));
 /// # });
 /// ```
-#[track_caller]
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     Timeout {
         future,
@@ -63,7 +61,7 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 ///
 /// # Panics
 ///
-/// Outside a runtime.
+/// When polled outside a runtime.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -72,7 +70,6 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 /// assert!(r.is_err());
 /// # });
 /// ```
-#[track_caller]
 pub fn fail_after<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     timeout(duration, future)
 }
@@ -82,7 +79,7 @@ pub fn fail_after<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 ///
 /// # Panics
 ///
-/// Outside a runtime.
+/// When polled outside a runtime.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -91,7 +88,6 @@ pub fn fail_after<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 /// assert_eq!(r, None);
 /// # });
 /// ```
-#[track_caller]
 pub fn move_on_after<F: Future>(duration: Duration, future: F) -> MoveOnAfter<F> {
     MoveOnAfter(timeout(duration, future))
 }
