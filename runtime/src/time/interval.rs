@@ -152,6 +152,24 @@ impl Interval {
     }
 }
 
+/// An interval is an endless stream of tick instants.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// use futures_util::StreamExt;
+/// let ticks = corral::time::interval(std::time::Duration::from_millis(1));
+/// let three: Vec<_> = ticks.take(3).collect().await;
+/// assert_eq!(three.len(), 3);
+/// # });
+/// ```
+impl futures_core::Stream for Interval {
+    type Item = Instant;
+
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        self.get_mut().poll_tick(cx).map(Some)
+    }
+}
+
 impl fmt::Debug for Interval {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Interval")
