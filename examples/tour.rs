@@ -1,8 +1,10 @@
-//! A short tour of corral: spawn, join, yield, abort, and a panic that is
-//! contained. Run it with `cargo run --release --example tour`.
+//! A short tour of corral: spawn, join, yield, abort, a panic that is
+//! contained, timers and timeouts, and blocking work on the blocking pool.
+//! Run it with `cargo run --release --example tour`.
 
+use corral::time::{sleep, timeout};
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[corral::main]
 async fn main() {
@@ -78,6 +80,49 @@ async fn main() {
     println!("5. contained: {err}");
     let after = corral::spawn(async { 2 + 2 }).await.unwrap();
     println!("   and the runtime still runs tasks: 2 + 2 = {after}");
+
+    // 6. Timers: sleeps never end early; a timeout gives up on a slow
+    //    future and drops it.
+    let started = Instant::now();
+    let sleepers: Vec<_> = [30u64, 10, 20]
+        .into_iter()
+        .map(|ms| {
+            corral::spawn(async move {
+                sleep(Duration::from_millis(ms)).await;
+                ms
+            })
+        })
+        .collect();
+    for s in sleepers {
+        s.await.unwrap();
+    }
+    println!(
+        "6. three concurrent sleeps (30, 10, 20 ms) all done after {:?}",
+        started.elapsed()
+    );
+    let slow = timeout(Duration::from_millis(15), sleep(Duration::from_secs(60)))
+        .await
+        .map_err(|e| e.to_string());
+    let fast = timeout(Duration::from_millis(15), async { "ready" }).await;
+    println!("   timeout on a 60 s sleep: {slow:?}; on a ready future: {fast:?}");
+
+    // 7. Blocking work goes to the blocking pool: the workers keep running
+    //    async tasks meanwhile.
+    let started = Instant::now();
+    let blocking = corral::run_sync(|| {
+        std::thread::sleep(Duration::from_millis(100)); // stands in for file I/O or a C call
+        std::thread::current().name().unwrap_or("?").to_owned()
+    });
+    let mut ticks = 0;
+    while !blocking.is_finished() {
+        sleep(Duration::from_millis(10)).await;
+        ticks += 1;
+    }
+    println!(
+        "7. run_sync ran on {:?} for {:?}; meanwhile another task ticked {ticks} times",
+        blocking.await.unwrap(),
+        started.elapsed()
+    );
 
     println!(
         "\nDone. Tasks alive now: {}",

@@ -35,3 +35,42 @@ pub mod task {
     };
     pub use corral_runtime::{spawn, yield_now};
 }
+
+pub mod net {
+    //! Networking: TCP, UDP and Unix-domain sockets on the runtime's reactor.
+    //!
+    //! Streams implement [`AsyncRead`](crate::io::AsyncRead) and
+    //! [`AsyncWrite`](crate::io::AsyncWrite); the extension traits in
+    //! [`corral::io`](crate::io) give them `read`, `write_all` and friends.
+    pub use corral_runtime::net::*;
+}
+
+pub mod io {
+    //! Async I/O traits and utilities: the ecosystem's `futures-io` traits
+    //! and the `futures-util` extension traits, buffers and helpers, which
+    //! work with every corral stream. (`split` is the method
+    //! [`AsyncReadExt::split`]; for sockets prefer their own `split` /
+    //! `into_split`, which need no lock.)
+    //!
+    //! ```
+    //! # corral::Runtime::new().unwrap().block_on(async {
+    //! use corral::io::{AsyncReadExt, AsyncWriteExt};
+    //! use corral::net::{TcpListener, TcpStream};
+    //!
+    //! let listener = TcpListener::bind("127.0.0.1:0").await?;
+    //! let mut client = TcpStream::connect(listener.local_addr()?).await?;
+    //! let (mut server, _) = listener.accept().await?;
+    //! client.write_all(b"hello").await?;
+    //! let mut buf = [0; 5];
+    //! server.read_exact(&mut buf).await?;
+    //! assert_eq!(&buf, b"hello");
+    //! # Ok::<(), std::io::Error>(())
+    //! # }).unwrap();
+    //! ```
+    pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
+    pub use futures_util::io::{
+        copy, copy_buf, empty, repeat, sink, AllowStdIo, AsyncBufReadExt, AsyncReadExt, AsyncSeekExt,
+        AsyncWriteExt, BufReader, BufWriter, Cursor, Empty, LineWriter, Lines, ReadHalf, Repeat,
+        ReuniteError, Sink, Take, WriteHalf,
+    };
+}

@@ -21,6 +21,9 @@ pub const NUM_WORKERS: usize = 2;
 /// Runs one iteration; returns the time it counts.
 pub type Iter = Box<dyn FnMut() -> Duration>;
 
+/// A boxed task body, so one spawn function pointer serves both runtimes.
+type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// Which runtime flavour a workload exercises; multi-thread ones also
 /// report CPU time, which is steadier than wall time on a shared machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -293,10 +296,7 @@ both!(
         // 1,000 remote spawns while self-respawning chains spin.
         const N: usize = 1_000;
         let flag = Arc::new(AtomicBool::new(true));
-        fn chain(
-            flag: Arc<AtomicBool>,
-            spawn_fn: fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
-        ) {
+        fn chain(flag: Arc<AtomicBool>, spawn_fn: fn(BoxFuture)) {
             spawn_fn(Box::pin(async move {
                 if flag.load(Relaxed) {
                     stall();
@@ -304,7 +304,7 @@ both!(
                 }
             }));
         }
-        let spawn_fn: fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) = |f| {
+        let spawn_fn: fn(BoxFuture) = |f| {
             spawn(f);
         };
         for _ in 0..2 * NUM_WORKERS {
@@ -388,18 +388,14 @@ both!(corral_ping_pong, tokio_ping_pong, |rt, spawn, _y| {
 both!(corral_chained_spawn, tokio_chained_spawn, |rt, spawn, _y| {
     // A chain of 1,000 spawns.
     const LEN: usize = 1_000;
-    fn link(
-        done: mpsc::SyncSender<()>,
-        n: usize,
-        spawn_fn: fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
-    ) {
+    fn link(done: mpsc::SyncSender<()>, n: usize, spawn_fn: fn(BoxFuture)) {
         if n == 0 {
             done.send(()).unwrap();
         } else {
             spawn_fn(Box::pin(async move { link(done, n - 1, spawn_fn) }));
         }
     }
-    let spawn_fn: fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) = |f| {
+    let spawn_fn: fn(BoxFuture) = |f| {
         spawn(f);
     };
     Box::new(move || {
@@ -493,9 +489,7 @@ const RUN_SYNC_TASKS: usize = 4;
 /// N tasks each running 100 batches of 16 no-op blocking calls.
 async fn run_sync_body(
     run_sync: fn(fn()) -> corral::task::JoinHandle<()>,
-    spawn: fn(
-        std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
-    ) -> corral::task::JoinHandle<()>,
+    spawn: fn(BoxFuture) -> corral::task::JoinHandle<()>,
 ) {
     let tasks: Vec<_> = (0..RUN_SYNC_TASKS)
         .map(|_| {
@@ -553,10 +547,10 @@ both!(ct corral_ct_remote_idle, tokio_ct_remote_idle, |rt, _s, _y| {
 
 both!(ct corral_ct_remote_busy, tokio_ct_remote_busy, |rt, spawn, _y| {
     // The same, while a task respawns itself forever.
-    fn forever(spawn_fn: fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>)) {
+    fn forever(spawn_fn: fn(BoxFuture)) {
         spawn_fn(Box::pin(async move { forever(spawn_fn) }));
     }
-    let spawn_fn: fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) = |f| {
+    let spawn_fn: fn(BoxFuture) = |f| {
         spawn(f);
     };
     rt.spawn(async move { forever(spawn_fn) });

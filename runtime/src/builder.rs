@@ -136,7 +136,8 @@ impl Builder {
 
     /// Name prefix of the worker threads (each gets `-N` appended), shown by
     /// debuggers and `top -H`. Default: `corral-worker`. Blocking-pool
-    /// threads are named `PREFIX-blocking-N`.
+    /// threads are named `PREFIX-blocking-N`, without a `-worker` suffix
+    /// (`corral-blocking-0` by default).
     ///
     /// ```
     /// let rt = corral::Builder::new_multi_thread().thread_name("db").worker_threads(1).build().unwrap();

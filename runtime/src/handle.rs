@@ -129,7 +129,7 @@ impl Handle {
     ///
     /// ```
     /// let rt = corral::Runtime::new().unwrap();
-    /// rt.block_on(corral::run_sync(|| ())).unwrap();
+    /// rt.block_on(rt.handle().run_sync(|| ())).unwrap();
     /// assert!(rt.handle().num_blocking_threads() >= 1);
     /// ```
     pub fn num_blocking_threads(&self) -> usize {

@@ -138,7 +138,13 @@ impl Pool {
     fn spawn_thread(&self, state: &mut State) -> io::Result<()> {
         let id = state.next_thread_id;
         let cfg = &self.inner.config;
-        let mut b = std::thread::Builder::new().name(format!("{}-blocking-{id}", cfg.thread_name));
+        // "corral-worker" names workers; the pool's threads are
+        // "corral-blocking-N" (or "PREFIX-blocking-N" for a custom prefix).
+        let prefix = cfg
+            .thread_name
+            .strip_suffix("-worker")
+            .unwrap_or(&cfg.thread_name);
+        let mut b = std::thread::Builder::new().name(format!("{prefix}-blocking-{id}"));
         if let Some(size) = cfg.stack_size {
             b = b.stack_size(size);
         }
@@ -159,7 +165,16 @@ impl Pool {
             while let Some(task) = state.queue.pop_front() {
                 drop(state);
                 task.run();
-                inner.in_flight.fetch_sub(1, Release);
+                if inner.in_flight.fetch_sub(1, AcqRel) == 1 {
+                    // The last job in flight is done: a paused clock that
+                    // held still for it may jump now. Wake the driver to
+                    // look again.
+                    context::with_handle(|h| {
+                        if let Some(h) = h {
+                            h.driver().unpark();
+                        }
+                    });
+                }
                 state = inner.state.lock();
             }
             if state.shutdown {

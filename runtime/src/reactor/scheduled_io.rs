@@ -139,10 +139,11 @@ impl ScheduledIo {
     }
 
     /// An operation got `WouldBlock` after `ev`: clear what `ev` saw, unless
-    /// a newer event arrived since. Closed, error and shutdown bits stay:
-    /// they are final.
+    /// a newer event arrived since. An error bit is cleared too (the error
+    /// was consumed by the operation, e.g. a UDP "port unreachable");
+    /// closed and shutdown bits stay: they are final.
     pub(crate) fn clear_readiness(&self, ev: ReadyEvent) {
-        let clear = ev.ready & (READABLE | WRITABLE);
+        let clear = ev.ready & (READABLE | WRITABLE | ERROR);
         let _ = self.readiness.fetch_update(AcqRel, Acquire, |curr| {
             ((curr & !READY_MASK) == ev.tick).then_some(curr & !clear)
         });

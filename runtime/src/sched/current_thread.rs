@@ -216,9 +216,6 @@ impl CoreGuard<'_> {
                 let Some(task) = task else { break };
                 task.run();
                 ran += 1;
-                if main.woken.load(Acquire) {
-                    break;
-                }
             }
             if ran == 0 && !main.woken.load(Acquire) {
                 // Nothing to run: sleep in the driver (I/O, timers, or a

@@ -322,12 +322,17 @@ impl Worker {
                 Steal::Retry => crate::loom::spin_loop(),
             }
         };
-        // Each steal takes at most one injector block (63 tasks).
-        let start = self.deque.len();
-        while self.deque.len() - start + 1 < want {
-            let left = want - (self.deque.len() - start + 1);
-            match injector.steal_batch_with_limit(&self.deque, left) {
-                Steal::Success(()) => {}
+        // Each steal takes at most one injector block (63 tasks). Other
+        // workers may steal from our deque meanwhile, so its length only
+        // estimates what arrived: count at least one per successful steal
+        // and bound the rounds.
+        let mut moved = 1;
+        let mut rounds = want / 32 + 1;
+        while moved < want && rounds > 0 {
+            rounds -= 1;
+            let before = self.deque.len();
+            match injector.steal_batch_with_limit(&self.deque, want - moved) {
+                Steal::Success(()) => moved += self.deque.len().saturating_sub(before).max(1),
                 Steal::Empty => break,
                 Steal::Retry => crate::loom::spin_loop(),
             }

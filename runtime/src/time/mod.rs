@@ -175,7 +175,9 @@ impl TimeDriver {
             let mut timers = self.timers.lock();
             // Catch the wheel up first, so a deadline that has passed is
             // fired on insertion rather than scheduled into the past.
-            timers.wheel.advance(now, &mut wakers);
+            if now > timers.wheel.elapsed() {
+                timers.wheel.advance(now, &mut wakers);
+            }
             let key = timers.wheel.insert(tick, waker.clone());
             let fired = timers.wheel.is_fired(key);
             let unpark = !fired && tick < timers.parked_until;
