@@ -13,7 +13,7 @@
 //! median time per iteration of each side, the ratio of those medians
 //! (corral / tokio: lower is better), the median of the per-round ratios
 //! (pairs taken in the same round share the machine's mood), and for
-//! multi-thread workloads the ratio of CPU time (user + sys), which is far
+//! multi-thread and net workloads the ratio of CPU time (user + sys), which is far
 //! steadier than wall time on a shared 2-core machine. A claim that corral
 //! is faster holds only outside the A/A spread of that workload.
 
@@ -268,7 +268,8 @@ fn run(w: &Workload, o: &Options) -> Row {
     }
     drop((a, b));
     let (ma, mb) = (median(&mut wa), median(&mut wb));
-    let cpu_ratio = (w.kind == Kind::MultiThread).then(|| median(&mut ca) / median(&mut cb));
+    let cpu_ratio =
+        matches!(w.kind, Kind::MultiThread | Kind::Net).then(|| median(&mut ca) / median(&mut cb));
     let mut sorted = ratios.clone();
     let paired = median(&mut sorted);
     Row {

@@ -128,6 +128,8 @@ pub fn all() -> Vec<Workload> {
             tokio_sleep_create_drop,
         ),
         w("sleep_100k_concurrent", Time, corral_sleep_100k, tokio_sleep_100k),
+        w("tcp_echo_1conn", Net, corral_tcp_echo_1, tokio_tcp_echo_1),
+        w("tcp_echo_100conn", Net, corral_tcp_echo_100, tokio_tcp_echo_100),
     ]
 }
 
@@ -709,6 +711,124 @@ fn tokio_sleep_100k() -> Iter {
             })
         })
     })
+}
+
+// ---- net -----------------------------------------------------------------------
+
+/// Round trips of a 64-byte message over loopback TCP, on a multi-thread
+/// runtime: `conns` connections x `trips` round trips each.
+const ECHO_MSG: usize = 64;
+
+fn corral_tcp_echo(conns: usize, trips: usize) -> Iter {
+    use corral::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = corral_mt();
+    let addr = rt.block_on(async {
+        let listener = corral::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        corral::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                s.set_nodelay(true).unwrap();
+                corral::spawn(async move {
+                    let mut buf = [0u8; ECHO_MSG];
+                    while s.read_exact(&mut buf).await.is_ok() {
+                        if s.write_all(&buf).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    });
+    Box::new(move || {
+        rt.block_on(async {
+            let clients: Vec<_> = (0..conns)
+                .map(|_| {
+                    corral::spawn(async move {
+                        let mut s = corral::net::TcpStream::connect(addr).await.unwrap();
+                        s.set_nodelay(true).unwrap();
+                        let mut buf = [7u8; ECHO_MSG];
+                        let start = Instant::now();
+                        for _ in 0..trips {
+                            s.write_all(&buf).await.unwrap();
+                            s.read_exact(&mut buf).await.unwrap();
+                        }
+                        start.elapsed()
+                    })
+                })
+                .collect();
+            let mut longest = Duration::ZERO;
+            for c in clients {
+                longest = longest.max(c.await.unwrap());
+            }
+            longest
+        })
+    })
+}
+
+fn tokio_tcp_echo(conns: usize, trips: usize) -> Iter {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio_mt();
+    let addr = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                s.set_nodelay(true).unwrap();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; ECHO_MSG];
+                    while s.read_exact(&mut buf).await.is_ok() {
+                        if s.write_all(&buf).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    });
+    Box::new(move || {
+        rt.block_on(async {
+            let clients: Vec<_> = (0..conns)
+                .map(|_| {
+                    tokio::spawn(async move {
+                        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                        s.set_nodelay(true).unwrap();
+                        let mut buf = [7u8; ECHO_MSG];
+                        let start = Instant::now();
+                        for _ in 0..trips {
+                            s.write_all(&buf).await.unwrap();
+                            s.read_exact(&mut buf).await.unwrap();
+                        }
+                        start.elapsed()
+                    })
+                })
+                .collect();
+            let mut longest = Duration::ZERO;
+            for c in clients {
+                longest = longest.max(c.await.unwrap());
+            }
+            longest
+        })
+    })
+}
+
+fn corral_tcp_echo_1() -> Iter {
+    corral_tcp_echo(1, 1_000)
+}
+
+fn tokio_tcp_echo_1() -> Iter {
+    tokio_tcp_echo(1, 1_000)
+}
+
+fn corral_tcp_echo_100() -> Iter {
+    corral_tcp_echo(100, 1_000)
+}
+
+fn tokio_tcp_echo_100() -> Iter {
+    tokio_tcp_echo(100, 1_000)
 }
 
 /// Stops background tasks when the workload is dropped.
