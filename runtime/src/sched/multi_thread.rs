@@ -22,10 +22,13 @@
 //!    worker's condvar (`park.rs`; `idle.rs` for the no-lost-wakeup
 //!    protocol).
 //!
-//! Running a task may fill the LIFO slot (a task woken by the one that just
-//! ran — a message's receiver, a lock's next holder): it runs next, while
-//! caches are warm, but at most `MAX_LIFO_POLLS` times in a row so that two
-//! tasks waking each other cannot starve the queue.
+//! Running a task may fill the LIFO slot (`lifo.rs`: a task woken or
+//! spawned by the one that just ran — a message's receiver, a lock's next
+//! holder, a helper it will wait for): it runs next, while caches are
+//! warm, but at most `MAX_LIFO_POLLS` times in a row so that two tasks
+//! waking each other cannot starve the queue. A searching worker that
+//! finds a victim's queue empty takes its LIFO task, so a task is never
+//! stranded behind an owner that blocks.
 //!
 //! Shutdown: `shutdown` is set and every worker unparked; each worker
 //! finishes the task it is running (with at most the LIFO-slot tasks that
@@ -37,6 +40,7 @@
 //! itself, so no task is kept alive by a queue nobody runs.
 
 use super::idle::Idle;
+use super::lifo::LifoSlot;
 use super::park::{Parker, SharedDriver, Unparker};
 use super::SchedRef;
 use crate::context;
@@ -71,6 +75,7 @@ pub(crate) struct Shared {
 
 struct Remote {
     stealer: Stealer<Notified>,
+    lifo: LifoSlot,
     unparker: Unparker,
 }
 
@@ -96,6 +101,7 @@ impl Shared {
             let parker = Parker::with_driver(shared_driver.clone());
             remotes.push(Remote {
                 stealer: deque.stealer(),
+                lifo: LifoSlot::new(),
                 unparker: parker.unparker(),
             });
             parts.push(WorkerParts { index, deque, parker });
@@ -247,7 +253,6 @@ pub(crate) struct Worker {
     shared: *const Shared,
     index: usize,
     deque: Deque<Notified>,
-    lifo: Cell<Option<Notified>>,
     searching: Cell<bool>,
     batch_pending: Cell<bool>,
     tick: Cell<u32>,
@@ -262,7 +267,6 @@ impl Worker {
             shared: Arc::as_ptr(shared),
             index: parts.index,
             deque: parts.deque,
-            lifo: Cell::new(None),
             searching: Cell::new(false),
             batch_pending: Cell::new(false),
             tick: Cell::new(0),
@@ -277,6 +281,10 @@ impl Worker {
     fn shared(&self) -> &Shared {
         // SAFETY: `run` borrows the Arc for the worker's whole life.
         unsafe { &*self.shared }
+    }
+
+    fn lifo(&self) -> &LifoSlot {
+        &self.shared().remotes[self.index].lifo
     }
 
     fn run_loop(&self) {
@@ -301,7 +309,7 @@ impl Worker {
                 return Some(task);
             }
         }
-        self.lifo
+        self.lifo()
             .take()
             .or_else(|| self.deque.pop())
             .or_else(|| self.pop_injector())
@@ -362,6 +370,11 @@ impl Worker {
                     Steal::Retry => crate::loom::spin_loop(),
                 }
             }
+            // Its queue is empty; if it still has a task in its LIFO slot,
+            // it is busy with another (perhaps blocking): take that one.
+            if let Some(task) = shared.remotes[victim].lifo.take() {
+                return Some(task);
+            }
         }
         self.pop_injector()
     }
@@ -374,7 +387,7 @@ impl Worker {
         }
         task.run();
         let mut lifo_polls = 0;
-        while let Some(task) = self.lifo.take() {
+        while let Some(task) = self.lifo().take() {
             if lifo_polls == MAX_LIFO_POLLS {
                 self.deque.push(task);
                 self.shared().notify_parked();
@@ -388,10 +401,16 @@ impl Worker {
     fn schedule_local(&self, task: Notified, hint: Hint) {
         match hint {
             Hint::Lifo => {
-                if let Some(prev) = self.lifo.replace(Some(task)) {
+                if let Some(prev) = self.lifo().replace(task) {
                     self.deque.push(prev);
                     self.shared().notify_parked();
                 }
+            }
+            Hint::Spawn => {
+                if let Some(prev) = self.lifo().replace(task) {
+                    self.deque.push(prev);
+                }
+                self.shared().notify_parked();
             }
             Hint::Fifo => {
                 self.deque.push(task);
@@ -441,17 +460,13 @@ impl Worker {
     }
 
     fn has_local_work(&self) -> bool {
-        // Peek at the LIFO slot without taking it.
-        let lifo = self.lifo.take();
-        let any = lifo.is_some();
-        self.lifo.set(lifo);
-        any || !self.deque.is_empty()
+        !self.lifo().is_empty() || !self.deque.is_empty()
     }
 
     fn drain_local(&self) {
         // Shutting down: the owned list cancels these tasks; dropping the
         // queue entries only releases their references.
-        drop(self.lifo.take());
+        drop(self.lifo().take());
         while let Some(task) = self.deque.pop() {
             drop(task);
         }

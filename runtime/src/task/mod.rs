@@ -62,6 +62,11 @@ impl Notified {
         Notified { ptr }
     }
 
+    /// Gives up the wrapper, keeping the reference (see `from_raw`).
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        ManuallyDrop::new(self).ptr
+    }
+
     /// Polls the task once, consuming the reference.
     pub(crate) fn run(self) {
         let ptr = ManuallyDrop::new(self).ptr;
@@ -100,7 +105,7 @@ where
     let join = unsafe { JoinHandle::from_raw(ptr) };
     let notified = Notified::from_raw(ptr);
     if owned.bind(ptr) {
-        scheduler.schedule(notified, Hint::Fifo);
+        scheduler.schedule(notified, Hint::Spawn);
     } else {
         // Closed: shut it down with the reference meant for the list.
         // SAFETY: we own that reference.

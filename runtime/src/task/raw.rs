@@ -40,6 +40,11 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 pub(crate) enum Hint {
     /// One task woken by the running one: run it next (LIFO slot).
     Lifo,
+    /// Spawned: LIFO slot too (a helper the spawner then waits for runs
+    /// next, on a warm cache), and an idle worker is signalled so the
+    /// spawner's other work, or this task if the spawner blocks, can be
+    /// taken.
+    Spawn,
     /// Spawned, yielded or rescheduled: back of the queue, signal an idle
     /// worker.
     Fifo,

@@ -1,0 +1,53 @@
+//! A worker's LIFO slot: the one task it runs next (a task just woken or
+//! spawned by the task it is running), which idle workers may steal.
+//!
+//! Running the newest task next keeps message passing and spawn-then-wait
+//! on a warm cache. The slot is an atomic pointer rather than a plain cell
+//! so that a task parked there is not stranded when its owner blocks in
+//! user code: a searching worker that finds the owner's queue empty takes
+//! it (`multi_thread::Worker::steal`). tokio's slot cannot be stolen.
+//!
+//! The slot holds a `Notified` reference; `swap` moves it between threads
+//! (AcqRel: Release publishes the task to the taker, Acquire receives it).
+
+use crate::loom::{AtomicPtr, Ordering::*};
+use crate::task::{Header, Notified};
+use std::ptr::{self, NonNull};
+
+pub(crate) struct LifoSlot {
+    task: AtomicPtr<Header>,
+}
+
+impl LifoSlot {
+    pub(crate) fn new() -> Self {
+        LifoSlot {
+            task: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// Owner: puts `task` in; returns the task it displaces.
+    pub(crate) fn replace(&self, task: Notified) -> Option<Notified> {
+        let prev = self.task.swap(task.into_raw().as_ptr(), AcqRel);
+        NonNull::new(prev).map(Notified::from_raw)
+    }
+
+    /// Owner or thief: takes the task, if any.
+    pub(crate) fn take(&self) -> Option<Notified> {
+        // Relaxed peek first: thieves look often, and a load does not
+        // bounce the cache line the way a swap does.
+        if self.task.load(Relaxed).is_null() {
+            return None;
+        }
+        NonNull::new(self.task.swap(ptr::null_mut(), AcqRel)).map(Notified::from_raw)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.task.load(Acquire).is_null()
+    }
+}
+
+impl Drop for LifoSlot {
+    fn drop(&mut self) {
+        drop(self.take());
+    }
+}
