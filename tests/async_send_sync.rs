@@ -237,3 +237,67 @@ fn futures_using_the_runtime_are_send() {
     // Not run: only its type matters.
     drop(fut);
 }
+
+// ---- time ---------------------------------------------------------------------
+
+#[test]
+fn time_types_are_send_sync_and_sleep_is_unpin() {
+    use corral::time::{Elapsed, Instant, Interval, MissedTickBehavior, MoveOnAfter, Sleep, Timeout};
+    is_send::<Sleep>();
+    is_sync::<Sleep>();
+    // Unlike tokio's, corral's Sleep needs no pinning.
+    is_unpin::<Sleep>();
+    is_send::<Timeout<std::future::Ready<u8>>>();
+    is_sync::<Timeout<std::future::Ready<u8>>>();
+    is_unpin::<Timeout<std::future::Ready<u8>>>();
+    is_send::<MoveOnAfter<std::future::Ready<u8>>>();
+    is_send::<Interval>();
+    is_sync::<Interval>();
+    is_unpin::<Interval>();
+    is_send::<Elapsed>();
+    is_sync::<Elapsed>();
+    is_send::<Instant>();
+    is_sync::<Instant>();
+    is_send::<MissedTickBehavior>();
+}
+
+#[test]
+fn time_futures_are_send() {
+    let fut = async {
+        let mut i = corral::time::interval(std::time::Duration::from_millis(1));
+        i.tick().await;
+        corral::time::sleep(std::time::Duration::ZERO).await;
+        let _ = corral::time::timeout(std::time::Duration::ZERO, async {}).await;
+        let _ = corral::time::move_on_after(std::time::Duration::ZERO, async {}).await;
+    };
+    is_send_val(&fut);
+    drop(fut);
+}
+
+// ---- blocking pool and net ----------------------------------------------------------
+
+#[test]
+fn run_sync_handle_is_send_sync() {
+    is_send::<JoinHandle<Vec<u8>>>();
+    is_sync::<JoinHandle<Vec<u8>>>();
+}
+
+#[test]
+fn net_types_are_send_sync_unpin() {
+    use corral::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
+    is_send::<TcpListener>();
+    is_sync::<TcpListener>();
+    is_unpin::<TcpListener>();
+    is_send::<TcpStream>();
+    is_sync::<TcpStream>();
+    is_unpin::<TcpStream>();
+    is_send::<UdpSocket>();
+    is_sync::<UdpSocket>();
+    is_send::<UnixListener>();
+    is_sync::<UnixListener>();
+    is_send::<UnixStream>();
+    is_sync::<UnixStream>();
+    is_unpin::<UnixStream>();
+    is_send::<corral::net::tcp::OwnedReadHalf>();
+    is_send::<corral::net::tcp::OwnedWriteHalf>();
+}
