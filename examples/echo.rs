@@ -9,10 +9,8 @@
 //! Run it with `cargo run --release --example echo` (optionally
 //! `-- CLIENTS MESSAGES`; 100 and 100 by default).
 //!
-//! The listener's backlog is 128 (as with std). Past that many clients
-//! connecting at the same instant, the kernel drops the excess connection
-//! requests until the accept loop catches up, and those clients connect
-//! only on their SYN retry, a second later: try `-- 1000`.
+//! The listener's backlog is 1024 on Linux (128 elsewhere): `-- 1000`
+//! connects a thousand clients at once.
 
 use corral::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use corral::net::{TcpListener, TcpStream};

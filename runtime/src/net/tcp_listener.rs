@@ -40,15 +40,39 @@ pub struct TcpListener {
     io: PollEvented<mio::net::TcpListener>,
 }
 
+/// The accept queue length `bind` asks for (tokio's).
+#[cfg(target_os = "linux")]
+const BACKLOG: libc::c_int = 1024;
+
+/// mio listens with a fixed backlog of 128; on Linux, calling `listen`
+/// again on a listening socket just resizes its queue.
+#[cfg(target_os = "linux")]
+fn raise_backlog(listener: &mio::net::TcpListener) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `listen` on a descriptor we own and keep open for the call;
+    // it only changes the queue length of an already listening socket.
+    if unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raise_backlog(_: &mio::net::TcpListener) -> io::Result<()> {
+    Ok(())
+}
+
 impl TcpListener {
     /// Binds a listener to `addr`, trying each address it names in turn
     /// and returning the last error if none works.
     ///
     /// The socket gets `SO_REUSEADDR` (so a server can restart while old
-    /// connections linger in `TIME_WAIT`) and a backlog of 128, as with
-    /// `std` (connections beyond it wait for the client's SYN retry, so
-    /// keep the accept loop prompt; for another backlog, build the socket
-    /// yourself and use [`from_std`](Self::from_std)). Binding
+    /// connections linger in `TIME_WAIT`) and, on Linux, a backlog of 1024
+    /// (as tokio; elsewhere mio's 128): connections beyond it wait for the
+    /// client's SYN retry, so keep the accept loop prompt. For another
+    /// backlog, build the socket yourself and use
+    /// [`from_std`](Self::from_std). Binding
     /// to port 0 picks a free port: see [`local_addr`](Self::local_addr).
     /// Host names are resolved on the blocking pool (see
     /// [`ToSocketAddrs`]).
@@ -72,7 +96,9 @@ impl TcpListener {
     /// ```
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         each_addr(&addr, |addr| async move {
-            TcpListener::new(mio::net::TcpListener::bind(addr)?)
+            let listener = mio::net::TcpListener::bind(addr)?;
+            raise_backlog(&listener)?;
+            TcpListener::new(listener)
         })
         .await
     }
