@@ -11,46 +11,11 @@ use corral::task::JoinError;
 use corral::{Builder, Handle, Runtime};
 use corral_runtime::run_sync;
 
+#[allow(dead_code)]
+mod common;
+use common::{current, ms, multi, run_with_timeout};
+
 // ---- helpers -------------------------------------------------------------
-
-/// Runs `f` on its own thread and fails the test (instead of hanging the
-/// whole suite) if it does not finish within `secs`.
-fn run_with_timeout<F: FnOnce() + Send + 'static>(name: &str, secs: u64, f: F) {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::Builder::new()
-        .name(format!("test-{name}"))
-        .spawn(move || {
-            f();
-            let _ = tx.send(());
-        })
-        .unwrap();
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(payload) = t.join() {
-                panic::resume_unwind(payload);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("HANG: {name} did not finish within {secs} s")
-        }
-    }
-}
-
-fn multi(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-fn current() -> Runtime {
-    Builder::new_current_thread().build().unwrap()
-}
-
-const fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 /// Polls `cond` every 5 ms; false if it does not hold within `limit`.
 fn wait_until(limit: Duration, cond: impl Fn() -> bool) -> bool {

@@ -11,49 +11,21 @@ use std::io::{ErrorKind, IoSlice, IoSliceMut};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 use std::{panic, thread};
 
 use corral::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use corral::net::{TcpListener, TcpStream};
-use corral::{Builder, Runtime};
+use corral::Runtime;
 use futures_util::StreamExt;
 
+#[allow(dead_code)]
+mod common;
+use common::{current, multi, with_deadline};
+
 // ---- helpers ---------------------------------------------------------------
-
-/// Runs `f` on its own thread; fails if it takes longer than `secs`.
-fn with_deadline(name: &str, secs: u64, f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            f();
-            let _ = tx.send(());
-        })
-        .unwrap();
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(payload) = t.join() {
-                panic::resume_unwind(payload);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("HANG: {name} did not finish within {secs} s"),
-    }
-}
-
-fn multi(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-fn current() -> Runtime {
-    Builder::new_current_thread().build().unwrap()
-}
 
 const CHUNK: usize = 8 * 1024;
 

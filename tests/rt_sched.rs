@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::panic;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Mutex};
@@ -15,40 +14,11 @@ use std::time::{Duration, Instant};
 use corral::{Builder, Runtime, RuntimeFlavor};
 use futures_util::StreamExt;
 
+#[allow(dead_code)]
+mod common;
+use common::{current, multi, run_with_timeout};
+
 // ---- helpers -------------------------------------------------------------
-
-/// Runs `f` on its own thread and fails the test (instead of hanging the
-/// whole suite) if it does not finish within `secs`.
-fn run_with_timeout<F: FnOnce() + Send + 'static>(name: &str, secs: u64, f: F) {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::Builder::new()
-        .name(format!("test-{name}"))
-        .spawn(move || {
-            f();
-            let _ = tx.send(());
-        })
-        .unwrap();
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(payload) = t.join() {
-                panic::resume_unwind(payload);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("HANG: {name} did not finish within {secs} s"),
-    }
-}
-
-fn multi(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-fn current() -> Runtime {
-    Builder::new_current_thread().build().unwrap()
-}
 
 /// Blocks the current (worker) thread until `cond` holds; false after 5 s.
 fn spin_until(cond: impl Fn() -> bool) -> bool {

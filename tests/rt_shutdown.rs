@@ -12,51 +12,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use corral::task::JoinHandle;
-use corral::{Builder, Handle, Runtime};
+use corral::{Handle, Runtime};
+
+#[allow(dead_code)]
+mod common;
+use common::{current, foreign_block_on, multi, panic_text, run_with_timeout, DropCounter, PanicOnDrop};
 
 // ---- helpers -------------------------------------------------------------
-
-/// Runs `f` on its own thread and fails the test (instead of hanging the
-/// whole suite) if it does not finish within `secs`.
-fn run_with_timeout<F: FnOnce() + Send + 'static>(name: &str, secs: u64, f: F) {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::Builder::new()
-        .name(format!("test-{name}"))
-        .spawn(move || {
-            f();
-            let _ = tx.send(());
-        })
-        .unwrap();
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(payload) = t.join() {
-                panic::resume_unwind(payload);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("HANG: {name} did not finish within {secs} s"),
-    }
-}
-
-fn multi(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-fn current() -> Runtime {
-    Builder::new_current_thread().build().unwrap()
-}
-
-/// Increments its counter when dropped.
-struct DropCounter(Arc<AtomicUsize>);
-
-impl Drop for DropCounter {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
 
 /// Sends on a channel when dropped.
 struct DropSignal(mpsc::Sender<()>);
@@ -67,42 +29,11 @@ impl Drop for DropSignal {
     }
 }
 
-struct PanicOnDrop(&'static str);
-
-impl Drop for PanicOnDrop {
-    fn drop(&mut self) {
-        panic!("{}", self.0);
-    }
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string payload>".to_owned()
-    }
-}
-
 struct UnparkWaker(thread::Thread);
 
 impl Wake for UnparkWaker {
     fn wake(self: Arc<Self>) {
         self.0.unpark();
-    }
-}
-
-/// Polls `fut` to completion on this plain thread, with a non-corral waker.
-fn foreign_block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    let waker = Waker::from(Arc::new(UnparkWaker(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        thread::park_timeout(Duration::from_millis(100));
     }
 }
 

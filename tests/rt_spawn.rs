@@ -15,92 +15,9 @@ use std::time::Duration;
 use corral::task::{JoinError, JoinHandle};
 use corral::{Builder, Handle, Runtime, RuntimeFlavor};
 
-// ---- helpers -------------------------------------------------------------
-
-/// Runs `f` on its own thread and fails the test (instead of hanging the
-/// whole suite) if it does not finish within `secs`.
-fn run_with_timeout<F: FnOnce() + Send + 'static>(name: &str, secs: u64, f: F) {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::Builder::new()
-        .name(format!("test-{name}"))
-        .spawn(move || {
-            f();
-            let _ = tx.send(());
-        })
-        .unwrap();
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(payload) = t.join() {
-                panic::resume_unwind(payload);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("HANG: {name} did not finish within {secs} s"),
-    }
-}
-
-fn multi(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-fn current() -> Runtime {
-    Builder::new_current_thread().build().unwrap()
-}
-
-/// Increments its counter when dropped.
-struct DropCounter(Arc<AtomicUsize>);
-
-impl Drop for DropCounter {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-/// The text of a panic payload.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string payload>".to_owned()
-    }
-}
-
-/// A waker that counts its wakes and unparks a thread.
-struct ThreadWaker {
-    thread: thread::Thread,
-    wakes: AtomicUsize,
-}
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.wakes.fetch_add(1, SeqCst);
-        self.thread.unpark();
-    }
-}
-
-/// Polls `fut` to completion on this plain thread, with a non-corral waker.
-fn foreign_block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    let waker = Waker::from(Arc::new(ThreadWaker {
-        thread: thread::current(),
-        wakes: AtomicUsize::new(0),
-    }));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        thread::park_timeout(Duration::from_millis(100));
-    }
-}
+#[allow(dead_code)]
+mod common;
+use common::{current, foreign_block_on, multi, panic_text, run_with_timeout, CountingWaker, DropCounter};
 
 // ---- many tasks ------------------------------------------------------------
 
@@ -397,11 +314,11 @@ fn join_handle_wakes_the_latest_waker() {
         let rt = multi(2);
         let (go_tx, go_rx) = futures_channel::oneshot::channel::<()>();
         let mut handle = rt.spawn(async move { go_rx.await.unwrap() });
-        let a = Arc::new(ThreadWaker {
+        let a = Arc::new(CountingWaker {
             thread: thread::current(),
             wakes: AtomicUsize::new(0),
         });
-        let b = Arc::new(ThreadWaker {
+        let b = Arc::new(CountingWaker {
             thread: thread::current(),
             wakes: AtomicUsize::new(0),
         });
@@ -747,7 +664,7 @@ fn join_handle_dropped_while_the_task_completes() {
         let rt = multi(2);
         let n = 2000;
         let drops = Arc::new(AtomicUsize::new(0));
-        let waker = Waker::from(Arc::new(ThreadWaker {
+        let waker = Waker::from(Arc::new(CountingWaker {
             thread: thread::current(),
             wakes: AtomicUsize::new(0),
         }));

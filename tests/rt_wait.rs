@@ -13,10 +13,14 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use corral::{Builder, Runtime};
+use corral::Runtime;
 use corral_runtime::wait::{WaitList, WaitNode, WakeBatch};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
+
+#[allow(dead_code)]
+mod common;
+use common::{counting_waker, current, multi, run_with_timeout};
 
 // ---- the test primitive ------------------------------------------------------
 
@@ -259,39 +263,6 @@ impl Drop for Acquire {
 
 // ---- helpers -------------------------------------------------------------
 
-/// Runs `f` on its own thread and fails the test (instead of hanging the
-/// whole suite) if it does not finish within `secs`.
-fn run_with_timeout<F: FnOnce() + Send + 'static>(name: &str, secs: u64, f: F) {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::Builder::new()
-        .name(format!("test-{name}"))
-        .spawn(move || {
-            f();
-            let _ = tx.send(());
-        })
-        .unwrap();
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(payload) = t.join() {
-                panic::resume_unwind(payload);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("HANG: {name} did not finish within {secs} s"),
-    }
-}
-
-fn multi(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-fn current() -> Runtime {
-    Builder::new_current_thread().build().unwrap()
-}
-
 /// Waits until `sem` has `n` queued waiters, driving `rt` meanwhile (needed
 /// for a current-thread runtime).
 fn wait_for_waiters(rt: &Runtime, sem: &Arc<Sem>, n: usize) {
@@ -307,30 +278,6 @@ fn wait_for_waiters(rt: &Runtime, sem: &Arc<Sem>, n: usize) {
             thread::yield_now();
         }
     });
-}
-
-/// A waker that counts wakes (and unparks a thread, for blocking polls).
-struct CountingWaker {
-    wakes: AtomicUsize,
-    thread: thread::Thread,
-}
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.wakes.fetch_add(1, SeqCst);
-        self.thread.unpark();
-    }
-}
-
-fn counting_waker() -> (Arc<CountingWaker>, Waker) {
-    let c = Arc::new(CountingWaker {
-        wakes: AtomicUsize::new(0),
-        thread: thread::current(),
-    });
-    (c.clone(), Waker::from(c))
 }
 
 fn assert_conserved(sem: &Sem, expected_total: usize) {

@@ -7,47 +7,15 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
-use corral::{Builder, Runtime};
+use corral::Builder;
 use corral_runtime::run_sync;
 use corral_runtime::time::{self, sleep, timeout, Instant};
 
+#[allow(dead_code)]
+mod common;
+use common::{current, ms, panic_message, paused, run_with_timeout};
+
 // ---- helpers -------------------------------------------------------------
-
-/// Runs `f` on its own thread and fails the test (instead of hanging the
-/// whole suite) if it does not finish within `secs`.
-fn run_with_timeout<F: FnOnce() + Send + 'static>(name: &str, secs: u64, f: F) {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::Builder::new()
-        .name(format!("test-{name}"))
-        .spawn(move || {
-            f();
-            let _ = tx.send(());
-        })
-        .unwrap();
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(payload) = t.join() {
-                panic::resume_unwind(payload);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("HANG: {name} did not finish within {secs} s")
-        }
-    }
-}
-
-fn current() -> Runtime {
-    Builder::new_current_thread().build().unwrap()
-}
-
-fn paused() -> Runtime {
-    Builder::new_current_thread().start_paused(true).build().unwrap()
-}
-
-const fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 const fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -55,14 +23,6 @@ const fn secs(n: u64) -> Duration {
 
 /// Real time allowed for an hour of simulated time.
 const REAL_BOUND: Duration = Duration::from_secs(5);
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
 
 // ---- an hour in no time -------------------------------------------------------
 

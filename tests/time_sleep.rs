@@ -11,56 +11,14 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
-use corral::{Builder, Runtime};
+use corral::Runtime;
 use corral_runtime::time::{self, sleep, sleep_until, Instant, Sleep};
 
+#[allow(dead_code)]
+mod common;
+use common::{current, ms, multi, panic_message, paused, run_with_timeout, SLACK};
+
 // ---- helpers -------------------------------------------------------------
-
-/// Runs `f` on its own thread and fails the test (instead of hanging the
-/// whole suite) if it does not finish within `secs`.
-fn run_with_timeout<F: FnOnce() + Send + 'static>(name: &str, secs: u64, f: F) {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::Builder::new()
-        .name(format!("test-{name}"))
-        .spawn(move || {
-            f();
-            let _ = tx.send(());
-        })
-        .unwrap();
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(payload) = t.join() {
-                panic::resume_unwind(payload);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("HANG: {name} did not finish within {secs} s")
-        }
-    }
-}
-
-fn multi(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-fn current() -> Runtime {
-    Builder::new_current_thread().build().unwrap()
-}
-
-fn paused() -> Runtime {
-    Builder::new_current_thread().start_paused(true).build().unwrap()
-}
-
-const fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// Generous upper bound for "not too late" on a loaded CI machine.
-const SLACK: Duration = Duration::from_millis(500);
 
 /// A waker that counts its wakes.
 struct CountWaker(AtomicUsize);
@@ -497,14 +455,6 @@ fn sleep_is_unpin_send_sync() {
         // Pin::new needs Unpin.
         std::future::poll_fn(|cx| Pin::new(&mut s).poll(cx)).await;
     });
-}
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
 }
 
 /// Creates and polls a future on this (runtime-less) thread.
