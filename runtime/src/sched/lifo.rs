@@ -27,7 +27,10 @@ impl LifoSlot {
 
     /// Owner: puts `task` in; returns the task it displaces.
     pub(crate) fn replace(&self, task: Notified) -> Option<Notified> {
-        let prev = self.task.swap(task.into_raw().as_ptr(), AcqRel);
+        // SeqCst: pairs with the SeqCst load in `is_empty` across the idle
+        // protocol (idle.rs): either the owner's following notify sees a
+        // searcher, or the parking searcher's re-check sees this task.
+        let prev = self.task.swap(task.into_raw().as_ptr(), SeqCst);
         NonNull::new(prev).map(Notified::from_raw)
     }
 
@@ -42,7 +45,8 @@ impl LifoSlot {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.task.load(Acquire).is_null()
+        // SeqCst: see `replace`.
+        self.task.load(SeqCst).is_null()
     }
 }
 

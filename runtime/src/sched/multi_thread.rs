@@ -146,7 +146,13 @@ impl Shared {
     }
 
     fn notify_if_work_pending(&self) {
-        let pending = !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty());
+        // LIFO slots count: a searcher may steal from them, so a task put in
+        // one after the last searcher looked must not be left for nobody.
+        let pending = !self.injector.is_empty()
+            || self
+                .remotes
+                .iter()
+                .any(|r| !r.stealer.is_empty() || !r.lifo.is_empty());
         if pending {
             self.notify_parked();
         }
