@@ -101,6 +101,10 @@ impl Parker {
         {
             return;
         }
+        // Under loom every model thread runs on one OS thread, so a real
+        // blocking `epoll_wait` would freeze the model: parkers use only
+        // their (modelled) condvar there, and the driver is not modelled.
+        #[cfg(not(loom))]
         if let Some(shared) = &inner.driver {
             if let Some(mut driver) = shared.driver.try_lock() {
                 self.park_driver(&mut driver, shared, timeout);
@@ -116,6 +120,8 @@ impl Parker {
     /// If no other thread is in the driver, dispatches the I/O events and
     /// timers that are ready now, without blocking.
     pub(crate) fn poll_driver(&self) {
+        // Not under loom: see `park`.
+        #[cfg(not(loom))]
         if let Some(shared) = &self.inner.driver {
             if let Some(mut driver) = shared.driver.try_lock() {
                 driver.park(&shared.handle, Some(Duration::ZERO), false);
