@@ -10,13 +10,17 @@
 //! workers (the rest). `sleepers` lists parked workers, under a lock.
 //!
 //! The lost-wakeup argument, for work pushed where others must find it (the
-//! injector, from outside; a worker's queue, which it runs itself anyway):
-//! the producer pushes, then (SeqCst) reads `state`; a worker about to park
-//! decrements `unparked` (SeqCst) and, if it was the last searcher, checks
-//! every queue once more. Either the producer sees a searcher or an
-//! unparked worker that will look, or the parking worker sees the work.
-//! This protocol is argued, not model-checked: loom cannot see
-//! crossbeam-deque (see `loom.rs`); the stress tests exercise it.
+//! injector, from outside; a worker's queue or LIFO slot, which a blocked
+//! worker may not run for a long time): the producer pushes, then reads
+//! `state` with a read-modify-write (`fetch_add(0, SeqCst)` in
+//! `should_wake`, never a plain load: see there); a worker about to park
+//! decrements `unparked` (SeqCst RMW) and, if it was the last searcher,
+//! checks every queue once more. The two RMWs on `state` are totally
+//! ordered: either the producer's comes second and sees no searcher (it
+//! wakes a sleeper), or the parker's comes second and acquires the push
+//! (its re-check sees the work). The protocol itself is model-checked
+//! below (`loom_model`, with a flag standing in for the queue: loom cannot
+//! see crossbeam-deque, see `loom.rs`); the stress tests exercise it whole.
 
 use crate::loom::{AtomicUsize, Mutex, Ordering::SeqCst};
 
@@ -63,7 +67,19 @@ impl Idle {
     }
 
     fn should_wake(&self) -> bool {
-        let s = self.state.load(SeqCst);
+        // A read-modify-write, not a load: the caller has just pushed a
+        // task (a Release store into a deque or a LIFO slot) and a plain
+        // load may be satisfied before that store is visible to others
+        // (the store-buffer pattern: the producer reads "a searcher is
+        // still looking" while the last searcher, parking, reads "the
+        // queue is empty"). As an RMW on `state` this is ordered in
+        // `state`'s modification order against the parker's `fetch_sub`
+        // in `transition_worker_to_parked`: if it comes after, it sees the
+        // decrement and wakes a sleeper; if before, the parker's RMW
+        // acquires it (AcqRel), and with it the push, and its re-check of
+        // the queues finds the task. The loom model `loom_model::
+        // producer_and_last_searcher` fails with a plain load here.
+        let s = self.state.fetch_add(0, SeqCst);
         Self::searching(s) == 0 && Self::unparked(s) < self.num_workers
     }
 
@@ -119,5 +135,43 @@ impl Idle {
     /// must wake another so that remaining work is found.
     pub(crate) fn transition_worker_from_searching(&self) -> bool {
         Self::searching(self.state.fetch_sub(1, SeqCst)) == 1
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_model {
+    //! Run: `RUSTFLAGS="--cfg loom" cargo test --release -p corral-runtime
+    //! --lib loom_model --target-dir target/loom`.
+    use super::Idle;
+    use crate::loom::{thread, AtomicBool, Arc, Ordering::*};
+
+    /// A worker pushes a task where others may steal it (a Release store,
+    /// as a deque push or a LIFO-slot swap) and signals; meanwhile the last
+    /// searcher gives up and parks, re-checking the queues. One of them
+    /// must see the other: the producer wakes a sleeper, or the parker
+    /// finds the task. Fails if `should_wake` reads `state` with a plain
+    /// load (the store-buffer pattern).
+    #[test]
+    fn producer_and_last_searcher() {
+        loom::model(|| {
+            let idle = Arc::new(Idle::new(2));
+            let queue = Arc::new(AtomicBool::new(false));
+            // Worker 1 is searching (worker 0 is busy producing).
+            assert!(idle.transition_worker_to_searching());
+
+            let (i, q) = (idle.clone(), queue.clone());
+            let producer = thread::spawn(move || {
+                q.store(true, Release);
+                i.worker_to_notify().is_some()
+            });
+            let last_searcher = idle.transition_worker_to_parked(1, true);
+            assert!(last_searcher);
+            let parker_saw_work = queue.load(Acquire);
+            let woke_someone = producer.join().unwrap();
+            assert!(
+                woke_someone || parker_saw_work,
+                "lost wake-up: the task is queued, worker 1 sleeps, and nobody will wake it"
+            );
+        });
     }
 }
