@@ -23,6 +23,7 @@
 
 mod blocking;
 mod builder;
+mod contain;
 mod context;
 pub mod coop;
 mod driver;

@@ -143,7 +143,7 @@ mod loom_model {
     //! Run: `RUSTFLAGS="--cfg loom" cargo test --release -p corral-runtime
     //! --lib loom_model --target-dir target/loom`.
     use super::Idle;
-    use crate::loom::{thread, AtomicBool, Arc, Ordering::*};
+    use crate::loom::{thread, Arc, AtomicBool, Ordering::*};
 
     /// A worker pushes a task where others may steal it (a Release store,
     /// as a deque push or a LIFO-slot swap) and signals; meanwhile the last

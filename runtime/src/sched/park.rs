@@ -124,7 +124,7 @@ impl Parker {
         #[cfg(not(loom))]
         if let Some(shared) = &self.inner.driver {
             if let Some(mut driver) = shared.driver.try_lock() {
-                driver.park(&shared.handle, Some(Duration::ZERO), false);
+                turn_driver(&mut driver, shared, Some(Duration::ZERO), false);
             }
         }
     }
@@ -139,7 +139,7 @@ impl Parker {
             }
             Err(s) => unreachable!("parker in state {s}"),
         }
-        driver.park(&shared.handle, timeout, shared.auto_advance);
+        turn_driver(driver, shared, timeout, shared.auto_advance);
         // Unparked or timed out; either way the token (if any) is consumed.
         inner.state.store(EMPTY, SeqCst);
     }
@@ -176,6 +176,21 @@ impl Parker {
             }
         }
     }
+}
+
+/// One turn of the driver that cannot unwind into the scheduler: the wakes
+/// it runs are already contained one by one (`contain::wake_all`); this
+/// catches anything else, so a worker never dies in its driver and never
+/// leaves the idle bookkeeping or the parker state half-updated.
+fn turn_driver(
+    driver: &mut driver::Driver,
+    shared: &SharedDriver,
+    timeout: Option<Duration>,
+    auto_advance: bool,
+) {
+    crate::contain::run("the I/O and timer driver", || {
+        driver.park(&shared.handle, timeout, auto_advance)
+    });
 }
 
 impl Unparker {

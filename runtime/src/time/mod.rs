@@ -143,14 +143,14 @@ impl TimeDriver {
         self.timers.lock().parked_until = u64::MAX;
     }
 
-    /// Fires every timer that is due and wakes its task.
+    /// Fires every timer that is due and wakes its task (outside the lock;
+    /// a foreign waker that panics is contained and the others are still
+    /// woken: see `contain.rs`).
     pub(crate) fn process(&self) {
         let now = self.now_tick();
         let mut wakers = Vec::new();
         self.timers.lock().wheel.advance(now, &mut wakers);
-        for w in wakers {
-            w.wake();
-        }
+        crate::contain::wake_all(wakers);
     }
 
     /// Paused clock: jump to the next timer. False if none is pending.
@@ -186,17 +186,22 @@ impl TimeDriver {
             }
             Inserted { key, fired, unpark }
         };
-        wakers.into_iter().for_each(Waker::wake);
+        crate::contain::wake_all(wakers);
         inserted
     }
 
     /// Fired? If not, make sure `waker` is the one woken.
     fn poll_fired(&self, key: TimerKey, waker: &Waker) -> bool {
-        let mut timers = self.timers.lock();
-        if timers.wheel.is_fired(key) {
-            return true;
-        }
-        timers.wheel.set_waker(key, waker);
+        let replaced = {
+            let mut timers = self.timers.lock();
+            if timers.wheel.is_fired(key) {
+                return true;
+            }
+            timers.wheel.set_waker(key, waker)
+        };
+        // Dropped after the lock: it may hold the last reference to a task
+        // whose output holds a `Sleep`, whose drop takes this lock.
+        drop(replaced);
         false
     }
 
@@ -213,7 +218,9 @@ impl TimeDriver {
     }
 
     fn remove(&self, key: TimerKey) {
-        self.timers.lock().wheel.remove(key);
+        let waker = self.timers.lock().wheel.remove(key);
+        // After the lock, as in `poll_fired`.
+        drop(waker);
     }
 }
 

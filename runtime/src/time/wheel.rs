@@ -220,11 +220,13 @@ impl Wheel {
     /// # Panics
     ///
     /// If `key` was already removed.
-    pub(crate) fn remove(&mut self, key: TimerKey) {
+    /// Returns the entry's waker, for the caller to drop after releasing
+    /// its lock.
+    pub(crate) fn remove(&mut self, key: TimerKey) -> Option<Waker> {
         if self.entries[key.0].pending {
             self.unlink(key.0 as u32);
         }
-        self.entries.remove(key.0);
+        self.entries.remove(key.0).waker
     }
 
     /// Whether the timer has fired (its deadline is <= [`elapsed`](Wheel::elapsed)).
@@ -245,11 +247,13 @@ impl Wheel {
     /// the timer, which takes it: after [`reset`](Wheel::reset) makes such a timer pending
     /// again it wakes nobody until this is called (a `Sleep` calls it on every poll that
     /// returns `Pending`).
-    pub(crate) fn set_waker(&mut self, key: TimerKey, waker: &Waker) {
+    /// Returns the waker it replaced, for the caller to drop after
+    /// releasing its lock.
+    pub(crate) fn set_waker(&mut self, key: TimerKey, waker: &Waker) -> Option<Waker> {
         let slot = &mut self.entries[key.0].waker;
         match slot {
-            Some(old) if old.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
+            Some(old) if old.will_wake(waker) => None,
+            _ => slot.replace(waker.clone()),
         }
     }
 
