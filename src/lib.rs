@@ -20,7 +20,7 @@
 pub use corral_macros::{main, test};
 pub use corral_runtime::{
     run_sync, spawn, spawn_blocking, yield_now, Builder, EnterGuard, Handle, Runtime, RuntimeFlavor,
-    TryCurrentError, YieldNow,
+    StallReport, TryCurrentError, YieldNow,
 };
 
 /// Time: sleep, timeouts, intervals, and a clock tests can pause.

@@ -3,6 +3,7 @@ use crate::context;
 use crate::driver;
 use crate::handle::{Handle, RuntimeFlavor, Scheduler};
 use crate::runtime::Runtime;
+use crate::sched::monitor::{self, StallReport};
 use crate::sched::{current_thread, multi_thread};
 use std::fmt;
 use std::io;
@@ -35,6 +36,7 @@ pub struct Builder {
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
     start_paused: bool,
+    stall: monitor::Config,
 }
 
 /// Environment variable that sets the default number of worker threads.
@@ -57,6 +59,7 @@ impl Builder {
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
             start_paused: false,
+            stall: monitor::Config::default(),
         }
     }
 
@@ -163,6 +166,66 @@ impl Builder {
         self
     }
 
+    /// How long one poll may hold a worker before the stall monitor steps
+    /// in (default 10 ms; multi-thread runtimes only).
+    ///
+    /// A task that blocks inside a poll (a blocking call, a long
+    /// computation) holds its worker thread. The monitor samples every
+    /// worker each `threshold / 2`; once a poll has run for `threshold` it
+    /// reports it (see [`on_stall`](Self::on_stall)) and, while the poll
+    /// lasts, hands what only the stuck worker would have run — the task it
+    /// just woke, its queued tasks, the timers and I/O it was watching — to
+    /// an idle worker. With one worker there is nobody to hand them to.
+    /// When every worker is idle the monitor sleeps; when none is stuck it
+    /// costs one check per `threshold / 2`. `Duration::MAX` turns it off.
+    /// Less than a millisecond is refused by [`build`](Self::build).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let rt = corral::Builder::new_multi_thread()
+    ///     .worker_threads(2)
+    ///     .stall_threshold(Duration::from_millis(5))
+    ///     .build()
+    ///     .unwrap();
+    /// let late = rt.block_on(async {
+    ///     // This task blocks its worker for 300 ms right after the timer
+    ///     // below is due; the monitor lets the other worker fire it.
+    ///     let timer = corral::spawn(async {
+    ///         let start = Instant::now();
+    ///         corral::time::sleep(Duration::from_millis(50)).await;
+    ///         start.elapsed()
+    ///     });
+    ///     corral::spawn(async {
+    ///         corral::time::sleep(Duration::from_millis(20)).await;
+    ///         std::thread::sleep(Duration::from_millis(300)); // blocks its worker
+    ///     });
+    ///     timer.await.unwrap()
+    /// });
+    /// assert!(late < Duration::from_millis(250), "fired after {late:?}");
+    /// ```
+    pub fn stall_threshold(&mut self, threshold: Duration) -> &mut Self {
+        self.stall.threshold = threshold;
+        self
+    }
+
+    /// Calls `hook` (on the monitor thread) once for each poll that stalls
+    /// a worker for [`stall_threshold`](Self::stall_threshold), with which
+    /// task it is and where it was spawned: the place to log blocking code
+    /// in `async` functions. A panic in the hook is contained. Default: no
+    /// hook (the monitor still keeps other tasks running).
+    ///
+    /// ```
+    /// let rt = corral::Builder::new_multi_thread()
+    ///     .on_stall(|report: &corral::StallReport| eprintln!("warning: {report}"))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn on_stall(&mut self, hook: impl Fn(&StallReport) + Send + Sync + 'static) -> &mut Self {
+        self.stall.on_stall = Some(std::sync::Arc::new(hook));
+        self
+    }
+
     /// Builds the runtime and starts its threads.
     ///
     /// # Errors
@@ -179,6 +242,12 @@ impl Builder {
     pub fn build(&mut self) -> io::Result<Runtime> {
         if self.max_blocking_threads == 0 {
             return Err(invalid("max_blocking_threads must be at least 1".into()));
+        }
+        if self.stall.threshold < Duration::from_millis(1) {
+            return Err(invalid(format!(
+                "stall_threshold = {:?} is below the 1 ms minimum",
+                self.stall.threshold
+            )));
         }
         let blocking = blocking::Config {
             max_threads: self.max_blocking_threads,
@@ -264,6 +333,24 @@ impl Builder {
                 }
             }
         }
+        // The stall monitor: pointless with one worker unless someone
+        // wants the reports; off with `Duration::MAX`; not under loom
+        // (which does not model the multi-thread scheduler).
+        let wanted = (n > 1 || self.stall.on_stall.is_some()) && self.stall.threshold != Duration::MAX;
+        if wanted && !cfg!(loom) {
+            let config = self.stall.clone();
+            let monitor_shared = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}-monitor", self.thread_name))
+                .spawn(move || monitor::run(&*monitor_shared, &config));
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    drop(Runtime::from_parts(handle, threads));
+                    return Err(e);
+                }
+            }
+        }
         Ok(Runtime::from_parts(handle, threads))
     }
 }
@@ -291,6 +378,8 @@ impl fmt::Debug for Builder {
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("blocking_keep_alive", &self.blocking_keep_alive)
             .field("start_paused", &self.start_paused)
+            .field("stall_threshold", &self.stall.threshold)
+            .field("on_stall", &self.stall.on_stall.is_some())
             .finish()
     }
 }

@@ -5,6 +5,7 @@ use crate::sched::{current_thread, multi_thread};
 use crate::task::{self, JoinHandle};
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 
 /// A cheap, cloneable reference to a runtime: spawn onto it from anywhere,
 /// including threads that are not part of it.
@@ -82,12 +83,13 @@ impl Handle {
     /// let task = rt.handle().spawn(async { 5 });
     /// assert_eq!(rt.block_on(task).unwrap(), 5);
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_inner(future, None)
+        self.spawn_inner(future, None, Location::caller())
     }
 
     /// Spawns a task with a name, shown in its [`JoinError`](crate::task::JoinError)
@@ -99,12 +101,13 @@ impl Handle {
     /// let err = rt.block_on(task).unwrap_err();
     /// assert!(err.to_string().contains("(fetch) panicked: no route"));
     /// ```
+    #[track_caller]
     pub fn spawn_named<F>(&self, name: impl Into<String>, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_inner(future, Some(name.into().into_boxed_str()))
+        self.spawn_inner(future, Some(name.into().into_boxed_str()), Location::caller())
     }
 
     /// Runs a blocking closure on this runtime's blocking pool; see
@@ -115,6 +118,7 @@ impl Handle {
     /// let job = rt.handle().run_sync(|| std::fs::metadata(".").is_ok());
     /// assert!(rt.block_on(job).unwrap());
     /// ```
+    #[track_caller]
     pub fn run_sync<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -143,14 +147,19 @@ impl Handle {
         }
     }
 
-    pub(crate) fn spawn_inner<F>(&self, future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
+    pub(crate) fn spawn_inner<F>(
+        &self,
+        future: F,
+        name: Option<Box<str>>,
+        spawned_at: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         match &self.scheduler {
-            Scheduler::MultiThread(s) => task::spawn_task(future, s, &s.owned, name),
-            Scheduler::CurrentThread(s) => task::spawn_task(future, s, &s.owned, name),
+            Scheduler::MultiThread(s) => task::spawn_task(future, s, &s.owned, name, spawned_at),
+            Scheduler::CurrentThread(s) => task::spawn_task(future, s, &s.owned, name, spawned_at),
         }
     }
 
@@ -274,19 +283,24 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    spawn_inner(future, None)
+    spawn_inner(future, None, Location::caller())
 }
 
 #[track_caller]
-pub(crate) fn spawn_inner<F>(future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
+pub(crate) fn spawn_inner<F>(
+    future: F,
+    name: Option<Box<str>>,
+    spawned_at: &'static Location<'static>,
+) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let mut future = Some(future);
     let mut name = Some(name);
-    let spawned =
-        context::with_handle(|h| h.map(|h| h.spawn_inner(future.take().unwrap(), name.take().unwrap())));
+    let spawned = context::with_handle(|h| {
+        h.map(|h| h.spawn_inner(future.take().unwrap(), name.take().unwrap(), spawned_at))
+    });
     match spawned {
         Some(join) => join,
         None => panic!("corral::spawn called outside a runtime: {NO_RUNTIME}"),

@@ -41,4 +41,5 @@ mod yield_now;
 pub use builder::Builder;
 pub use handle::{run_sync, spawn, spawn_blocking, EnterGuard, Handle, RuntimeFlavor, TryCurrentError};
 pub use runtime::Runtime;
+pub use sched::monitor::StallReport;
 pub use yield_now::{yield_now, YieldNow};

@@ -101,6 +101,7 @@ impl Runtime {
     /// let task = rt.spawn(async { "done" });
     /// assert_eq!(rt.block_on(task).unwrap(), "done");
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -116,6 +117,7 @@ impl Runtime {
     /// let task = rt.spawn_named("worker", async {});
     /// assert_eq!(task.name(), Some("worker"));
     /// ```
+    #[track_caller]
     pub fn spawn_named<F>(&self, name: impl Into<String>, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,

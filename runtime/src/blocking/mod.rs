@@ -93,12 +93,14 @@ impl Pool {
         self.inner.state.lock().threads
     }
 
+    #[track_caller]
     pub(crate) fn spawn<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        task::spawn_task(BlockingTask(Some(f)), self, &self.inner.owned, None)
+        let spawned_at = std::panic::Location::caller();
+        task::spawn_task(BlockingTask(Some(f)), self, &self.inner.owned, None, spawned_at)
     }
 
     /// Cancels queued jobs and waits up to `timeout` for running ones.

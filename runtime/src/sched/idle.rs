@@ -116,6 +116,17 @@ impl Idle {
         }
     }
 
+    /// True if every worker is parked (nobody can be stuck in a poll).
+    pub(crate) fn all_parked(&self) -> bool {
+        Self::unparked(self.state.load(SeqCst)) == 0
+    }
+
+    /// Some parked worker, left parked (the stall monitor wakes it
+    /// spuriously so that it re-parks in the driver).
+    pub(crate) fn a_sleeper(&self) -> Option<usize> {
+        self.sleepers.lock().last().copied()
+    }
+
     /// A worker with nothing local wants to steal. False if half the
     /// workers are searching already.
     pub(crate) fn transition_worker_to_searching(&self) -> bool {

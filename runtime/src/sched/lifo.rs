@@ -3,9 +3,12 @@
 //!
 //! Running the newest task next keeps message passing and spawn-then-wait
 //! on a warm cache. The slot is an atomic pointer rather than a plain cell
-//! so that a task parked there is not stranded when its owner blocks in
-//! user code: a searching worker that finds the owner's queue empty takes
-//! it (`multi_thread::Worker::steal`). tokio's slot cannot be stolen.
+//! so that a searching worker that finds the owner's queue empty can take
+//! it (`multi_thread::Worker::steal`); tokio's slot cannot be stolen. That
+//! alone does not save a task whose owner then blocks in user code: a
+//! single wake into an empty slot signals nobody, so a thief comes only if
+//! some worker happens to be searching. The stall monitor
+//! (`monitor.rs`) sends one when the owner's poll outlasts the threshold.
 //!
 //! The slot holds a `Notified` reference; `swap` moves it between threads
 //! (AcqRel: Release publishes the task to the taker, Acquire receives it).

@@ -13,6 +13,7 @@
 pub(crate) mod current_thread;
 mod idle;
 mod lifo;
+pub(crate) mod monitor;
 pub(crate) mod multi_thread;
 pub(crate) mod park;
 

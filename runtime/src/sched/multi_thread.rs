@@ -27,8 +27,20 @@
 //! holder, a helper it will wait for): it runs next, while caches are
 //! warm, but at most `MAX_LIFO_POLLS` times in a row so that two tasks
 //! waking each other cannot starve the queue. A searching worker that
-//! finds a victim's queue empty takes its LIFO task, so a task is never
-//! stranded behind an owner that blocks.
+//! finds a victim's queue empty takes its LIFO task; but a single wake into
+//! an empty slot signals nobody, so if the owner then blocks in that poll
+//! the task waits until some worker happens to search. The stall monitor
+//! (`monitor.rs`) closes that gap: it sees a worker stuck in one poll for
+//! `stall_threshold` (10 ms by default), signals an idle worker to steal
+//! the stuck worker's LIFO slot and queue, and if nobody is left in the
+//! driver, wakes a condvar sleeper so that it re-parks in the driver and
+//! timers and I/O keep firing. Each poll publishes its task in the
+//! worker's `PollSlot` for this (`run_one`).
+//!
+//! A worker does not die: task polls are caught in the task harness, the
+//! driver turn in `park.rs`, and anything else that unwinds out of the
+//! loop is caught in `Worker::run`, which puts the worker's idle
+//! bookkeeping right (`recover`) and resumes the loop.
 //!
 //! Shutdown: `shutdown` is set and every worker unparked; each worker
 //! finishes the task it is running (with at most the LIFO-slot tasks that
@@ -41,6 +53,7 @@
 
 use super::idle::Idle;
 use super::lifo::LifoSlot;
+use super::monitor::{Monitor, PollSlot, Watched};
 use super::park::{Parker, SharedDriver, Unparker};
 use super::SchedRef;
 use crate::context;
@@ -71,12 +84,19 @@ pub(crate) struct Shared {
     /// Worker threads still running; the last to exit finishes shutdown.
     alive: Mutex<usize>,
     all_exited: Condvar,
+    /// The stall monitor's shared half (`monitor.rs`).
+    monitor: Monitor,
+    /// The driver every parker shares: the monitor checks whether anyone
+    /// holds it.
+    shared_driver: Arc<SharedDriver>,
 }
 
 struct Remote {
     stealer: Stealer<Notified>,
     lifo: LifoSlot,
     unparker: Unparker,
+    /// What the worker polls right now, for the monitor.
+    poll: PollSlot,
 }
 
 /// What a worker thread takes with it.
@@ -103,6 +123,7 @@ impl Shared {
                 stealer: deque.stealer(),
                 lifo: LifoSlot::new(),
                 unparker: parker.unparker(),
+                poll: PollSlot::new(),
             });
             parts.push(WorkerParts { index, deque, parker });
         }
@@ -115,6 +136,8 @@ impl Shared {
             shutdown: AtomicBool::new(false),
             alive: Mutex::new(num_workers),
             all_exited: Condvar::new(),
+            monitor: Monitor::new(),
+            shared_driver,
         });
         (shared, parts)
     }
@@ -142,6 +165,7 @@ impl Shared {
     fn notify_parked(&self) {
         if let Some(index) = self.idle.worker_to_notify() {
             self.remotes[index].unparker.unpark();
+            self.monitor.worker_unparked();
         }
     }
 
@@ -174,6 +198,7 @@ impl Shared {
     /// current poll).
     pub(crate) fn begin_shutdown(&self) {
         self.shutdown.store(true, SeqCst);
+        self.monitor.stop();
         for remote in self.remotes.iter() {
             remote.unparker.unpark();
         }
@@ -235,6 +260,38 @@ impl Shared {
     }
 }
 
+impl Watched for Shared {
+    fn monitor(&self) -> &Monitor {
+        &self.monitor
+    }
+
+    fn poll_slots(&self) -> impl ExactSizeIterator<Item = &PollSlot> {
+        self.remotes.iter().map(|r| &r.poll)
+    }
+
+    fn all_parked(&self) -> bool {
+        self.idle.all_parked()
+    }
+
+    fn help_stalled(&self, index: usize) {
+        let stalled = &self.remotes[index];
+        // Its LIFO task or queue would wait for the poll to end: signal an
+        // idle worker, which steals them (`steal`).
+        if !stalled.lifo.is_empty() || !stalled.stealer.is_empty() {
+            self.notify_parked();
+        }
+        // Nobody in the driver: timers and I/O go unwatched while the
+        // stalled worker (which likely left the driver to run this task)
+        // is stuck. A condvar sleeper woken without work parks again, in
+        // the driver this time (`Worker::park`).
+        if !self.shared_driver.is_held() {
+            if let Some(sleeper) = self.idle.a_sleeper() {
+                self.remotes[sleeper].unparker.unpark();
+            }
+        }
+    }
+}
+
 impl Schedule for Arc<Shared> {
     fn schedule(&self, task: Notified, hint: Hint) {
         if let SchedRef::MultiThread(worker) = context::scheduler() {
@@ -260,9 +317,14 @@ pub(crate) struct Worker {
     index: usize,
     deque: Deque<Notified>,
     searching: Cell<bool>,
+    /// Between `transition_worker_to_parked` and the end of `park`: what
+    /// `recover` must undo.
+    parked: Cell<bool>,
     batch_pending: Cell<bool>,
     tick: Cell<u32>,
     rng: Cell<u32>,
+    /// This worker's copy of its `PollSlot` sequence number.
+    poll_seq: Cell<u32>,
     parker: Parker,
 }
 
@@ -274,14 +336,40 @@ impl Worker {
             index: parts.index,
             deque: parts.deque,
             searching: Cell::new(false),
+            parked: Cell::new(false),
             batch_pending: Cell::new(false),
             tick: Cell::new(0),
             rng: Cell::new(0x9E37_79B9 ^ (parts.index as u32).wrapping_mul(0x85EB_CA6B) | 1),
+            poll_seq: Cell::new(0),
             parker: parts.parker,
         };
         let _sched = context::enter_scheduler(SchedRef::MultiThread(&worker));
-        worker.run_loop();
+        // Nothing should unwind out of the loop (task polls and driver
+        // turns contain their panics); if something still does, a dead
+        // worker would be left counted in the idle state and the runtime
+        // would stall. Put the bookkeeping right and carry on instead.
+        while crate::contain::run("a worker's scheduling loop", || worker.run_loop()).is_none() {
+            worker.recover();
+        }
         worker.drain_local();
+    }
+
+    /// After a panic escaped `run_loop`: leave the idle state as a worker
+    /// that is awake and not searching, so the signal protocol (`idle.rs`)
+    /// stays exact, and clear the poll slot.
+    fn recover(&self) {
+        let shared = self.shared();
+        if self.parked.replace(false) && !shared.idle.unpark_worker_by_id(self.index) {
+            // A notifier already took us off the sleepers and counted us
+            // as searching.
+            self.searching.set(true);
+        }
+        if self.searching.replace(false) && shared.idle.transition_worker_from_searching() {
+            shared.notify_parked();
+        }
+        if self.poll_seq.get() % 2 == 1 {
+            shared.remotes[self.index].poll.end(&self.poll_seq);
+        }
     }
 
     fn shared(&self) -> &Shared {
@@ -391,7 +479,7 @@ impl Worker {
             // whatever else is pending.
             self.shared().notify_parked();
         }
-        task.run();
+        self.run_one(task);
         let mut lifo_polls = 0;
         while let Some(task) = self.lifo().take() {
             if lifo_polls == MAX_LIFO_POLLS {
@@ -400,8 +488,19 @@ impl Worker {
                 break;
             }
             lifo_polls += 1;
-            task.run();
+            self.run_one(task);
         }
+    }
+
+    /// Polls one task, published in this worker's `PollSlot` for the stall
+    /// monitor while it runs.
+    #[inline]
+    fn run_one(&self, task: Notified) {
+        let slot = &self.shared().remotes[self.index].poll;
+        let header = task.header();
+        slot.begin(&self.poll_seq, header.id, header.spawned_at);
+        task.run();
+        slot.end(&self.poll_seq);
     }
 
     fn schedule_local(&self, task: Notified, hint: Hint) {
@@ -441,6 +540,7 @@ impl Worker {
         let last_searcher = shared
             .idle
             .transition_worker_to_parked(self.index, self.searching.replace(false));
+        self.parked.set(true);
         if last_searcher {
             shared.notify_if_work_pending();
         }
@@ -451,7 +551,12 @@ impl Worker {
                 // they are in our own queue, so we are not idle any more.
                 // If a notifier already took us off the sleepers, it also
                 // counted us as searching.
-                self.searching.set(!shared.idle.unpark_worker_by_id(self.index));
+                let unparked_self = shared.idle.unpark_worker_by_id(self.index);
+                self.parked.set(false);
+                self.searching.set(!unparked_self);
+                if unparked_self {
+                    shared.monitor.worker_unparked();
+                }
                 if self.deque.len() > 1 {
                     shared.notify_parked();
                 }
@@ -459,6 +564,7 @@ impl Worker {
             }
             if shared.idle.transition_worker_from_parked(self.index) {
                 // Unparked for work: counted as searching by the notifier.
+                self.parked.set(false);
                 self.searching.set(true);
                 return;
             }

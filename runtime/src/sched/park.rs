@@ -35,6 +35,13 @@ pub(crate) struct SharedDriver {
 }
 
 impl SharedDriver {
+    /// True while some thread sleeps in (or turns) the driver.
+    pub(crate) fn is_held(&self) -> bool {
+        // A check, not a try-lock: taking the lock even for an instant
+        // would send a worker parking at that instant to its condvar.
+        self.driver.is_locked()
+    }
+
     pub(crate) fn new(driver: driver::Driver, handle: driver::Handle, auto_advance: bool) -> Arc<Self> {
         Arc::new(SharedDriver {
             driver: Mutex::new(driver),

@@ -29,6 +29,11 @@ impl Id {
         Id(NonZeroU64::new(id).expect("task id counter wrapped"))
     }
 
+    /// The id with this number, if it is one (ids start at 1).
+    pub(crate) fn from_u64(id: u64) -> Option<Id> {
+        NonZeroU64::new(id).map(Id)
+    }
+
     /// The id as a number (the first task spawned in a process is 1).
     pub fn as_u64(self) -> u64 {
         self.0.get()

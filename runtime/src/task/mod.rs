@@ -35,6 +35,7 @@ pub(crate) use raw::{Header, Hint};
 
 use std::future::Future;
 use std::mem::ManuallyDrop;
+use std::panic::Location;
 use std::ptr::NonNull;
 
 /// What a task needs from the scheduler that owns it.
@@ -67,6 +68,13 @@ impl Notified {
         ManuallyDrop::new(self).ptr
     }
 
+    /// The task's header (id, name, spawn site).
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: the Notified reference keeps the task alive for as long
+        // as `self` is borrowed.
+        unsafe { self.ptr.as_ref() }
+    }
+
     /// Polls the task once, consuming the reference.
     pub(crate) fn run(self) {
         let ptr = ManuallyDrop::new(self).ptr;
@@ -93,13 +101,14 @@ pub(crate) fn spawn_task<F, S>(
     scheduler: &S,
     owned: &owned::OwnedTasks,
     name: Option<Box<str>>,
+    spawned_at: &'static std::panic::Location<'static>,
 ) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule + Clone,
 {
-    let ptr = raw::allocate(future, scheduler.clone(), Id::next(), name);
+    let ptr = raw::allocate(future, scheduler.clone(), Id::next(), name, spawned_at);
     // SAFETY: `allocate` made three references: one each for the owned
     // list, the Notified and the join handle, and set JOIN_INTEREST.
     let join = unsafe { JoinHandle::from_raw(ptr) };
@@ -149,5 +158,5 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    crate::handle::spawn_inner(future, Some(name.into().into_boxed_str()))
+    crate::handle::spawn_inner(future, Some(name.into().into_boxed_str()), Location::caller())
 }

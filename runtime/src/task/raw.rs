@@ -6,7 +6,7 @@
 //! ```text
 //! Cell<F, S>
 //! +-----------------------------+
-//! | Header  state | vtable | id | name | owned-list links |  type-erased, hot
+//! | Header  state | vtable | id | name | spawned_at | owned-list links |  type-erased, hot
 //! | scheduler S                 |  who gets the task when it is woken
 //! | stage: Running(F) | Finished(Result<Output, Box<JoinError>>) | Consumed
 //! | join_waker: Option<Waker>   |  the JoinHandle's waker
@@ -30,7 +30,7 @@ use crate::coop;
 use crate::loom::UnsafeCell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
@@ -59,6 +59,9 @@ pub(crate) struct Header {
     pub(crate) vtable: &'static Vtable,
     pub(crate) id: Id,
     pub(crate) name: Option<Box<str>>,
+    /// Where the task was spawned (the caller of `spawn`), for reports of
+    /// what a task is doing: the stall monitor (`sched/monitor.rs`).
+    pub(crate) spawned_at: &'static Location<'static>,
     /// Links of the owned-task list; only under the shard lock.
     pub(crate) owned: UnsafeCell<OwnedLinks>,
 }
@@ -104,7 +107,13 @@ struct Cell<F: Future, S> {
 
 /// Allocates a task. The returned pointer carries the three initial
 /// references (see `state::INITIAL`).
-pub(crate) fn allocate<F, S>(future: F, scheduler: S, id: Id, name: Option<Box<str>>) -> NonNull<Header>
+pub(crate) fn allocate<F, S>(
+    future: F,
+    scheduler: S,
+    id: Id,
+    name: Option<Box<str>>,
+    spawned_at: &'static Location<'static>,
+) -> NonNull<Header>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -116,6 +125,7 @@ where
             vtable: vtable::<F, S>(),
             id,
             name,
+            spawned_at,
             owned: UnsafeCell::new(OwnedLinks::default()),
         },
         scheduler,
