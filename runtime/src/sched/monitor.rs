@@ -36,7 +36,6 @@
 
 use crate::loom::{condvar_wait, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Condvar, Mutex, Ordering::*};
 use crate::task::Id;
-use std::cell::Cell;
 use std::fmt;
 use std::panic::Location;
 use std::ptr;
@@ -199,25 +198,22 @@ impl PollSlot {
         }
     }
 
-    /// The worker starts polling `task`. `seq` is the worker's own copy of
-    /// the sequence number (only it writes the slot).
-    #[inline]
-    pub(crate) fn begin(&self, seq: &Cell<u32>, task: Id, spawned_at: &'static Location<'static>) {
+    /// The worker starts polling `task`; `seq` is odd (the worker keeps
+    /// its own copy of the number: only it writes the slot).
+    #[inline(always)]
+    pub(crate) fn begin(&self, seq: u32, task: Id, spawned_at: &'static Location<'static>) {
+        debug_assert!(seq % 2 == 1);
         self.task.store(task.as_u64(), Relaxed);
         self.spawned_at
             .store(spawned_at as *const Location<'static> as *mut _, Relaxed);
-        let s = seq.get().wrapping_add(1);
-        seq.set(s);
-        // Release: pairs with the Acquire load in `Watch::sample`.
-        self.seq.store(s, Release);
+        // Release: pairs with the Acquire load in `sample`.
+        self.seq.store(seq, Release);
     }
 
-    /// The poll returned.
-    #[inline]
-    pub(crate) fn end(&self, seq: &Cell<u32>) {
-        let s = seq.get().wrapping_add(1);
-        seq.set(s);
-        self.seq.store(s, Release);
+    /// The poll returned; `seq` is even.
+    #[inline(always)]
+    pub(crate) fn end(&self, seq: u32) {
+        self.seq.store(seq, Release);
     }
 }
 

@@ -323,7 +323,9 @@ pub(crate) struct Worker {
     batch_pending: Cell<bool>,
     tick: Cell<u32>,
     rng: Cell<u32>,
-    /// This worker's copy of its `PollSlot` sequence number.
+    /// This worker's `PollSlot` (in `shared.remotes`, which outlives the
+    /// worker) and its copy of the slot's sequence number.
+    poll_slot: *const PollSlot,
     poll_seq: Cell<u32>,
     parker: Parker,
 }
@@ -340,6 +342,7 @@ impl Worker {
             batch_pending: Cell::new(false),
             tick: Cell::new(0),
             rng: Cell::new(0x9E37_79B9 ^ (parts.index as u32).wrapping_mul(0x85EB_CA6B) | 1),
+            poll_slot: &shared.remotes[parts.index].poll,
             poll_seq: Cell::new(0),
             parker: parts.parker,
         };
@@ -367,8 +370,10 @@ impl Worker {
         if self.searching.replace(false) && shared.idle.transition_worker_from_searching() {
             shared.notify_parked();
         }
-        if self.poll_seq.get() % 2 == 1 {
-            shared.remotes[self.index].poll.end(&self.poll_seq);
+        let seq = self.poll_seq.get();
+        if seq % 2 == 1 {
+            self.poll_seq.set(seq.wrapping_add(1));
+            shared.remotes[self.index].poll.end(seq.wrapping_add(1));
         }
     }
 
@@ -496,11 +501,19 @@ impl Worker {
     /// monitor while it runs.
     #[inline]
     fn run_one(&self, task: Notified) {
-        let slot = &self.shared().remotes[self.index].poll;
+        // SAFETY: `poll_slot` points into `shared.remotes`, which the
+        // worker's borrow of `shared` keeps alive (see `run`).
+        let slot = unsafe { &*self.poll_slot };
+        let seq = self.poll_seq.get().wrapping_add(1);
         let header = task.header();
-        slot.begin(&self.poll_seq, header.id, header.spawned_at);
+        slot.begin(seq, header.id, header.spawned_at);
+        // Odd while the poll runs: `recover` closes it if the poll unwinds
+        // (it cannot: the harness catches panics).
+        self.poll_seq.set(seq);
         task.run();
-        slot.end(&self.poll_seq);
+        let seq = seq.wrapping_add(1);
+        self.poll_seq.set(seq);
+        slot.end(seq);
     }
 
     fn schedule_local(&self, task: Notified, hint: Hint) {
