@@ -1,5 +1,6 @@
 use super::sleep::Sleep;
 use super::Instant;
+use crate::coop;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +12,12 @@ use std::time::Duration;
 ///
 /// The future is polled before the clock is looked at, so a future that is
 /// ready at once always succeeds, and costs no timer.
+///
+/// A future that never waits (a loop over a socket that always has data,
+/// or over `yield_now`) still times out: the cooperative budget makes it
+/// give way now and then (see [`coop`](crate::coop)), and then the
+/// deadline is checked against the clock. This holds in a task and in the
+/// `block_on` future (`#[corral::main]`, `#[corral::test]`) alike.
 ///
 /// # Panics
 ///
@@ -128,12 +135,18 @@ impl<F: Future> Future for Timeout<F> {
         if let Poll::Ready(out) = future.poll(cx) {
             return Poll::Ready(Ok(out));
         }
-        // The inner future may have spent the whole budget: the deadline
-        // is checked regardless, or a busy future could never time out.
-        match this.sleep.poll_elapsed(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Elapsed(this.sleep.deadline()))),
-            Poll::Pending => Poll::Pending,
+        // The timer is polled without spending budget, which the inner
+        // future may have used up.
+        if this.sleep.poll_elapsed(cx).is_ready() {
+            return Poll::Ready(Err(Elapsed(this.sleep.deadline())));
         }
+        // A future that spent the budget is busy, not waiting: it returned
+        // Pending only to give way, and its thread may not have run the
+        // timer wheel for a while. Look at the clock itself.
+        if !coop::has_budget_remaining() && this.sleep.is_elapsed() {
+            return Poll::Ready(Err(Elapsed(this.sleep.deadline())));
+        }
+        Poll::Pending
     }
 }
 
