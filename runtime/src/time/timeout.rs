@@ -21,7 +21,7 @@ use std::time::Duration;
 ///
 /// # Panics
 ///
-/// When polled outside a runtime.
+/// When `future` returns `Pending` outside a runtime: the timer needs one.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -51,7 +51,7 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 ///
 /// # Panics
 ///
-/// When polled outside a runtime.
+/// When `future` returns `Pending` outside a runtime: the timer needs one.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -73,7 +73,7 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 ///
 /// # Panics
 ///
-/// When polled outside a runtime.
+/// When `future` returns `Pending` outside a runtime: the timer needs one.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -91,7 +91,7 @@ pub fn fail_after<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 ///
 /// # Panics
 ///
-/// When polled outside a runtime.
+/// When `future` returns `Pending` outside a runtime: the timer needs one.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
