@@ -30,6 +30,7 @@ pub mod time {
 
 /// Tasks: spawning, joining, cancelling, identifying.
 pub mod task {
+    pub use corral_runtime::coop::consume_budget;
     pub use corral_runtime::task::{
         spawn_named, try_id, AbortHandle, Id, JoinError, JoinHandle, PanicPayload,
     };

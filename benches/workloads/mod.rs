@@ -122,6 +122,18 @@ pub fn all() -> Vec<Workload> {
         w("time_now", Time, corral_time_now, tokio_time_now),
         w("timeout_ready", Time, corral_timeout_ready, tokio_timeout_ready),
         w(
+            "ct_timeout_ready_block_on",
+            Time,
+            corral_ct_timeout_ready_block_on,
+            tokio_ct_timeout_ready_block_on,
+        ),
+        w(
+            "ct_timeout_ready_task",
+            Time,
+            corral_ct_timeout_ready_task,
+            tokio_ct_timeout_ready_task,
+        ),
+        w(
             "sleep_create_drop",
             Time,
             corral_sleep_create_drop,
@@ -613,6 +625,18 @@ fn tokio_time_now() -> Iter {
     })
 }
 
+/// 10,000 x `timeout(1 s, ready)` on `$rt`'s timeout.
+macro_rules! timeout_ready_10k {
+    ($rt:ident) => {
+        async {
+            for _ in 0..10_000 {
+                let r = $rt::time::timeout(Duration::from_secs(1), async { 1 }).await;
+                std::hint::black_box(r.unwrap());
+            }
+        }
+    };
+}
+
 fn corral_timeout_ready() -> Iter {
     let rt = corral_ct();
     Box::new(move || {
@@ -639,6 +663,42 @@ fn tokio_timeout_ready() -> Iter {
                 }
             })
             .await
+        })
+    })
+}
+
+/// 10,000 x `timeout(1 s, ready)` awaited directly in `block_on` (the body
+/// of a `#[corral::main(flavor = "current_thread")]`): long enough that
+/// the block_on future runs through its cooperative budget many times.
+fn corral_ct_timeout_ready_block_on() -> Iter {
+    let rt = corral_ct();
+    Box::new(move || rt.block_on(timed_async(timeout_ready_10k!(corral))))
+}
+
+fn tokio_ct_timeout_ready_block_on() -> Iter {
+    let rt = tokio_ct();
+    Box::new(move || rt.block_on(timed_async(timeout_ready_10k!(tokio))))
+}
+
+/// The same loop in a spawned task on a current-thread runtime.
+fn corral_ct_timeout_ready_task() -> Iter {
+    let rt = corral_ct();
+    Box::new(move || {
+        rt.block_on(async {
+            corral::spawn(timed_async(timeout_ready_10k!(corral)))
+                .await
+                .unwrap()
+        })
+    })
+}
+
+fn tokio_ct_timeout_ready_task() -> Iter {
+    let rt = tokio_ct();
+    Box::new(move || {
+        rt.block_on(async {
+            tokio::spawn(timed_async(timeout_ready_10k!(tokio)))
+                .await
+                .unwrap()
         })
     })
 }

@@ -5,7 +5,8 @@
 //!   `block_on`, `Runtime::enter`), for `spawn` and `Handle::current`.
 //! - `scheduler`: the scheduler core this thread drives right now, so that a
 //!   wake from a running task can push straight onto the local queue.
-//! - `task` / `budget`: the task being polled and its cooperative budget.
+//! - `task` / `budget`: the task being polled and its cooperative budget
+//!   (the `block_on` future gets a budget too, but no task id).
 //! - `blocking`: true while the thread is a worker or inside `block_on`,
 //!   where blocking on another future would stall the runtime.
 //!
@@ -165,6 +166,28 @@ impl Drop for TaskGuard {
                 c.task.set(task);
                 c.budget.set(budget);
             });
+        }
+    }
+}
+
+/// Gives the current thread `budget` until the guard drops (the `block_on`
+/// future's polls: it is no task, but it gets a task's budget).
+#[inline]
+pub(crate) fn enter_budget(budget: Budget) -> BudgetGuard {
+    BudgetGuard {
+        prev: with(|c| c.budget.replace(budget)),
+    }
+}
+
+pub(crate) struct BudgetGuard {
+    prev: Option<Budget>,
+}
+
+impl Drop for BudgetGuard {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(budget) = self.prev {
+            with(|c| c.budget.set(budget));
         }
     }
 }

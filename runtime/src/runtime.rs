@@ -63,9 +63,12 @@ impl Runtime {
     /// output. On a multi-thread runtime, spawned tasks run on the workers
     /// meanwhile; on a current-thread runtime, this thread runs them.
     ///
-    /// The future itself is not a task: it is not subject to the
-    /// cooperative budget and [`task::try_id`](crate::task::try_id) is
-    /// `None` in it.
+    /// The future itself is not a task ([`task::try_id`](crate::task::try_id)
+    /// is `None` in it), but each poll of it gets a task's cooperative
+    /// budget (see [`coop`](crate::coop)): a loop in it that is always
+    /// ready gives way now and then, so a [`timeout`](crate::time::timeout)
+    /// around it fires, and on a current-thread runtime the timers, the I/O
+    /// and the spawned tasks keep running while it is busy.
     ///
     /// # Panics
     ///

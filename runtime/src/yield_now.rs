@@ -8,6 +8,10 @@ use std::task::{Context, Poll};
 /// A task that loops without awaiting anything that can block (a busy
 /// computation in slices, a retry loop) should call this between slices.
 ///
+/// In the `block_on` future (the body of `#[corral::main]` or
+/// `#[corral::test]`) it gives way too: `block_on` runs the ready I/O, the
+/// due timers and the queued tasks before it polls the future again.
+///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
 /// let mut total = 0u64;

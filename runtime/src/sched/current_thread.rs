@@ -12,15 +12,24 @@
 //! on another thread polls its own future and takes the core over when the
 //! first returns.
 //!
-//! The loop: poll the `block_on` future when its waker fired; run up to
-//! `EVENT_INTERVAL` tasks (the injection queue first every
-//! `INJECT_INTERVAL` ticks, so remote wakes are never starved), then poll
-//! the driver without blocking; park in the driver when there is nothing to
-//! do.
+//! The loop:
+//!
+//! 1. Poll the `block_on` future if its waker fired, with a task's
+//!    cooperative budget (so an always-ready loop in it gives way after
+//!    `coop::BUDGET` operations, as a task's would).
+//! 2. Run up to `EVENT_INTERVAL` tasks (the injection queue first every
+//!    `INJECT_INTERVAL` ticks, so remote wakes are never starved).
+//! 3. If nothing ran and the future was not woken, park in the driver.
+//!    Otherwise poll the driver without blocking when the future woke
+//!    itself during its poll (a `yield_now`, a spent budget, a busy loop)
+//!    or when `EVENT_INTERVAL` polls and task runs went by since the driver
+//!    last ran. So the timers and I/O of a busy `block_on` future still
+//!    fire (its own `timeout` included), and its tasks still run.
 
 use super::park::{Parker, SharedDriver, Unparker};
 use super::{SchedRef, ThreadWaker};
 use crate::context;
+use crate::coop::Budget;
 use crate::driver;
 use crate::loom::{Arc, Mutex, Ordering::*};
 use crate::task::owned::OwnedTasks;
@@ -128,7 +137,7 @@ impl Shared {
                     waiters.push(waker.clone());
                 }
             }
-            if let Poll::Ready(out) = future.as_mut().poll(&mut Context::from_waker(waker)) {
+            if let Poll::Ready(out) = poll_budgeted(future.as_mut(), &mut Context::from_waker(waker)) {
                 return out;
             }
             if this.core.lock().is_none() {
@@ -194,12 +203,19 @@ impl CoreGuard<'_> {
         let main = std::sync::Arc::new(ThreadWaker::new(true, self.shared.unparker.clone()));
         let waker = Waker::from(main.clone());
         let mut cx = Context::from_waker(&waker);
+        // Polls of `future` and task runs since the driver last ran.
+        let mut since_driver = 0;
         loop {
+            // Set when `future` woke itself while it ran: a `yield_now`, a
+            // spent budget, or a loop that never waits.
+            let mut yielded = false;
             // Acquire: pairs with the Release in `ThreadWaker::wake`.
             if main.woken.swap(false, AcqRel) {
-                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                if let Poll::Ready(out) = poll_budgeted(future.as_mut(), &mut cx) {
                     return out;
                 }
+                since_driver += 1;
+                yielded = main.woken.load(Acquire);
             }
             let mut ran = 0;
             while ran < EVENT_INTERVAL {
@@ -217,16 +233,28 @@ impl CoreGuard<'_> {
                 task.run();
                 ran += 1;
             }
+            since_driver += ran;
             if ran == 0 && !main.woken.load(Acquire) {
                 // Nothing to run: sleep in the driver (I/O, timers, or a
                 // paused clock's jump to the next timer).
                 core.parker.park(None);
-            } else if ran == EVENT_INTERVAL {
-                // Busy: let ready I/O and due timers in.
+                since_driver = 0;
+            } else if yielded || since_driver >= EVENT_INTERVAL {
+                // Busy, or `future` gave way: let ready I/O and due timers
+                // in before it is polled again, or a future that is always
+                // ready would freeze the clock of its own `timeout`.
                 core.parker.poll_driver();
+                since_driver = 0;
             }
         }
     }
+}
+
+/// Polls the `block_on` future with a task's cooperative budget.
+#[inline]
+fn poll_budgeted<F: Future>(future: std::pin::Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    let _budget = context::enter_budget(Budget::initial());
+    future.poll(cx)
 }
 
 impl Drop for CoreGuard<'_> {

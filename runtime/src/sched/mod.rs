@@ -18,6 +18,7 @@ pub(crate) mod multi_thread;
 pub(crate) mod park;
 
 use crate::context;
+use crate::coop::Budget;
 use crate::loom::{AtomicBool, Ordering::*};
 use park::{Parker, Unparker};
 use std::future::Future;
@@ -43,14 +44,24 @@ pub(crate) fn flush_batch() {
     }
 }
 
-/// Blocks the current thread on `future`, parking between polls.
+/// Blocks the current thread on `future`, parking between polls (the
+/// multi-thread runtime's `block_on`: the workers drive the timers and I/O).
+///
+/// Each poll gets a task's cooperative budget, so an always-ready loop in
+/// `future` returns `Pending` now and then, which lets a `timeout` around
+/// it look at the clock. A future that woke itself finds the unpark token
+/// and is polled again at once.
 pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let parker = Parker::new();
     let waker = ThreadWaker::new_waker(false, parker.unparker());
     let mut cx = Context::from_waker(&waker);
     loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+        let polled = {
+            let _budget = context::enter_budget(Budget::initial());
+            future.as_mut().poll(&mut cx)
+        };
+        if let Poll::Ready(out) = polled {
             return out;
         }
         parker.park(None);

@@ -1,5 +1,6 @@
 use super::sleep::Sleep;
 use super::Instant;
+use crate::coop;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -12,9 +13,15 @@ use std::time::Duration;
 /// The future is polled before the clock is looked at, so a future that is
 /// ready at once always succeeds, and costs no timer.
 ///
+/// A future that never waits (a loop over a socket that always has data,
+/// or over `yield_now`) still times out: the cooperative budget makes it
+/// give way now and then (see [`coop`](crate::coop)), and then the
+/// deadline is checked against the clock. This holds in a task and in the
+/// `block_on` future (`#[corral::main]`, `#[corral::test]`) alike.
+///
 /// # Panics
 ///
-/// When polled outside a runtime.
+/// When `future` returns `Pending` outside a runtime: the timer needs one.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -32,7 +39,11 @@ use std::time::Duration;
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout {
         future,
-        sleep: super::sleep(duration),
+        // The clock of the current runtime (a test may have paused it):
+        // the same reading `sleep(duration)` would take, without holding
+        // on to the runtime until the timer is needed.
+        deadline: super::current_time().saturating_add(duration),
+        sleep: None,
     }
 }
 
@@ -40,7 +51,7 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 ///
 /// # Panics
 ///
-/// When polled outside a runtime.
+/// When `future` returns `Pending` outside a runtime: the timer needs one.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -52,7 +63,8 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     Timeout {
         future,
-        sleep: super::sleep_until(deadline),
+        deadline,
+        sleep: None,
     }
 }
 
@@ -61,7 +73,7 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 ///
 /// # Panics
 ///
-/// When polled outside a runtime.
+/// When `future` returns `Pending` outside a runtime: the timer needs one.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -79,7 +91,7 @@ pub fn fail_after<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 ///
 /// # Panics
 ///
-/// When polled outside a runtime.
+/// When `future` returns `Pending` outside a runtime: the timer needs one.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -93,10 +105,17 @@ pub fn move_on_after<F: Future>(duration: Duration, future: F) -> MoveOnAfter<F>
 }
 
 /// Future returned by [`timeout`], [`timeout_at`] and [`fail_after`].
+///
+/// It holds only the deadline until the future first returns `Pending`;
+/// the timer (and the runtime it belongs to) comes then, so a timeout
+/// around a future that is ready at once costs one clock reading.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Timeout<F> {
     future: F,
-    sleep: Sleep,
+    deadline: Instant,
+    /// The timer, from the first `Pending` of `future` on: it joins the
+    /// runtime that polls it then.
+    sleep: Option<Sleep>,
 }
 
 impl<F> Timeout<F> {
@@ -112,7 +131,7 @@ impl<F> Timeout<F> {
 
     /// When the time limit runs out.
     pub fn deadline(&self) -> Instant {
-        self.sleep.deadline()
+        self.deadline
     }
 }
 
@@ -121,19 +140,27 @@ impl<F: Future> Future for Timeout<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `future` is structurally pinned (never moved out while
-        // pinned); `sleep` is Unpin and not pinned.
+        // pinned); `deadline` and `sleep` are Unpin and not pinned.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
         if let Poll::Ready(out) = future.poll(cx) {
             return Poll::Ready(Ok(out));
         }
-        // The inner future may have spent the whole budget: the deadline
-        // is checked regardless, or a busy future could never time out.
-        match this.sleep.poll_elapsed(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Elapsed(this.sleep.deadline()))),
-            Poll::Pending => Poll::Pending,
+        let deadline = this.deadline;
+        let sleep = this.sleep.get_or_insert_with(|| super::sleep_until(deadline));
+        // The timer is polled without spending budget, which the inner
+        // future may have used up.
+        if sleep.poll_elapsed(cx).is_ready() {
+            return Poll::Ready(Err(Elapsed(deadline)));
         }
+        // A future that spent the budget is busy, not waiting: it returned
+        // Pending only to give way, and its thread may not have run the
+        // timer wheel for a while. Look at the clock itself.
+        if !coop::has_budget_remaining() && sleep.is_elapsed() {
+            return Poll::Ready(Err(Elapsed(deadline)));
+        }
+        Poll::Pending
     }
 }
 
