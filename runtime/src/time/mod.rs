@@ -71,7 +71,7 @@ impl TimeDriver {
     pub(crate) fn new(start_paused: bool) -> TimeDriver {
         let clock = Clock::new(start_paused);
         TimeDriver {
-            start: clock.now(),
+            start: clock.origin(),
             clock,
             timers: Mutex::new(Timers {
                 wheel: Wheel::new(),
