@@ -215,6 +215,20 @@ impl TimeDriver {
     fn remove(&self, key: TimerKey) {
         self.timers.lock().wheel.remove(key);
     }
+
+    /// Runtime shutdown: fire every pending timer (so that a task of
+    /// another runtime waiting on one of them is woken; its `Sleep` then
+    /// moves to that runtime) and file no new ones.
+    pub(crate) fn shutdown(&self) {
+        let mut wakers = Vec::new();
+        self.timers.lock().wheel.shutdown(&mut wakers);
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// True once the runtime has shut down.
+    fn is_shut_down(&self) -> bool {
+        self.timers.lock().wheel.is_shut_down()
+    }
 }
 
 /// The current time on the current runtime's clock (which a test may have
