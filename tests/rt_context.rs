@@ -7,7 +7,7 @@ use corral::Handle;
 
 #[allow(dead_code)]
 mod common;
-use common::{current, multi, panic_message};
+use common::{current, ms, multi, panic_message};
 
 fn same_runtime(a: &Handle, b: &Handle) -> bool {
     // Two handles of one runtime spawn onto the same task count.
@@ -80,4 +80,105 @@ fn three_guards_two_dropped_out_of_order() {
     }
     drop(gc);
     assert!(Handle::try_current().is_err());
+}
+
+// ---- dropping a runtime where blocking is not allowed (issue 8) -----------------
+
+/// A runtime with a `run_sync` job that blocks for `block`, and a pending
+/// task whose future reports its drop on the returned channel.
+fn busy_runtime(block: std::time::Duration) -> (corral::Runtime, std::sync::mpsc::Receiver<()>) {
+    let rt = multi(1);
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    drop(rt.handle().run_sync(move || {
+        started_tx.send(()).unwrap();
+        std::thread::sleep(block);
+    }));
+    started_rx.recv().unwrap();
+    let (dropped_tx, dropped_rx) = std::sync::mpsc::channel();
+    struct OnDrop(std::sync::mpsc::Sender<()>);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
+    }
+    let guard = OnDrop(dropped_tx);
+    drop(rt.spawn(async move {
+        let _g = guard;
+        std::future::pending::<()>().await;
+    }));
+    (rt, dropped_rx)
+}
+
+const BLOCKING_MSG: &str = "shutdown_background";
+
+#[test]
+fn dropping_a_runtime_inside_a_task_of_another_panics_and_shuts_it_down() {
+    common::run_with_timeout("drop_in_task", 20, || {
+        let (inner, dropped) = busy_runtime(ms(300));
+        let outer = multi(1);
+        let err = outer
+            .block_on(outer.spawn(async move { drop(inner) }))
+            .unwrap_err();
+        assert!(err.is_panic(), "{err:?}");
+        let msg = common::panic_text(&*err.into_panic());
+        assert!(msg.contains(BLOCKING_MSG), "{msg}");
+        // The inner runtime was still shut down (in the background): its
+        // pending task's future is dropped.
+        dropped
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the dropped runtime kept running");
+        // The outer runtime's worker survived.
+        assert_eq!(outer.block_on(outer.spawn(async { 1 })).unwrap(), 1);
+    });
+}
+
+#[test]
+fn dropping_a_runtime_inside_block_on_panics() {
+    common::run_with_timeout("drop_in_block_on", 20, || {
+        for outer in [current(), multi(1)] {
+            let (inner, dropped) = busy_runtime(ms(300));
+            let err = panic::catch_unwind(AssertUnwindSafe(|| outer.block_on(async move { drop(inner) })))
+                .unwrap_err();
+            let msg = panic_message(err);
+            assert!(msg.contains(BLOCKING_MSG), "{msg}");
+            dropped
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("the dropped runtime kept running");
+        }
+    });
+}
+
+#[test]
+fn shutdown_background_inside_a_task_and_drop_in_run_sync_are_fine() {
+    common::run_with_timeout("drop_allowed", 20, || {
+        let outer = multi(1);
+        let (inner, dropped) = busy_runtime(ms(50));
+        outer
+            .block_on(outer.spawn(async move { inner.shutdown_background() }))
+            .unwrap();
+        dropped.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        // A blocking-pool thread may block: dropping there waits, as usual.
+        let (inner, dropped) = busy_runtime(ms(50));
+        outer
+            .block_on(outer.handle().run_sync(move || drop(inner)))
+            .unwrap();
+        dropped.try_recv().unwrap();
+        // A plain thread too.
+        let (inner, _dropped) = busy_runtime(ms(50));
+        drop(inner);
+    });
+}
+
+#[test]
+fn shutdown_timeout_inside_a_task_of_another_runtime_panics() {
+    common::run_with_timeout("shutdown_timeout_in_task", 20, || {
+        let (inner, dropped) = busy_runtime(ms(300));
+        let outer = current();
+        let err = outer
+            .block_on(outer.spawn(async move { inner.shutdown_timeout(std::time::Duration::from_secs(1)) }))
+            .unwrap_err();
+        let msg = common::panic_text(&*err.into_panic());
+        assert!(msg.contains(BLOCKING_MSG), "{msg}");
+        dropped.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    });
 }
