@@ -46,6 +46,13 @@ pub mod net {
     pub use corral_runtime::net::*;
 }
 
+#[cfg(unix)]
+pub mod signal {
+    //! Signals: [`ctrl_c`] for graceful shutdown, and any Unix signal as an
+    //! async stream ([`unix::signal`]).
+    pub use corral_runtime::signal::*;
+}
+
 pub mod io {
     //! Async I/O traits and utilities: the ecosystem's `futures-io` traits
     //! and the `futures-util` extension traits, buffers and helpers, which

@@ -279,3 +279,107 @@ fn many_intervals_paused_clock_stay_exact() {
         assert!(real.elapsed() < Duration::from_secs(5));
     });
 }
+
+// ---- huge periods saturate instead of overflowing (issue 8) ---------------------
+
+#[test]
+fn interval_of_duration_max_does_not_overflow() {
+    for behavior in [
+        MissedTickBehavior::Burst,
+        MissedTickBehavior::Delay,
+        MissedTickBehavior::Skip,
+    ] {
+        let rt = paused();
+        rt.block_on(async {
+            let start = time::current_time();
+            let mut i = interval(Duration::MAX);
+            i.set_missed_tick_behavior(behavior);
+            assert_eq!(i.tick().await, start);
+            // The next tick is "never": a timeout wins, nothing panics.
+            assert!(timeout(ms(10), i.tick()).await.is_err(), "{behavior:?}");
+            time::advance(Duration::from_secs(3600)).await;
+            assert!(timeout(ms(10), i.tick()).await.is_err(), "{behavior:?}");
+        });
+    }
+}
+
+#[test]
+fn interval_at_with_a_huge_period_does_not_overflow() {
+    let rt = paused();
+    rt.block_on(async {
+        let start = time::current_time() + ms(5);
+        let mut i = interval_at(start, Duration::MAX - Duration::from_secs(1));
+        assert_eq!(i.tick().await, start);
+        assert!(timeout(ms(10), i.tick()).await.is_err());
+    });
+}
+
+#[test]
+fn reset_with_a_huge_period_does_not_overflow() {
+    let rt = paused();
+    rt.block_on(async {
+        let mut i = interval(Duration::MAX);
+        i.tick().await;
+        i.reset();
+        assert!(timeout(ms(10), i.tick()).await.is_err());
+        i.reset_after(Duration::MAX);
+        assert!(timeout(ms(10), i.tick()).await.is_err());
+        // reset_immediately ticks at once, then waits "forever" again.
+        i.reset_immediately();
+        let now = time::current_time();
+        assert_eq!(i.tick().await, now);
+        assert!(timeout(ms(10), i.tick()).await.is_err());
+    });
+}
+
+#[test]
+fn skip_with_a_huge_period_after_a_stall_does_not_overflow() {
+    let rt = paused();
+    rt.block_on(async {
+        // Beyond what an Instant can hold one period ahead.
+        let period = Duration::from_secs(u64::MAX / 2);
+        let start = time::current_time();
+        let mut i = interval_at(start, period);
+        i.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        assert_eq!(i.tick().await, start);
+        time::advance(Duration::from_secs(3600)).await;
+        assert!(timeout(ms(10), i.tick()).await.is_err());
+    });
+}
+
+// ---- Delay: a full period after a late tick (issue 8) ---------------------------
+
+#[test]
+fn delay_waits_a_full_period_after_a_slightly_late_tick() {
+    let rt = paused();
+    rt.block_on(async {
+        let start = time::current_time();
+        let mut i = interval(ms(100));
+        i.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        assert_eq!(i.tick().await, start);
+        // Busy until 30 ms after the second tick was due.
+        time::advance(ms(130)).await;
+        assert_eq!(i.tick().await, start + ms(100));
+        // The third tick: 100 ms after the late tick was taken, not at 200.
+        assert_eq!(i.tick().await, start + ms(230));
+        assert_eq!(time::current_time(), start + ms(230));
+        assert_eq!(i.tick().await, start + ms(330));
+    });
+}
+
+#[test]
+fn reset_at_and_reset_after_move_the_next_tick() {
+    let rt = paused();
+    rt.block_on(async {
+        let start = time::current_time();
+        let mut i = interval(ms(10));
+        assert_eq!(i.tick().await, start);
+        i.reset_after(ms(3));
+        assert_eq!(i.tick().await, start + ms(3));
+        assert_eq!(i.tick().await, start + ms(13));
+        i.reset_at(start + ms(50));
+        assert_eq!(i.tick().await, start + ms(50));
+        assert_eq!(time::current_time(), start + ms(50));
+        assert_eq!(i.tick().await, start + ms(60));
+    });
+}

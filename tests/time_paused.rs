@@ -292,12 +292,14 @@ fn advance_on_a_running_clock_panics_with_a_clear_message() {
 #[test]
 fn advance_on_a_multi_thread_runtime_moves_its_paused_clock() {
     run_with_timeout("advance_multi", 20, || {
-        let rt = Builder::new_multi_thread()
-            .worker_threads(2)
-            .start_paused(true)
-            .build()
-            .unwrap();
-        let start = rt.block_on(async { time::current_time() });
+        // `start_paused` is refused for a multi-thread runtime (see below);
+        // `pause()` still freezes its clock, which then moves only by
+        // `advance`.
+        let rt = Builder::new_multi_thread().worker_threads(2).build().unwrap();
+        let start = rt.block_on(async {
+            assert!(time::pause());
+            time::current_time()
+        });
         let (started_tx, started_rx) = mpsc::channel();
         let task = rt.spawn(async move {
             let s = time::sleep_until(start + secs(1));
@@ -315,6 +317,27 @@ fn advance_on_a_multi_thread_runtime_moves_its_paused_clock() {
         let woke = rt.block_on(task).unwrap();
         assert_eq!(woke, start + secs(1));
     });
+}
+
+#[test]
+fn start_paused_on_a_multi_thread_runtime_is_refused() {
+    // It would leave every sleep pending until someone calls `advance`.
+    let err = Builder::new_multi_thread()
+        .worker_threads(2)
+        .start_paused(true)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    let msg = err.to_string();
+    assert!(msg.contains("start_paused"), "{msg}");
+    assert!(msg.contains("new_current_thread"), "{msg}");
+    // `start_paused(false)` stays fine.
+    let rt = Builder::new_multi_thread()
+        .worker_threads(1)
+        .start_paused(false)
+        .build()
+        .unwrap();
+    rt.block_on(time::sleep(ms(1)));
 }
 
 // ---- pause / resume ---------------------------------------------------------------

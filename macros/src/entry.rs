@@ -7,7 +7,8 @@
 //!    tokens (never parsed into statements), so its spans survive untouched
 //!    and a half-typed body in an IDE does not stop the expansion.
 //! 2. [`Config::parse`] reads the attribute arguments (`flavor`,
-//!    `worker_threads`) and [`check_signature`] checks the function. Every
+//!    `worker_threads`, `start_paused`; `start_paused = true` needs the
+//!    current-thread flavor) and [`check_signature`] checks the function. Every
 //!    problem found becomes a [`syn::Error`] spanned on the offending tokens;
 //!    they are combined so the user sees all of them in one build.
 //! 3. [`expand_fn`] writes the synchronous function: the body moves into an
@@ -121,6 +122,7 @@ impl Config {
         // later conflict can point at it.
         let mut flavor: Option<&Meta> = None;
         let mut worker_threads: Option<&Meta> = None;
+        let mut start_paused: Option<&Meta> = None;
         let mut flavor_ok = true;
 
         for meta in &metas {
@@ -160,7 +162,10 @@ impl Config {
                     match &nv.value {
                         Expr::Lit(syn::ExprLit {
                             lit: Lit::Bool(b), ..
-                        }) => config.start_paused = Some(b.clone()),
+                        }) => {
+                            config.start_paused = Some(b.clone());
+                            start_paused = Some(meta);
+                        }
                         other => errors.spanned(other, "`start_paused` takes `true` or `false`"),
                     }
                 }
@@ -217,6 +222,30 @@ impl Config {
         }
         if config.flavor == Flavor::CurrentThread {
             config.worker_threads = None;
+        }
+        // A paused clock jumps to the next timer only on a current-thread
+        // runtime; `Builder::build` refuses the multi-thread combination, so
+        // say so here, at compile time.
+        let paused = config.start_paused.as_ref().is_some_and(|b| b.value);
+        if let (Some(meta), true, Flavor::MultiThread, true) =
+            (start_paused, paused, config.flavor, flavor_ok)
+        {
+            let message = if flavor.is_some() {
+                "`start_paused = true` cannot be used with `flavor = \"multi_thread\"`: only a \
+                 current-thread runtime moves its paused clock to the next timer when every task \
+                 waits; use `flavor = \"current_thread\"`"
+                    .to_owned()
+            } else {
+                format!(
+                    "`start_paused = true` needs the current-thread runtime, and `{}` defaults \
+                     to `flavor = \"multi_thread\"`; write `{}(flavor = \"current_thread\", \
+                     start_paused = true)]`",
+                    kind.attr(),
+                    kind.attr().trim_end_matches(']'),
+                )
+            };
+            errors.spanned(meta, message);
+            config.start_paused = None;
         }
         config
     }

@@ -64,7 +64,8 @@ mod entry;
 /// - `worker_threads = N`: the number of worker threads, an integer literal
 ///   of at least 1. Only with the multi-thread flavor.
 /// - `start_paused = true`: the runtime's clock starts paused (see
-///   `corral::time::pause`).
+///   `corral::time::pause`). Only with `flavor = "current_thread"` (a
+///   compile error otherwise, as `Builder::build` refuses it).
 ///
 /// # Examples
 ///
@@ -123,6 +124,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `start_paused = true`: the clock starts paused; on the default
 ///   current-thread runtime it then jumps to the next timer whenever every
 ///   task waits, so time-based tests run instantly and deterministically.
+///   Not with `flavor = "multi_thread"` (a compile error).
 ///
 /// # Examples
 ///

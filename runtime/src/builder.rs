@@ -120,8 +120,13 @@ impl Builder {
     }
 
     /// Starts the runtime with its clock paused (see
-    /// [`time::pause`](crate::time::pause)): on a current-thread runtime,
-    /// time then jumps to the next timer whenever every task is waiting.
+    /// [`time::pause`](crate::time::pause)): time then jumps to the next
+    /// timer whenever every task is waiting.
+    ///
+    /// Current-thread runtimes only: [`build`](Self::build) refuses a
+    /// multi-thread runtime with `start_paused(true)` (`InvalidInput`), as
+    /// its workers cannot tell when every task waits, and its sleeps would
+    /// never end without [`time::advance`](crate::time::advance).
     ///
     /// ```
     /// use std::time::Duration;
@@ -230,8 +235,9 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for an invalid setting (`worker_threads(0)`, or a
-    /// `CORRAL_WORKER_THREADS` that is not a positive number); the OS error
+    /// `InvalidInput` for an invalid setting (`worker_threads(0)`, a
+    /// `CORRAL_WORKER_THREADS` that is not a positive number,
+    /// `start_paused(true)` on a multi-thread runtime); the OS error
     /// if a thread cannot be started.
     ///
     /// ```
@@ -248,6 +254,15 @@ impl Builder {
                 "stall_threshold = {:?} is below the 1 ms minimum",
                 self.stall.threshold
             )));
+        }
+        if self.start_paused && self.flavor == RuntimeFlavor::MultiThread {
+            return Err(invalid(
+                "start_paused(true) needs a current-thread runtime: only it moves a paused \
+                 clock to the next timer when every task waits (on a multi-thread runtime \
+                 every sleep would hang until `advance`); build with \
+                 Builder::new_current_thread().start_paused(true)"
+                    .into(),
+            ));
         }
         let blocking = blocking::Config {
             max_threads: self.max_blocking_threads,

@@ -106,9 +106,11 @@ impl Handle {
         self.inner.io.unpark();
     }
 
-    /// Runtime shutdown: I/O waiters get an error, timers stay as they are
-    /// (their tasks are being cancelled).
+    /// Runtime shutdown: I/O waiters get an error; pending timers fire, so
+    /// that a `Sleep` awaited by another runtime's task moves to that
+    /// runtime (see `time/sleep.rs`).
     pub(crate) fn shutdown(&self) {
         self.inner.io.shutdown();
+        self.inner.time.shutdown();
     }
 }

@@ -3,6 +3,7 @@ use crate::driver;
 use crate::loom::Arc;
 use crate::sched::{current_thread, multi_thread};
 use crate::task::{self, JoinHandle};
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
@@ -175,9 +176,31 @@ impl Handle {
     /// };
     /// assert_eq!(rt.block_on(task).unwrap(), 3);
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// Guards must be dropped in the reverse order of their creation (as
+    /// they are when each lives in a scope). Dropping one while a guard
+    /// created after it is still alive panics: the thread's current runtime
+    /// would otherwise silently become the wrong one.
+    ///
+    /// ```should_panic
+    /// let a = corral::Builder::new_current_thread().build().unwrap();
+    /// let b = corral::Builder::new_current_thread().build().unwrap();
+    /// let ga = a.enter();
+    /// let gb = b.enter();
+    /// drop(ga); // panics: `gb` is still alive
+    /// # drop(gb);
+    /// ```
     pub fn enter(&self) -> EnterGuard {
+        let depth = ENTER_DEPTH.with(|d| {
+            let depth = d.get() + 1;
+            d.set(depth);
+            depth
+        });
         EnterGuard {
-            _guard: context::enter_handle(self.clone()),
+            guard: Some(context::enter_handle(self.clone())),
+            depth,
         }
     }
 
@@ -233,15 +256,73 @@ impl fmt::Debug for Handle {
     }
 }
 
-/// Keeps a runtime current on this thread; see [`Handle::enter`].
-#[must_use = "the runtime is current only while the guard lives"]
-pub struct EnterGuard {
-    _guard: context::HandleGuard,
+std::thread_local! {
+    /// How many `EnterGuard`s are alive on this thread (orphans included).
+    /// Each guard records the count after its creation; it is dropped in
+    /// order if that is still the count (no younger guard alive). A std
+    /// thread-local even under loom: the loom models never enter a runtime
+    /// by hand.
+    static ENTER_DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// Guards dropped out of order, with their depth: their context restore
+    /// waits until every younger guard is gone.
+    static ORPHANS: RefCell<Vec<(usize, context::HandleGuard)>> = const { RefCell::new(Vec::new()) };
 }
 
-impl fmt::Debug for EnterGuard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("EnterGuard")
+/// Keeps a runtime current on this thread; see [`Handle::enter`].
+///
+/// Guards nest: drop them in the reverse order of their creation, or the
+/// drop panics (see [`Handle::enter`]).
+#[must_use = "the runtime is current only while the guard lives"]
+pub struct EnterGuard {
+    /// Restores the previously current runtime. Taken by `Drop`.
+    guard: Option<context::HandleGuard>,
+    /// `ENTER_DEPTH` right after this guard was created.
+    depth: usize,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let Some(guard) = self.guard.take() else {
+            return;
+        };
+        let Ok(current) = ENTER_DEPTH.try_with(Cell::get) else {
+            return; // thread teardown: nothing left to restore for
+        };
+        if current != self.depth {
+            // A younger guard is alive. Restoring our predecessor now would
+            // make the younger guard's runtime vanish while it lives, and
+            // its own restore would later bring ours back after we are
+            // gone. Keep the context as it is; the restore happens when the
+            // younger guards are dropped (see below). Then say what went
+            // wrong, unless already unwinding.
+            let _ = ORPHANS.try_with(|o| o.borrow_mut().push((self.depth, guard)));
+            if !std::thread::panicking() {
+                panic!(
+                    "corral: EnterGuard dropped out of order: a guard from a later \
+                     Handle::enter / Runtime::enter on this thread is still alive. Drop \
+                     enter guards in the reverse order of their creation (keep each in its \
+                     own scope)"
+                );
+            }
+            return;
+        }
+        // In order: restore our predecessor, then finish the restores of
+        // the orphans just below us, youngest first.
+        drop(guard);
+        let mut depth = self.depth - 1;
+        while let Some(orphan) = ORPHANS
+            .try_with(|o| {
+                let mut o = o.borrow_mut();
+                let at = o.iter().position(|(d, _)| *d == depth)?;
+                Some(o.swap_remove(at))
+            })
+            .ok()
+            .flatten()
+        {
+            drop(orphan);
+            depth -= 1;
+        }
+        let _ = ENTER_DEPTH.try_with(|d| d.set(depth));
     }
 }
 

@@ -13,6 +13,7 @@
 //! - [`coop`]: the cooperative budget.
 //! - `driver.rs`, `reactor/`, [`time`], `blocking/`: what parked threads
 //!   wait on (I/O readiness, timers) and the blocking pool.
+//! - `signal/`: Ctrl-C and Unix signals, delivered through the reactor.
 //! - `context.rs`: what the current thread is doing for the runtime.
 //! - `loom.rs`: the only place that names atomics and locks (loom-swappable).
 
@@ -33,6 +34,8 @@ pub mod net;
 mod reactor;
 mod runtime;
 mod sched;
+#[cfg(unix)]
+pub mod signal;
 pub mod task;
 pub mod time;
 pub mod wait;

@@ -12,6 +12,12 @@ const NESTED_BLOCK_ON: &str = "cannot block_on inside a corral runtime: this thr
      async tasks, and blocking it would stall them. Use `.await` instead, or move the blocking \
      code into `corral::run_sync`";
 
+const BLOCKING_SHUTDOWN: &str = "cannot drop a corral runtime (or call shutdown_timeout) in a \
+     context where blocking is not allowed: this thread runs async tasks (a task or a block_on), \
+     and waiting here for the runtime's workers and run_sync jobs would stall them. The runtime \
+     was shut down in the background; call `Runtime::shutdown_background` there instead, or drop \
+     the runtime in `corral::run_sync` or on a plain thread";
+
 /// The corral runtime: a scheduler and the threads that run its tasks.
 ///
 /// Most programs start it with [`#[corral::main]`](macro@crate::main);
@@ -22,6 +28,14 @@ const NESTED_BLOCK_ON: &str = "cannot block_on inside a corral runtime: this thr
 /// dropped with the runtime entered, so their `Drop` may use
 /// [`Handle::current`]). Awaiting a cancelled task's handle then yields
 /// [`JoinError::Cancelled`](crate::task::JoinError::Cancelled).
+///
+/// Dropping waits for the workers and for running
+/// [`run_sync`](crate::run_sync) jobs, so it panics where blocking is not
+/// allowed: inside a task or a `block_on` of another runtime (use
+/// [`shutdown_background`](Runtime::shutdown_background) there; the runtime
+/// is still shut down, in the background, before the panic). A task may
+/// drop its own multi-thread runtime: it then does not wait for its own
+/// worker.
 ///
 /// ```
 /// let rt = corral::Runtime::new().unwrap();
@@ -160,6 +174,12 @@ impl Runtime {
     /// the stragglers finish in the background (a worker cancels the
     /// remaining tasks when its poll returns).
     ///
+    /// # Panics
+    ///
+    /// Where blocking is not allowed (in a task or a `block_on` of another
+    /// runtime), after shutting down in the background, as `Drop` does;
+    /// use [`shutdown_background`](Runtime::shutdown_background) there.
+    ///
     /// ```
     /// use std::time::Duration;
     /// let rt = corral::Runtime::new().unwrap();
@@ -170,7 +190,9 @@ impl Runtime {
         self.shutdown(Some(timeout))
     }
 
-    /// Shuts down without waiting for the workers.
+    /// Shuts down without waiting for the workers or for running
+    /// [`run_sync`](crate::run_sync) jobs. Usable anywhere, including
+    /// inside a task of another runtime.
     ///
     /// ```
     /// let rt = corral::Runtime::new().unwrap();
@@ -181,9 +203,19 @@ impl Runtime {
     }
 
     fn shutdown(&mut self, timeout: Option<Duration>) -> bool {
-        if !std::mem::replace(&mut self.live, false) {
+        if !self.live {
             return true;
         }
+        if timeout != Some(Duration::ZERO) && !self.may_wait_here() {
+            // Waiting here would stall the tasks this thread drives. Stop
+            // the runtime without waiting, then tell the caller.
+            self.shutdown(Some(Duration::ZERO));
+            if !std::thread::panicking() {
+                panic!("{BLOCKING_SHUTDOWN}");
+            }
+            return false;
+        }
+        self.live = false;
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let left = || deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         let _enter = context::enter_handle(self.handle.clone());
@@ -214,6 +246,22 @@ impl Runtime {
         // with what is left of the timeout (queued ones are cancelled).
         let blocking_done = self.handle.driver().blocking().shutdown(left());
         workers_done && blocking_done
+    }
+}
+
+impl Runtime {
+    /// May this thread wait for the runtime's workers and blocking jobs?
+    /// Not if it drives async tasks (a worker, a `block_on`), unless it is
+    /// one of this runtime's own workers: a task may drop its own runtime,
+    /// whose other tasks are being cancelled anyway.
+    fn may_wait_here(&self) -> bool {
+        if let Scheduler::MultiThread(shared) = &self.handle.scheduler {
+            if shared.is_current_worker() {
+                return true;
+            }
+        }
+        // The guard is dropped at once: this only asks.
+        context::enter_blocking_region().is_some()
     }
 }
 

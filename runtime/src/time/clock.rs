@@ -25,6 +25,8 @@ fn mark_pausable() {
 }
 
 pub(crate) struct Clock {
+    /// The reading at creation: tick 0 of the runtime's timing wheel.
+    origin: Instant,
     /// Set once the clock has ever been paused; until then `now` is just
     /// the system clock.
     pausable: AtomicBool,
@@ -45,12 +47,18 @@ impl Clock {
             mark_pausable();
         }
         Clock {
+            origin: now,
             pausable: AtomicBool::new(start_paused),
             state: Mutex::new(State {
                 base: now,
                 unfrozen: (!start_paused).then_some(now),
             }),
         }
+    }
+
+    /// The reading at creation (tick 0 of the timing wheel).
+    pub(crate) fn origin(&self) -> Instant {
+        self.origin
     }
 
     pub(crate) fn now(&self) -> Instant {
@@ -71,13 +79,27 @@ impl Clock {
     }
 
     /// Freezes the clock. Returns false if it was already paused.
+    ///
+    /// The frozen reading is rounded up to a whole millisecond since
+    /// `origin` (a jump forward of under a millisecond, as if pausing took
+    /// that long). Timers fire by whole ticks of the wheel, counted from
+    /// `origin`, and deadlines round up to the next tick: unaligned, a
+    /// `sleep(1s)` followed by `advance(1s)` would leave the clock a
+    /// fraction of a tick short of the timer's tick, and on a runtime that
+    /// does not auto-advance the sleep would never end.
     pub(crate) fn pause(&self) -> bool {
         let mut s = self.state.lock();
         mark_pausable();
         self.pausable.store(true, Relaxed);
         match s.unfrozen.take() {
             Some(since) => {
-                s.base += since.elapsed();
+                let base = s.base + since.elapsed();
+                let over = base.saturating_duration_since(self.origin).subsec_nanos() % 1_000_000;
+                s.base = if over == 0 {
+                    base
+                } else {
+                    base + Duration::from_nanos(u64::from(1_000_000 - over))
+                };
                 true
             }
             None => false,

@@ -71,7 +71,7 @@ impl TimeDriver {
     pub(crate) fn new(start_paused: bool) -> TimeDriver {
         let clock = Clock::new(start_paused);
         TimeDriver {
-            start: clock.now(),
+            start: clock.origin(),
             clock,
             timers: Mutex::new(Timers {
                 wheel: Wheel::new(),
@@ -221,6 +221,20 @@ impl TimeDriver {
         let waker = self.timers.lock().wheel.remove(key);
         // After the lock, as in `poll_fired`.
         drop(waker);
+    }
+
+    /// Runtime shutdown: fire every pending timer (so that a task of
+    /// another runtime waiting on one of them is woken; its `Sleep` then
+    /// moves to that runtime) and file no new ones.
+    pub(crate) fn shutdown(&self) {
+        let mut wakers = Vec::new();
+        self.timers.lock().wheel.shutdown(&mut wakers);
+        crate::contain::wake_all(wakers);
+    }
+
+    /// True once the runtime has shut down.
+    fn is_shut_down(&self) -> bool {
+        self.timers.lock().wheel.is_shut_down()
     }
 }
 

@@ -16,9 +16,23 @@ use std::time::Duration;
 /// It may be created anywhere (so `rt.block_on(sleep(d))` works): it joins
 /// the runtime that first polls it.
 ///
+/// # When its runtime shuts down
+///
+/// A `Sleep` belongs to the runtime current where it was created (or that
+/// first polled it). If that runtime is dropped before the deadline, the
+/// sleep is not lost: its next poll moves it, deadline unchanged, to the
+/// runtime polling it then, and it completes there at its deadline (a
+/// [`timeout`](crate::time::timeout) or [`interval`](crate::time::interval)
+/// built on it likewise carries on). A task of another runtime that was
+/// waiting on it is woken by the shutdown for that move. (Unlike sockets,
+/// which hold OS resources of the old runtime and fail with a "runtime has
+/// shut down" error, a timer is just a deadline; tokio panics here.) If the
+/// deadline came from a paused clock, it stays a reading of that clock.
+///
 /// # Panics
 ///
-/// When polled outside a runtime.
+/// When polled outside a runtime; when polled after its runtime shut down
+/// from outside any live runtime (the message says so).
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -141,37 +155,86 @@ impl Sleep {
     /// inner future may have spent it).
     #[track_caller]
     pub(crate) fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let key = self.key;
-        let deadline = self.deadline;
-        let driver = self.driver();
-        let time = driver.time();
-        match key {
-            None => {
-                if time.now() >= deadline {
-                    return Poll::Ready(());
-                }
-                let inserted = time.insert(deadline.into_std(), cx.waker());
-                if inserted.fired {
-                    time.remove(inserted.key);
-                    return Poll::Ready(());
-                }
-                if inserted.unpark {
-                    driver.unpark();
-                }
-                self.key = Some(inserted.key);
-                Poll::Pending
-            }
-            Some(key) => {
-                if time.poll_fired(key, cx.waker()) {
-                    time.remove(key);
-                    self.key = None;
-                    Poll::Ready(())
-                } else {
-                    Poll::Pending
-                }
+        loop {
+            match self.poll_registered(cx) {
+                Polled::Ready => return Poll::Ready(()),
+                Polled::Pending => return Poll::Pending,
+                Polled::ShutDown => self.move_to_current(),
             }
         }
     }
+
+    /// One poll against the wheel of `self.driver`.
+    #[track_caller]
+    fn poll_registered(&mut self, cx: &mut Context<'_>) -> Polled {
+        self.driver();
+        let Sleep {
+            driver: Some(driver),
+            deadline,
+            key,
+        } = self
+        else {
+            unreachable!("Sleep::driver() sets the driver");
+        };
+        let deadline = *deadline;
+        let time = driver.time();
+        let fired = match *key {
+            None => {
+                if time.now() >= deadline {
+                    return Polled::Ready;
+                }
+                let inserted = time.insert(deadline.into_std(), cx.waker());
+                if !inserted.fired {
+                    if inserted.unpark {
+                        driver.unpark();
+                    }
+                    *key = Some(inserted.key);
+                    return Polled::Pending;
+                }
+                inserted.key
+            }
+            Some(key) => {
+                if !time.poll_fired(key, cx.waker()) {
+                    return Polled::Pending;
+                }
+                key
+            }
+        };
+        time.remove(fired);
+        *key = None;
+        // The wheel fires a timer once the clock has reached its deadline,
+        // or when the runtime shuts down (`Wheel::shutdown`): only then can
+        // the clock still read earlier than the deadline.
+        if time.now() < deadline && time.is_shut_down() {
+            Polled::ShutDown
+        } else {
+            Polled::Ready
+        }
+    }
+
+    /// The sleep's runtime has shut down before its deadline: carry on in
+    /// the runtime polling it now.
+    #[cold]
+    #[track_caller]
+    fn move_to_current(&mut self) {
+        match driver::Handle::current() {
+            Ok(d) if !d.time().is_shut_down() => self.driver = Some(d),
+            _ => panic!(
+                "corral::time::Sleep: the runtime this sleep (or timeout, or interval) was \
+                 registered with has shut down, and it is polled outside any live runtime; \
+                 poll it from a task or block_on of a running runtime, where it carries on \
+                 until its deadline"
+            ),
+        }
+    }
+}
+
+/// What one poll against a wheel found.
+enum Polled {
+    Ready,
+    Pending,
+    /// The wheel's runtime shut down before the deadline.
+    ShutDown,
 }
 
 impl Future for Sleep {

@@ -162,6 +162,8 @@ pub(crate) struct Wheel {
     overflow_min: u64,
     /// The tick processed up to.
     elapsed: u64,
+    /// Set by [`Wheel::shutdown`]: nothing is pending or linked any more.
+    shut_down: bool,
     /// Slots (and overflow refilings) processed by `advance`, for tests.
     #[cfg(test)]
     steps: u64,
@@ -179,6 +181,7 @@ impl Wheel {
             overflow: NONE,
             overflow_min: u64::MAX,
             elapsed: 0,
+            shut_down: false,
             #[cfg(test)]
             steps: 0,
         }
@@ -208,7 +211,7 @@ impl Wheel {
             slot: 0,
             pending: false,
         });
-        if deadline > self.elapsed {
+        if deadline > self.elapsed && !self.shut_down {
             self.link(key as u32);
         }
         TimerKey(key)
@@ -266,7 +269,7 @@ impl Wheel {
             self.unlink(index);
         }
         self.entries[key.0].deadline = deadline;
-        if deadline > self.elapsed {
+        if deadline > self.elapsed && !self.shut_down {
             self.link(index);
         }
     }
@@ -320,6 +323,34 @@ impl Wheel {
             }
         }
         self.elapsed = self.elapsed.max(now);
+    }
+
+    /// The runtime is shutting down: every pending timer fires at once (its
+    /// waker is pushed onto `wakers`), and from now on `insert` and `reset`
+    /// file nothing: their timers are fired at once, without a wake. The
+    /// owner of a timer tells this "fired by shutdown" apart from a real
+    /// expiry by the clock (see `Sleep`). Entries stay allocated until
+    /// removed, as always.
+    pub(crate) fn shutdown(&mut self, wakers: &mut Vec<Waker>) {
+        self.shut_down = true;
+        for (_, entry) in self.entries.iter_mut() {
+            if entry.pending {
+                entry.pending = false;
+                wakers.extend(entry.waker.take());
+            }
+        }
+        // Every list is now meaningless: forget them all at once.
+        for level in &mut self.levels {
+            level.occupied = 0;
+            level.heads = [NONE; SLOTS];
+        }
+        self.overflow = NONE;
+        self.overflow_min = u64::MAX;
+    }
+
+    /// True after [`shutdown`](Wheel::shutdown).
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down
     }
 
     /// Number of entries, pending or fired-but-not-removed.
@@ -552,6 +583,35 @@ mod tests {
         }
         assert_eq!(std::mem::size_of::<Entry>(), 40);
         assert_eq!(std::mem::size_of::<SlabEntry>(), 40);
+    }
+
+    #[test]
+    fn shutdown_fires_everything_and_files_nothing_after() {
+        let mut wheel = Wheel::new();
+        let (counter, waker) = counting_waker();
+        let keys: Vec<_> = DEADLINES
+            .iter()
+            .map(|&d| wheel.insert(d, waker.clone()))
+            .collect();
+        let mut wakers = Vec::new();
+        wheel.shutdown(&mut wakers);
+        assert_eq!(wakers.len(), DEADLINES.len());
+        wakers.into_iter().for_each(Waker::wake);
+        assert_eq!(counter.0.load(SeqCst), DEADLINES.len());
+        assert!(wheel.is_shut_down());
+        assert!(keys.iter().all(|&k| wheel.is_fired(k)));
+        assert_eq!(wheel.next_expiration(), None);
+        // New and reset timers are fired at once, without a wake.
+        let late = wheel.insert(HOUR, waker.clone());
+        assert!(wheel.is_fired(late));
+        wheel.reset(keys[0], 3 * HOUR);
+        assert!(wheel.is_fired(keys[0]));
+        assert_eq!(wheel.next_expiration(), None);
+        assert_eq!(advance(&mut wheel, u64::MAX), 0);
+        for k in keys.into_iter().chain([late]) {
+            wheel.remove(k);
+        }
+        assert_eq!(wheel.len(), 0);
     }
 
     #[test]
