@@ -22,6 +22,11 @@
 //!   `COMPLETE`.
 //! - `owned` links: only under the owned-list shard lock (`owned.rs`).
 //! - everything else is immutable after spawn.
+//!
+//! The stage (future or output) is always dropped inside the task's
+//! context (`drop_future`, `dealloc`): a completing worker, a dropped join
+//! handle, or shutdown, on any thread, sees `try_id()` name the task from
+//! the value's `Drop`, then gets its own context back.
 
 use super::error::JoinError;
 use super::state::{State, ToIdle, ToNotified, ToRunning};
@@ -259,6 +264,10 @@ unsafe fn poll_future<F: Future, S>(
 /// The caller owns the stage (holds `RUNNING`, or the completing thread
 /// with no join interest).
 unsafe fn drop_future<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()> {
+    // Inside the task's context, whoever drops it (a worker, a dropped join
+    // handle, shutdown): `try_id()` in a `Drop` names this task, and the
+    // previous context comes back when the guard drops.
+    let _task = crate::context::enter_task(cell.header.id, coop::Budget::unconstrained());
     cell.stage.with_mut(|stage| {
         panic::catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: exclusive access per the contract.
@@ -352,9 +361,10 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
     // SAFETY: the reference count is zero: no one else can reach the cell,
     // and it came from Box::leak in `allocate`.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
-    // The stage holds at most an output nobody read (the handle was dropped
-    // after completion and left it); a panic from dropping it must not
-    // unwind through a waker drop.
+    // The stage is normally `Consumed` by now; whatever it still holds is
+    // dropped in the task's context like every other drop of its stage. A
+    // panic from dropping it must not unwind through a waker drop.
+    let _task = crate::context::enter_task(cell.header.id, coop::Budget::unconstrained());
     let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(cell)));
 }
 
