@@ -24,9 +24,10 @@
 //! - everything else is immutable after spawn.
 //!
 //! The stage (future or output) is always dropped inside the task's
-//! context (`drop_future`, `dealloc`): a completing worker, a dropped join
-//! handle, or shutdown, on any thread, sees `try_id()` name the task from
-//! the value's `Drop`, then gets its own context back.
+//! context, whoever drops it (a completing worker, a dropped join handle,
+//! shutdown; any thread): `try_id()` in the value's `Drop` names the task,
+//! and the dropper gets its own context back. The poll and cancellation
+//! already run in it; `drop_stage_in_context` and `dealloc` enter it.
 
 use super::error::JoinError;
 use super::state::{State, ToIdle, ToNotified, ToRunning};
@@ -264,16 +265,25 @@ unsafe fn poll_future<F: Future, S>(
 /// The caller owns the stage (holds `RUNNING`, or the completing thread
 /// with no join interest).
 unsafe fn drop_future<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()> {
-    // Inside the task's context, whoever drops it (a worker, a dropped join
-    // handle, shutdown): `try_id()` in a `Drop` names this task, and the
-    // previous context comes back when the guard drops.
-    let _task = crate::context::enter_task(cell.header.id, coop::Budget::unconstrained());
     cell.stage.with_mut(|stage| {
         panic::catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: exclusive access per the contract.
             unsafe { *stage = Stage::Consumed };
         }))
     })
+}
+
+/// `drop_future` inside the task's context, for the callers that are not
+/// already in it (a completing worker after the poll, a dropped join
+/// handle): `try_id()` in a `Drop` names this task, and the previous
+/// context comes back when the guard drops.
+///
+/// # Safety
+/// As `drop_future`.
+unsafe fn drop_stage_in_context<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()> {
+    let _task = crate::context::enter_task(cell.header.id, coop::Budget::unconstrained());
+    // SAFETY: forwarded contract.
+    unsafe { drop_future(cell) }
 }
 
 /// # Safety
@@ -323,7 +333,7 @@ unsafe fn complete<F: Future, S: Schedule>(cell: &Cell<F, S>) {
         // Nobody will read the output: drop it here.
         // SAFETY: complete with no join interest: the completing thread
         // owns the stage.
-        let _ = unsafe { drop_future(cell) };
+        let _ = unsafe { drop_stage_in_context(cell) };
     } else if prev.is_join_waker_set() {
         // The join waker is foreign code: a panic in it must not unwind
         // into the worker (and skip the reference release below).
@@ -441,7 +451,7 @@ unsafe fn drop_join_parts<F: Future, S>(ptr: NonNull<Header>, drop_output: bool,
     if drop_output {
         // SAFETY: complete before the handle let go: the handle owns the
         // stage.
-        let _ = unsafe { drop_future(cell) };
+        let _ = unsafe { drop_stage_in_context(cell) };
     }
     if drop_waker {
         // SAFETY: the state transition gave the cell to the handle.
