@@ -506,6 +506,28 @@ pub enum Removed {
 /// A waiter record replaced by [`WaitList::update_waker`]. Dropping it may
 /// run a foreign waker's `drop` or free a task, so drop it after the lock:
 /// [`drop_after`](Self::drop_after).
+///
+/// ```
+/// use corral_runtime::wait::{WaitList, WaitNode};
+/// use std::sync::Mutex;
+/// use std::task::{Context, Waker};
+/// let list = Mutex::new(WaitList::new());
+/// let node = std::pin::pin!(WaitNode::new(()));
+/// let mut guard = list.lock().unwrap();
+/// // SAFETY: in no list; only this one, under its lock; removed below.
+/// unsafe { guard.push_back(node.as_ref(), &Context::from_waker(Waker::noop())) };
+/// // Polled again by another waker: the old record comes back ...
+/// let other = std::sync::Arc::new(NoopWake).into();
+/// // SAFETY: queued in this list; lock held.
+/// let stale = unsafe { guard.update_waker(node.as_ref(), &Context::from_waker(&other)) };
+/// assert!(!stale.is_empty());
+/// stale.drop_after(guard); // ... and is dropped once the lock is free
+/// # struct NoopWake;
+/// # impl std::task::Wake for NoopWake { fn wake(self: std::sync::Arc<Self>) {} }
+/// let mut guard = list.lock().unwrap();
+/// // SAFETY: as above.
+/// let _ = unsafe { guard.remove(node.as_ref()) };
+/// ```
 #[must_use = "drop it after releasing the lock: `stale.drop_after(guard)`"]
 pub struct StaleWaiter(Waiter);
 
