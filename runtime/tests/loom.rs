@@ -589,12 +589,7 @@ fn wait_list_cancel_middle_node_passes_on() {
     // Three waiters, the middle one cancelled while two permits are
     // released: the other two get them in FIFO order, whatever the
     // interleaving (the cancelled one passes on what reached it).
-    let mut builder = loom::model::Builder::new();
-    // Three threads and a dozen lock sections: bounded so the file stays
-    // under five minutes; two preemptions reach every ordering of the
-    // cancel against the two wakes.
-    builder.preemption_bound = Some(2);
-    builder.check(|| {
+    loom::model(|| {
         let sem = Sem::new(0);
         let mut cx = Context::from_waker(Waker::noop());
         let mut a = Box::pin(Sem::acquire(&sem, 1));
