@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 
 use corral::task::{AbortHandle, Id, JoinError, JoinHandle};
 use corral::{Builder, EnterGuard, Handle, Runtime, RuntimeFlavor, TryCurrentError, YieldNow};
-use corral_runtime::wait::{WaitList, WaitNode, WakeBatch};
+use corral_runtime::wait::{Removed, StaleWaiter, WaitList, WaitNode, WakeBatch};
 
 fn is_send<T: Send>() {}
 fn is_sync<T: Sync>() {}
@@ -218,6 +218,16 @@ fn wake_batch_is_send_unpin() {
     // moved with the guard's owner; no need to share it.
     is_send::<WakeBatch>();
     is_unpin::<WakeBatch>();
+}
+
+#[test]
+fn stale_waiter_and_removed_cross_threads() {
+    // A replaced record is dropped after the lock, wherever the guard's
+    // owner is by then; `Removed` is a plain value.
+    is_send::<StaleWaiter>();
+    is_unpin::<StaleWaiter>();
+    is_send::<Removed>();
+    is_sync::<Removed>();
 }
 
 // ---- futures built from them ---------------------------------------------------

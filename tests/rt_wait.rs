@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use corral::Runtime;
-use corral_runtime::wait::{WaitList, WaitNode, WakeBatch};
+use corral_runtime::wait::{Removed, WaitList, WaitNode, WakeBatch};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 
@@ -68,24 +68,29 @@ impl Sem {
     }
 
     /// Gives `n` permits back: to the first waiters in line, else to the pool.
+    /// Wakes in chunks of at most `WakeBatch::CAPACITY`, unlocking between
+    /// them.
     fn release(&self, n: usize) {
-        let mut batch = WakeBatch::new();
-        {
-            let mut g = self.lock();
-            let inner = &mut *g;
-            for _ in 0..n {
-                inner.next_ticket += 1;
-                let ticket = inner.next_ticket;
-                match inner.waiters.front_mut() {
-                    Some(slot) => {
-                        *slot = ticket; // hand the permit over before waking
-                        assert!(inner.waiters.wake_front(&mut batch));
+        let mut left = n;
+        WakeBatch::wake_in_chunks(
+            || self.lock(),
+            |g, batch| {
+                let inner = &mut **g;
+                while left > 0 && !batch.is_full() {
+                    left -= 1;
+                    inner.next_ticket += 1;
+                    let ticket = inner.next_ticket;
+                    match inner.waiters.front_mut() {
+                        Some(slot) => {
+                            *slot = ticket; // hand the permit over before waking
+                            assert!(inner.waiters.wake_front(batch));
+                        }
+                        None => inner.permits += 1,
                     }
-                    None => inner.permits += 1,
                 }
-            }
-        }
-        batch.wake(); // outside the lock
+                left > 0
+            },
+        );
     }
 
     /// Puts `n` new permits into circulation.
@@ -96,24 +101,42 @@ impl Sem {
 
     /// Creates one new permit for every queued waiter and hands them all
     /// over with a single `wake_all`. Returns how many were woken.
+    /// Creates as many permits as there are waiters at the call, and hands
+    /// them to the front of the queue in chunks (unlocking between them);
+    /// if the queue runs short meanwhile (a woken holder's release served
+    /// one), the rest go to the pool.
     fn grant_all(&self) -> usize {
         let mut batch = WakeBatch::new();
-        let woken = {
-            let mut g = self.lock();
+        let mut g = self.lock();
+        let mut left = g.waiters.len();
+        let woken = left;
+        g.total += left;
+        loop {
             let inner = &mut *g;
             let mut ticket = inner.next_ticket;
-            for slot in inner.waiters.iter_mut() {
+            if inner.waiters.is_empty() {
+                inner.permits += left;
+                drop(g);
+                break woken;
+            }
+            // Hand over only as many as this chunk wakes.
+            let chunk = left.min(WakeBatch::CAPACITY).min(inner.waiters.len());
+            for slot in inner.waiters.iter_mut().take(chunk) {
                 ticket += 1;
                 *slot = ticket;
             }
             inner.next_ticket = ticket;
-            let n = inner.waiters.wake_all(&mut batch);
-            inner.total += n;
-            assert_eq!(batch.len(), n);
-            n
-        };
-        batch.wake();
-        woken
+            for _ in 0..chunk {
+                assert!(inner.waiters.wake_front(&mut batch));
+            }
+            left -= chunk;
+            assert_eq!(batch.len(), chunk);
+            batch.wake_after(g); // unlock, wake this chunk
+            if left == 0 {
+                break woken;
+            }
+            g = self.lock();
+        }
     }
 
     fn acquire(self: &Arc<Self>) -> Acquire {
@@ -206,7 +229,8 @@ impl Future for Acquire {
         let node = unsafe { Pin::new_unchecked(&this.node) };
         if node.is_queued() {
             // SAFETY: queued in this list, whose lock we hold.
-            unsafe { g.waiters.update_waker(node, cx) };
+            let stale = unsafe { g.waiters.update_waker(node, cx) };
+            stale.drop_after(g); // the old waker is dropped unlocked
             return Poll::Pending;
         }
         if g.permits > 0 {
@@ -254,9 +278,12 @@ impl Drop for Acquire {
         // SAFETY: the node can only be in this list; lock held.
         let removed = unsafe { g.waiters.remove(node) };
         drop(g);
-        if !removed && node.is_notified() {
+        match removed {
             // Handed a permit we will not use: pass it on.
-            self.sem.release(1);
+            Removed::Notified => self.sem.release(1),
+            // One permit per waiter, handed over only with the wake:
+            // nothing assigned, nobody behind us became servable.
+            Removed::Unlinked { .. } | Removed::NotQueued => {}
         }
     }
 }

@@ -133,6 +133,12 @@ pub(crate) fn enter_blocking_region() -> Option<BlockingGuard> {
     .flatten()
 }
 
+/// True while the thread drives a runtime (a worker, or inside
+/// `block_on`): a blocking wait here would stall the tasks behind it.
+pub(crate) fn in_blocking_region() -> bool {
+    with(|c| c.blocking.get()).unwrap_or(false)
+}
+
 pub(crate) struct BlockingGuard(());
 
 impl Drop for BlockingGuard {

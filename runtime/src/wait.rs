@@ -14,14 +14,33 @@
 //!   a combinator (`select!`, `FuturesUnordered`) that wraps the task's
 //!   waker to learn which branch to poll;
 //! - a **parked thread** — a `blocking_*` method on a plain thread
-//!   ([`WaitList::push_back_thread`], [`WaitNode::park_until_notified`]).
+//!   ([`WaitList::push_back_thread`], [`WaitNode::park_until_notified`],
+//!   [`WaitNode::park_until_notified_or`]; check [`assert_may_block`]
+//!   first).
 //!
-//! Waking ([`WaitList::wake_front`], [`WaitList::wake_all`]) unlinks the
-//! node and marks it notified *under the lock*, after the primitive has
-//! written the handoff (the permits, the lock, the item) into the node's
-//! payload. The actual wake happens after the lock is released
-//! ([`WakeBatch`]), so no waker is *woken* under a primitive's lock (a
-//! foreign waker is still cloned and dropped there, as everywhere).
+//! # Nothing runs under the primitive's lock
+//!
+//! Waking a waiter, and dropping a waiter record, can run foreign code (a
+//! `Waker`'s `wake` or `drop`) or free a task (whose future and output
+//! `Drop`s then run); that code may re-enter the primitive and would
+//! deadlock on its lock. So the hook never does either while the caller
+//! holds the lock:
+//!
+//! - [`WaitList::wake_front`] / [`WaitList::wake_all`] move the waiters
+//!   into a [`WakeBatch`]; [`WakeBatch::wake_after`] takes the lock guard
+//!   by value, drops it, then wakes. The batch is bounded
+//!   ([`WakeBatch::CAPACITY`]): `wake_all` stops when it is full and says
+//!   so, the primitive wakes that chunk and locks again for the rest.
+//! - [`WaitList::update_waker`] hands the replaced record back as a
+//!   [`StaleWaiter`], dropped with [`StaleWaiter::drop_after`] (guard
+//!   first).
+//! - [`WaitList::remove`] leaves the record in the node, which is the
+//!   owner's again; it goes when the node is dropped (after the owner
+//!   released the lock) or is reused if the node queues again for the same
+//!   waiter.
+//!
+//! (A foreign waker is still *cloned* under the lock by `push_back` and
+//! `update_waker`, as everywhere.)
 //!
 //! # Protocol, and who may touch what
 //!
@@ -34,24 +53,46 @@
 //! | QUEUED   | whoever holds the list's lock              |
 //! | NOTIFIED | the owner again (Release/Acquire handoff)  |
 //!
-//! Completion: the future that finds its node notified consumes the
-//! notification with [`WaitNode::take_notified`] and returns `Ready`. It
-//! checks once without the lock (the fast path) and once more after taking
-//! it, before deciding to queue: a wake may land in between.
+//! Waking: under the lock the primitive writes the handoff (the permits,
+//! the lock, the item) into the waiter's payload ([`WaitList::front_mut`],
+//! [`WaitList::iter_mut`], [`WaitList::value_of`]), then `wake_front` /
+//! `wake_all` unlinks the node, moves its record into the batch and marks
+//! it notified (Release). The primitive may also write into a payload
+//! *without* waking it: a partial handoff, such as some of the permits a
+//! large `acquire_many` asked for, assigned while it stays at the head.
 //!
-//! Cancellation: a future dropped while waiting locks the primitive and
-//! calls [`WaitList::remove`]. If that returns true the node was still
-//! queued and nothing was handed to it. If it returns false and the node
-//! [is notified](WaitNode::is_notified), the handoff already happened: the
-//! owner must pass it on (release the permits, unlock, give the item to the
-//! next waiter) so that cancellation never loses anything. A `WaitNode`
-//! dropped while still queued is a bug in the primitive; it aborts the
-//! process rather than leave a dangling pointer in the list.
+//! Completion: the future that finds its node notified consumes the
+//! notification with [`WaitNode::take_notified`] (Acquire) and returns
+//! `Ready`, reading the payload without the lock. It checks once without
+//! the lock (the fast path) and once more after taking it, before deciding
+//! to queue: a wake may land in between.
+//!
+//! # Cancellation
+//!
+//! A future dropped while waiting locks the primitive and calls
+//! [`WaitList::remove`], which says what happened ([`Removed`]); the
+//! primitive must act on it so that cancellation never loses a permit, a
+//! lock, an item or a wakeup:
+//!
+//! - [`Removed::Unlinked`]: the node was still queued and is now out. No
+//!   wake reached it, but its payload may hold a *partial handoff*: give it
+//!   back (the assigned permits go back to the pool or to the next
+//!   waiter). If `was_head`, the waiters behind it may now be servable (a
+//!   small request behind a cancelled large one, readers behind a
+//!   cancelled writer): dispatch again, as after a release.
+//! - [`Removed::Notified`]: the full handoff already happened; `remove`
+//!   consumed the notification. Pass it on: release the permits, unlock,
+//!   give the item to the next waiter.
+//! - [`Removed::NotQueued`]: never queued, or the notification was already
+//!   consumed: nothing to do.
+//!
+//! A `WaitNode` dropped while still queued is a bug in the primitive; it
+//! aborts the process rather than leave a dangling pointer in the list.
 //!
 //! # Example: a one-permit gate
 //!
 //! ```
-//! use corral_runtime::wait::{WaitList, WaitNode, WakeBatch};
+//! use corral_runtime::wait::{Removed, WaitList, WaitNode, WakeBatch};
 //! use parking_lot::Mutex;
 //! use std::future::Future;
 //! use std::pin::Pin;
@@ -65,18 +106,16 @@
 //! impl Gate {
 //!     fn open(&self) {
 //!         let mut batch = WakeBatch::new();
-//!         {
-//!             let mut inner = self.inner.lock();
-//!             let (permits, waiters) = &mut *inner;
-//!             match waiters.front_mut() {
-//!                 Some(got) => {
-//!                     *got = true; // hand the permit over before waking
-//!                     waiters.wake_front(&mut batch);
-//!                 }
-//!                 None => *permits += 1,
+//!         let mut inner = self.inner.lock();
+//!         let (permits, waiters) = &mut *inner;
+//!         match waiters.front_mut() {
+//!             Some(got) => {
+//!                 *got = true; // hand the permit over before waking
+//!                 waiters.wake_front(&mut batch);
 //!             }
+//!             None => *permits += 1,
 //!         }
-//!         batch.wake(); // outside the lock
+//!         batch.wake_after(inner); // releases the lock, then wakes
 //!     }
 //!
 //!     fn pass(&self) -> Pass<'_> {
@@ -105,7 +144,8 @@
 //!         let (permits, waiters) = &mut *inner;
 //!         if node.is_queued() {
 //!             // SAFETY: queued in this list, lock held.
-//!             unsafe { waiters.update_waker(node, cx) };
+//!             let stale = unsafe { waiters.update_waker(node, cx) };
+//!             stale.drop_after(inner); // an old waker is dropped unlocked
 //!         } else if *permits > 0 {
 //!             *permits -= 1;
 //!             return Poll::Ready(());
@@ -127,10 +167,18 @@
 //!         }
 //!         let mut inner = self.gate.inner.lock();
 //!         // SAFETY: the node can only be in this list; lock held.
-//!         if !unsafe { inner.1.remove(node) } && node.is_notified() {
-//!             drop(inner);
-//!             self.gate.open(); // handed a permit we will not use: pass it on
+//!         let removed = unsafe { inner.1.remove(node) };
+//!         drop(inner);
+//!         match removed {
+//!             // Handed a permit we will not use: pass it on.
+//!             Removed::Notified => self.gate.open(),
+//!             // A gate only writes the payload when it wakes, so nothing
+//!             // was assigned; one permit per waiter, so nobody behind us
+//!             // became servable.
+//!             Removed::Unlinked { .. } | Removed::NotQueued => {}
 //!         }
+//!         // The node (and the waiter record it kept) drops after this,
+//!         // with the lock released.
 //!     }
 //! }
 //!
@@ -144,13 +192,17 @@
 //! ```
 
 use crate::loom::{thread, AtomicU8, Ordering::*, UnsafeCell};
-use crate::sched;
 use crate::task::raw::{self, Header, Hint};
 use std::fmt;
 use std::marker::PhantomPinned;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Waker};
+use std::time::Instant;
+
+mod batch;
+
+pub use batch::WakeBatch;
 
 const IDLE: u8 = 0;
 const QUEUED: u8 = 1;
@@ -188,6 +240,10 @@ impl Waiter {
             (Waiter::Waker(w), None) => w.will_wake(cx.waker()),
             _ => false,
         }
+    }
+
+    fn is_current_thread(&self) -> bool {
+        matches!(self, Waiter::Thread(t) if t.id() == thread::current().id())
     }
 
     fn wake(self, hint: Hint) {
@@ -238,6 +294,8 @@ struct Links<T> {
 pub struct WaitNode<T> {
     state: AtomicU8,
     links: UnsafeCell<Links<T>>,
+    /// The waiter record: the list's while QUEUED, the owner's otherwise
+    /// (empty after a wake, kept after `remove`).
     waiter: UnsafeCell<Waiter>,
     value: UnsafeCell<T>,
     _pin: PhantomPinned,
@@ -269,15 +327,19 @@ impl<T> WaitNode<T> {
     /// True once a waker has taken the node off its list and handed it its
     /// turn. From then on the node (and its payload) belong to the owner
     /// again; no lock needed.
+    #[inline]
     pub fn is_notified(&self) -> bool {
-        // Acquire: pairs with the Release in `wake_front`/`wake_all`, so the
+        // Acquire: pairs with the Release in `WaitList::notify`, so the
         // payload written before the wake is visible.
         self.state.load(Acquire) == NOTIFIED
     }
 
     /// True while the node is in a list. Exact under the list's lock; a
     /// hint without it.
+    #[inline]
     pub fn is_queued(&self) -> bool {
+        // Acquire: pairs with the Release in `remove`/`notify` when read as
+        // "no longer queued" without the lock.
         self.state.load(Acquire) == QUEUED
     }
 
@@ -296,6 +358,7 @@ impl<T> WaitNode<T> {
     /// Consumes a notification: true if the node was notified, and the node
     /// is idle again (so a later drop does not pass the handoff on, and the
     /// node may wait once more). Call it when the future completes.
+    #[inline]
     pub fn take_notified(self: Pin<&Self>) -> bool {
         if self.is_notified() {
             // Relaxed: NOTIFIED nodes belong to the owner alone.
@@ -309,10 +372,79 @@ impl<T> WaitNode<T> {
     /// Blocks the current thread until the node is notified, and consumes
     /// the notification (see [`take_notified`](Self::take_notified)). The
     /// node must have been queued with [`WaitList::push_back_thread`] by this
-    /// thread.
+    /// thread (after [`assert_may_block`]).
+    ///
+    /// ```
+    /// use corral_runtime::wait::{WaitList, WaitNode, WakeBatch};
+    /// use std::sync::{Arc, Mutex};
+    /// let list = Arc::new(Mutex::new(WaitList::new()));
+    /// let node = std::pin::pin!(WaitNode::new(0u32));
+    /// corral_runtime::wait::assert_may_block("example");
+    /// // SAFETY: the node is in no list, goes only into this one under its
+    /// // lock, and is woken (so unlinked) before it is dropped.
+    /// unsafe { list.lock().unwrap().push_back_thread(node.as_ref()) };
+    /// let l = list.clone();
+    /// let waker = std::thread::spawn(move || {
+    ///     let mut batch = WakeBatch::new();
+    ///     let mut list = l.lock().unwrap();
+    ///     *list.front_mut().unwrap() = 7; // the handoff
+    ///     list.wake_front(&mut batch);
+    ///     batch.wake_after(list);
+    /// });
+    /// node.as_ref().park_until_notified();
+    /// waker.join().unwrap();
+    /// ```
     pub fn park_until_notified(self: Pin<&Self>) {
         while !self.take_notified() {
             thread::park();
+        }
+    }
+
+    /// As [`park_until_notified`](Self::park_until_notified), but gives up
+    /// at `deadline`: true if notified (the notification is consumed),
+    /// false on timeout.
+    ///
+    /// On false the node may still be queued, or a wake may be landing
+    /// right now: take the lock and [`WaitList::remove`] the node. If that
+    /// says [`Removed::Notified`], the handoff raced the timeout and is the
+    /// caller's: keep it (report success) or pass it on.
+    ///
+    /// Under `cfg(loom)` there is no clock: the timeout fires at the first
+    /// wait, so models explore the race between it and a wake.
+    ///
+    /// ```
+    /// use corral_runtime::wait::{Removed, WaitList, WaitNode};
+    /// use std::sync::Mutex;
+    /// use std::time::{Duration, Instant};
+    /// let list = Mutex::new(WaitList::<()>::new());
+    /// let node = std::pin::pin!(WaitNode::new(()));
+    /// // SAFETY: in no list; only this one, under its lock; removed below.
+    /// unsafe { list.lock().unwrap().push_back_thread(node.as_ref()) };
+    /// let deadline = Instant::now() + Duration::from_millis(5);
+    /// assert!(!node.as_ref().park_until_notified_or(deadline)); // nobody wakes us
+    /// let mut guard = list.lock().unwrap();
+    /// // SAFETY: queued in this list; lock held.
+    /// let removed = unsafe { guard.remove(node.as_ref()) };
+    /// assert_eq!(removed, Removed::Unlinked { was_head: true });
+    /// ```
+    pub fn park_until_notified_or(self: Pin<&Self>, deadline: Instant) -> bool {
+        loop {
+            if self.take_notified() {
+                return true;
+            }
+            #[cfg(not(loom))]
+            {
+                let now = Instant::now();
+                if now >= deadline {
+                    return false;
+                }
+                thread::park_timeout(deadline - now);
+            }
+            #[cfg(loom)]
+            {
+                let _ = deadline;
+                return false;
+            }
         }
     }
 }
@@ -324,6 +456,8 @@ impl<T> Drop for WaitNode<T> {
             eprintln!("corral: a WaitNode was dropped while still queued; the primitive that owns it must remove it first");
             std::process::abort();
         }
+        // The waiter record kept after a `remove` drops with the fields,
+        // which the owner does without the primitive's lock.
     }
 }
 
@@ -337,6 +471,84 @@ impl<T: fmt::Debug> fmt::Debug for WaitNode<T> {
         f.debug_struct("WaitNode")
             .field("state", &state)
             .finish_non_exhaustive()
+    }
+}
+
+/// What [`WaitList::remove`] found; the primitive must act on it (see the
+/// [module docs](self#cancellation)).
+///
+/// ```
+/// use corral_runtime::wait::{Removed, WaitList, WaitNode};
+/// let mut list = WaitList::new();
+/// let node = std::pin::pin!(WaitNode::new(0usize));
+/// // SAFETY: the node is in no list.
+/// assert_eq!(unsafe { list.remove(node.as_ref()) }, Removed::NotQueued);
+/// ```
+#[must_use = "a removed waiter may hold a handoff (or a partial one) that must be passed on"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removed {
+    /// The node was still queued and is unlinked now; no wake reached it.
+    /// Its payload is the owner's again and may hold a partial handoff the
+    /// primitive wrote while it waited: give that back. If `was_head`, the
+    /// waiters behind it may have become servable: dispatch again.
+    Unlinked {
+        /// The node was first in line.
+        was_head: bool,
+    },
+    /// The node had already been woken: the whole handoff is in its
+    /// payload. `remove` consumed the notification; pass the handoff on.
+    Notified,
+    /// The node was in no list and not notified (never queued, or the
+    /// notification was consumed earlier): nothing to do.
+    NotQueued,
+}
+
+/// A waiter record replaced by [`WaitList::update_waker`]. Dropping it may
+/// run a foreign waker's `drop` or free a task, so drop it after the lock:
+/// [`drop_after`](Self::drop_after).
+///
+/// ```
+/// use corral_runtime::wait::{WaitList, WaitNode};
+/// use std::sync::Mutex;
+/// use std::task::{Context, Waker};
+/// let list = Mutex::new(WaitList::new());
+/// let node = std::pin::pin!(WaitNode::new(()));
+/// let mut guard = list.lock().unwrap();
+/// // SAFETY: in no list; only this one, under its lock; removed below.
+/// unsafe { guard.push_back(node.as_ref(), &Context::from_waker(Waker::noop())) };
+/// // Polled again by another waker: the old record comes back ...
+/// let other = std::sync::Arc::new(NoopWake).into();
+/// // SAFETY: queued in this list; lock held.
+/// let stale = unsafe { guard.update_waker(node.as_ref(), &Context::from_waker(&other)) };
+/// assert!(!stale.is_empty());
+/// stale.drop_after(guard); // ... and is dropped once the lock is free
+/// # struct NoopWake;
+/// # impl std::task::Wake for NoopWake { fn wake(self: std::sync::Arc<Self>) {} }
+/// let mut guard = list.lock().unwrap();
+/// // SAFETY: as above.
+/// let _ = unsafe { guard.remove(node.as_ref()) };
+/// ```
+#[must_use = "drop it after releasing the lock: `stale.drop_after(guard)`"]
+pub struct StaleWaiter(Waiter);
+
+impl StaleWaiter {
+    /// Releases `guard` (the primitive's lock), then drops the old record.
+    pub fn drop_after<G>(self, guard: G) {
+        drop(guard);
+        drop(self);
+    }
+
+    /// True if nothing was replaced (the waker had not changed).
+    pub fn is_empty(&self) -> bool {
+        matches!(self.0, Waiter::None)
+    }
+}
+
+impl fmt::Debug for StaleWaiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaleWaiter")
+            .field("empty", &self.is_empty())
+            .finish()
     }
 }
 
@@ -392,6 +604,10 @@ impl<T> WaitList<T> {
     /// Queues `node` at the back; the waker of `cx` (or its task) is woken
     /// when the node's turn comes.
     ///
+    /// A record kept from an earlier [`remove`](Self::remove) is reused if
+    /// it names the same waiter; otherwise it is replaced, and dropped here
+    /// under the lock.
+    ///
     /// # Safety
     ///
     /// - `node` is not queued in any list;
@@ -400,23 +616,33 @@ impl<T> WaitList<T> {
     ///   under that same lock — before the node is dropped.
     pub unsafe fn push_back(&mut self, node: Pin<&WaitNode<T>>, cx: &Context<'_>) {
         // SAFETY: forwarded contract.
-        unsafe { self.link_back(node, Waiter::from_cx(cx)) }
+        unsafe { self.link_back(node, |w| w.matches(cx), || Waiter::from_cx(cx)) }
     }
 
     /// Queues `node` for the current thread, which then blocks in
-    /// [`WaitNode::park_until_notified`].
+    /// [`WaitNode::park_until_notified`] (or `_or`, with a deadline). Call
+    /// [`assert_may_block`] before taking the lock.
     ///
     /// # Safety
     ///
     /// As [`push_back`](Self::push_back).
     pub unsafe fn push_back_thread(&mut self, node: Pin<&WaitNode<T>>) {
         // SAFETY: forwarded contract.
-        unsafe { self.link_back(node, Waiter::Thread(thread::current())) }
+        unsafe {
+            self.link_back(node, Waiter::is_current_thread, || {
+                Waiter::Thread(thread::current())
+            })
+        }
     }
 
     /// # Safety
     /// As `push_back`.
-    unsafe fn link_back(&mut self, node: Pin<&WaitNode<T>>, waiter: Waiter) {
+    unsafe fn link_back(
+        &mut self,
+        node: Pin<&WaitNode<T>>,
+        same: impl FnOnce(&Waiter) -> bool,
+        make: impl FnOnce() -> Waiter,
+    ) {
         // A real check, not a debug one: queueing a queued node corrupts the
         // list, and re-queueing a notified one loses its handoff.
         assert_eq!(
@@ -427,7 +653,11 @@ impl<T> WaitList<T> {
         let ptr = NonNull::from(&*node);
         // SAFETY: the node is not queued, so its cells are ours (owner);
         // from here on they are the list's, under the caller's lock.
-        node.waiter.with_mut(|w| unsafe { *w = waiter });
+        node.waiter.with_mut(|w| unsafe {
+            if !same(&*w) {
+                *w = make();
+            }
+        });
         // SAFETY: as above.
         node.links.with_mut(|l| unsafe {
             (*l).prev = self.tail;
@@ -448,43 +678,53 @@ impl<T> WaitList<T> {
 
     /// Re-records the waiter of a queued node if `cx` has a different waker
     /// (the future moved to another task, or is polled by a combinator).
+    /// The record it replaces comes back to be dropped after the lock.
     ///
     /// # Safety
     ///
     /// `node` is queued in this list or in no list.
-    pub unsafe fn update_waker(&mut self, node: Pin<&WaitNode<T>>, cx: &Context<'_>) {
+    pub unsafe fn update_waker(&mut self, node: Pin<&WaitNode<T>>, cx: &Context<'_>) -> StaleWaiter {
         if node.state.load(Relaxed) != QUEUED {
-            return;
+            return StaleWaiter(Waiter::None);
         }
         node.waiter.with_mut(|w| {
             // SAFETY: queued in this list, whose lock we hold.
             let w = unsafe { &mut *w };
-            if !w.matches(cx) {
-                *w = Waiter::from_cx(cx);
+            if w.matches(cx) {
+                StaleWaiter(Waiter::None)
+            } else {
+                StaleWaiter(std::mem::replace(w, Waiter::from_cx(cx)))
             }
-        });
+        })
     }
 
-    /// Unlinks `node` if it is queued. Returns true if it was: nothing had
-    /// been handed to it. False means it was never queued or was already
-    /// woken — check [`WaitNode::is_notified`] and pass the handoff on.
+    /// Takes `node` out of the list if it is queued, and says what had
+    /// happened to it; see [`Removed`] and the
+    /// [module docs](self#cancellation). The waiter record stays in the
+    /// node (dropped with it, after the lock).
     ///
     /// # Safety
     ///
     /// `node` is queued in this list or in no list.
-    pub unsafe fn remove(&mut self, node: Pin<&WaitNode<T>>) -> bool {
-        if node.state.load(Relaxed) != QUEUED {
-            return false;
+    pub unsafe fn remove(&mut self, node: Pin<&WaitNode<T>>) -> Removed {
+        match node.state.load(Acquire) {
+            QUEUED => {}
+            NOTIFIED => {
+                // Relaxed: a NOTIFIED node is the owner's, and the caller is
+                // the owner.
+                node.state.store(IDLE, Relaxed);
+                return Removed::Notified;
+            }
+            _ => return Removed::NotQueued,
         }
+        let ptr = NonNull::from(&*node);
+        let was_head = self.head == Some(ptr);
         // SAFETY: queued in this list (contract), lock held.
-        unsafe { self.unlink(NonNull::from(&*node)) };
-        // SAFETY: unlinked: the owner's again; drop the recorded waiter.
-        let waiter = node
-            .waiter
-            .with_mut(|w| unsafe { std::mem::replace(&mut *w, Waiter::None) });
+        unsafe { self.unlink(ptr) };
+        // Release: the unlinking and any partial handoff become the
+        // owner's; pairs with an Acquire reading "not queued".
         node.state.store(IDLE, Release);
-        drop(waiter);
-        true
+        Removed::Unlinked { was_head }
     }
 
     /// The payload of a node queued in this list (to read what it asks
@@ -515,25 +755,67 @@ impl<T> WaitList<T> {
     }
 
     /// Takes the first waiter off the list and marks it notified; it is
-    /// woken when `batch` is. Write the handoff into its payload first
-    /// ([`front_mut`](Self::front_mut)). Returns false if the list is
-    /// empty.
+    /// woken by [`WakeBatch::wake_after`]. Write the handoff into its
+    /// payload first ([`front_mut`](Self::front_mut)). Returns false if
+    /// the list is empty.
+    ///
+    /// # Panics
+    ///
+    /// If `batch` [is full](WakeBatch::is_full): check before handing
+    /// anything over, and wake the batch (releasing the lock) first.
+    #[inline]
     pub fn wake_front(&mut self, batch: &mut WakeBatch) -> bool {
         let Some(head) = self.head else { return false };
+        assert!(
+            !batch.is_full(),
+            "WakeBatch is full: release the lock with `wake_after`, then lock again for the rest"
+        );
         // SAFETY: head is queued here, lock held.
         unsafe { self.notify(head, batch) };
         true
     }
 
-    /// Wakes every waiter (in FIFO order). Returns how many.
-    pub fn wake_all(&mut self, batch: &mut WakeBatch) -> usize {
-        let n = self.len;
-        while self.wake_front(batch) {}
-        n
+    /// Wakes waiters from the front, in FIFO order, until the list is empty
+    /// or `batch` is full. Returns true if waiters remain because the batch
+    /// filled up: wake it ([`WakeBatch::wake_after`], which releases the
+    /// lock), lock again and call once more.
+    ///
+    /// Waiters that queue between two rounds are woken too. A primitive
+    /// that must wake only those present at the start (a `notify_all`)
+    /// marks them in their payload first, or counts them.
+    ///
+    /// ```
+    /// use corral_runtime::wait::{WaitList, WakeBatch};
+    /// use std::sync::Mutex;
+    /// let list = Mutex::new(WaitList::<bool>::new());
+    /// // ... waiters queue ...
+    /// let mut batch = WakeBatch::new();
+    /// loop {
+    ///     let mut guard = list.lock().unwrap();
+    ///     for ready in guard.iter_mut() {
+    ///         *ready = true;
+    ///     }
+    ///     let more = guard.wake_all(&mut batch);
+    ///     batch.wake_after(guard); // unlock, then wake this chunk
+    ///     if !more {
+    ///         break;
+    ///     }
+    /// }
+    /// ```
+    #[must_use = "true means waiters remain: wake the batch and call again"]
+    pub fn wake_all(&mut self, batch: &mut WakeBatch) -> bool {
+        while let Some(head) = self.head {
+            if batch.is_full() {
+                return true;
+            }
+            // SAFETY: head is queued here, lock held.
+            unsafe { self.notify(head, batch) };
+        }
+        false
     }
 
     /// # Safety
-    /// `node` is queued in this list; lock held.
+    /// `node` is queued in this list; lock held; `batch` is not full.
     unsafe fn notify(&mut self, node: NonNull<WaitNode<T>>, batch: &mut WakeBatch) {
         // SAFETY: forwarded contract.
         unsafe { self.unlink(node) };
@@ -547,8 +829,9 @@ impl<T> WaitList<T> {
             .with_mut(|w| unsafe { std::mem::replace(&mut *w, Waiter::None) });
         batch.push(waiter);
         // Release: publishes the payload and the unlinking to the owner,
-        // which may free the node as soon as it sees this. Touch nothing
-        // of the node after it.
+        // which may read the payload and free the node as soon as it sees
+        // this (pairs with the Acquire in `is_notified`). Touch nothing of
+        // the node after it.
         n.state.store(NOTIFIED, Release);
     }
 
@@ -613,78 +896,44 @@ impl<'a, T> Iterator for IterMut<'a, T> {
     }
 }
 
-/// Waiters taken off a [`WaitList`], to wake once the lock is released.
+/// Refuses to block a thread that drives a corral runtime.
 ///
-/// Dropping the batch wakes them too; [`wake`](Self::wake) just says so.
-/// A single woken task goes to the LIFO slot of the waking worker (it runs
-/// next); several go to the back of its queue in one go, and one idle
-/// worker is signalled to help.
-#[derive(Default)]
-pub struct WakeBatch {
-    first: Option<Waiter>,
-    rest: Vec<Waiter>,
-}
-
-impl WakeBatch {
-    /// An empty batch.
-    pub const fn new() -> Self {
-        WakeBatch {
-            first: None,
-            rest: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, waiter: Waiter) {
-        if self.first.is_none() {
-            self.first = Some(waiter);
-        } else {
-            self.rest.push(waiter);
-        }
-    }
-
-    /// Number of waiters in the batch.
-    pub fn len(&self) -> usize {
-        self.first.is_some() as usize + self.rest.len()
-    }
-
-    /// True if the batch wakes nobody.
-    pub fn is_empty(&self) -> bool {
-        self.first.is_none()
-    }
-
-    /// Wakes every waiter in the batch. Call it after releasing the lock.
-    pub fn wake(self) {
-        drop(self)
+/// Call it at the top of every `blocking_*` method, before taking any
+/// lock. On a runtime worker thread, or inside `block_on`, blocking would
+/// stall every task queued behind the thread (and can deadlock: the task
+/// that would wake it may be queued there), so it panics with a message
+/// naming `what` and the fix. Plain threads and `run_sync` threads pass.
+///
+/// ```
+/// corral_runtime::wait::assert_may_block("Mutex::blocking_lock"); // a plain thread: fine
+/// let rt = corral::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     corral::run_sync(|| corral_runtime::wait::assert_may_block("Mutex::blocking_lock")) // fine too
+///         .await
+/// })
+/// .unwrap();
+/// let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+///     rt.block_on(async { corral_runtime::wait::assert_may_block("Mutex::blocking_lock") })
+/// }));
+/// assert!(refused.is_err());
+/// ```
+///
+/// # Panics
+///
+/// On a runtime worker thread or inside `block_on`.
+#[track_caller]
+pub fn assert_may_block(what: &str) {
+    if crate::context::in_blocking_region() {
+        refuse_to_block(what);
     }
 }
 
-impl Drop for WakeBatch {
-    fn drop(&mut self) {
-        let Some(first) = self.first.take() else { return };
-        if self.rest.is_empty() {
-            first.wake(Hint::Lifo);
-            return;
-        }
-        // Every waiter here was already handed its turn: each must be woken
-        // even if a foreign waker panics, or it would hang holding what it
-        // was given. The first panic is re-raised after all are woken.
-        let mut panic = None;
-        for waiter in std::iter::once(first).chain(self.rest.drain(..)) {
-            if let Err(p) =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waiter.wake(Hint::Batch)))
-            {
-                panic.get_or_insert(p);
-            }
-        }
-        sched::flush_batch();
-        if let Some(p) = panic {
-            std::panic::resume_unwind(p);
-        }
-    }
-}
-
-impl fmt::Debug for WakeBatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WakeBatch").field("len", &self.len()).finish()
-    }
+#[cold]
+#[track_caller]
+fn refuse_to_block(what: &str) -> ! {
+    panic!(
+        "{what} cannot block a thread that drives a corral runtime (a worker thread, or inside \
+         `block_on`): it would stall every task queued behind it. `.await` the async version \
+         instead, or move the blocking call onto `corral::run_sync`"
+    )
 }

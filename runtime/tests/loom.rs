@@ -11,7 +11,7 @@
 
 #![cfg(loom)]
 
-use corral_runtime::wait::{WaitList, WaitNode, WakeBatch};
+use corral_runtime::wait::{Removed, WaitList, WaitNode, WakeBatch};
 use corral_runtime::Builder;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::{Arc, Mutex};
@@ -194,18 +194,16 @@ impl Gate {
 
     fn release(&self) {
         let mut batch = WakeBatch::new();
-        {
-            let mut inner = self.inner.lock().unwrap();
-            let (permits, list) = &mut *inner;
-            match list.front_mut() {
-                Some(got) => {
-                    *got = true;
-                    list.wake_front(&mut batch);
-                }
-                None => *permits += 1,
+        let mut inner = self.inner.lock().unwrap();
+        let (permits, list) = &mut *inner;
+        match list.front_mut() {
+            Some(got) => {
+                *got = true;
+                list.wake_front(&mut batch);
             }
+            None => *permits += 1,
         }
-        batch.wake();
+        batch.wake_after(inner);
     }
 
     fn permits(&self) -> usize {
@@ -235,7 +233,9 @@ impl Future for Acquire {
         let (permits, list) = &mut *inner;
         if node.is_queued() {
             // SAFETY: queued in this list; lock held.
-            unsafe { list.update_waker(node, cx) };
+            let stale = unsafe { list.update_waker(node, cx) };
+            stale.drop_after(inner);
+            return Poll::Pending;
         } else if *permits > 0 {
             *permits -= 1;
             return Poll::Ready(());
@@ -255,8 +255,8 @@ impl Drop for Acquire {
         let mut inner = self.gate.inner.lock().unwrap();
         // SAFETY: the node is in this list or none; lock held.
         let removed = unsafe { inner.1.remove(node) };
-        if !removed && node.is_notified() {
-            drop(inner);
+        drop(inner);
+        if removed == Removed::Notified {
             // Handed a permit it will not use: pass it on.
             self.gate.release();
         }
@@ -359,19 +359,391 @@ fn wait_list_wake_all_reaches_task_waiters() {
         let g = gate.clone();
         let th = thread::spawn(move || {
             let mut batch = WakeBatch::new();
-            {
-                let mut inner = g.inner.lock().unwrap();
-                for got in inner.1.iter_mut() {
-                    *got = true;
-                }
-                assert_eq!(inner.1.wake_all(&mut batch), 2);
+            let mut inner = g.inner.lock().unwrap();
+            for got in inner.1.iter_mut() {
+                *got = true;
             }
-            batch.wake();
+            assert!(!inner.1.wake_all(&mut batch), "the batch holds two under loom");
+            assert_eq!(batch.len(), 2);
+            batch.wake_after(inner);
         });
         rt.block_on(async {
             a.await.unwrap();
             b.await.unwrap();
         });
         th.join().unwrap();
+    });
+}
+
+// ---- a counting semaphore with partial handoff ---------------------------------
+//
+// The models below learn of a wake only through the node's state word (a
+// noop foreign waker, no lock taken after the wake), so they fail if the
+// NOTIFIED store or the `is_notified` load loses its ordering: the payload
+// is then read without a happens-before edge, and loom reports the race on
+// its cell.
+
+/// What a waiter asks for and what it was given so far.
+#[derive(Clone, Copy, Debug, Default)]
+struct Req {
+    want: usize,
+    got: usize,
+}
+
+struct Sem {
+    inner: Mutex<SemInner>,
+}
+
+struct SemInner {
+    permits: usize,
+    list: WaitList<Req>,
+}
+
+impl SemInner {
+    /// Serves the queue head as far as the free permits go: a partial
+    /// handoff stays in its payload, a full one wakes it. FIFO: nobody
+    /// behind an unserved head is served.
+    fn dispatch(&mut self, batch: &mut WakeBatch) {
+        while let Some(front) = self.list.front_mut() {
+            let give = (front.want - front.got).min(self.permits);
+            front.got += give;
+            self.permits -= give;
+            if front.got < front.want || batch.is_full() {
+                break;
+            }
+            self.list.wake_front(batch);
+        }
+    }
+}
+
+impl Sem {
+    fn new(permits: usize) -> Arc<Sem> {
+        Arc::new(Sem {
+            inner: Mutex::new(SemInner {
+                permits,
+                list: WaitList::new(),
+            }),
+        })
+    }
+
+    fn release(&self, n: usize) {
+        let mut batch = WakeBatch::new();
+        let mut inner = self.inner.lock().unwrap();
+        inner.permits += n;
+        inner.dispatch(&mut batch);
+        batch.wake_after(inner);
+    }
+
+    fn permits(&self) -> usize {
+        let inner = self.inner.lock().unwrap();
+        assert!(inner.list.is_empty(), "waiters left queued");
+        inner.permits
+    }
+
+    fn acquire(this: &Arc<Self>, want: usize) -> AcquireMany {
+        AcquireMany {
+            sem: this.clone(),
+            node: WaitNode::new(Req { want, got: 0 }),
+            done: false,
+        }
+    }
+}
+
+struct AcquireMany {
+    sem: Arc<Sem>,
+    node: WaitNode<Req>,
+    done: bool,
+}
+
+impl AcquireMany {
+    fn node(self: Pin<&mut Self>) -> (Pin<&mut WaitNode<Req>>, &mut bool, &Arc<Sem>) {
+        // SAFETY: `node` is structurally pinned; `done` and `sem` are not.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        (
+            unsafe { Pin::new_unchecked(&mut this.node) },
+            &mut this.done,
+            &this.sem,
+        )
+    }
+}
+
+impl Future for AcquireMany {
+    /// The permits taken.
+    type Output = usize;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        let (mut node, done, sem) = self.node();
+        // The lock-free fast path: the payload is read through its loom
+        // cell with only the state word's Acquire to order it.
+        if node.as_ref().take_notified() {
+            let req = *node.as_mut().value_mut().unwrap();
+            assert_eq!(req.got, req.want, "woken without the whole handoff");
+            *done = true;
+            return Poll::Ready(req.got);
+        }
+        let mut inner = sem.inner.lock().unwrap();
+        if node.as_ref().take_notified() {
+            drop(inner);
+            let req = *node.as_mut().value_mut().unwrap();
+            *done = true;
+            return Poll::Ready(req.got);
+        }
+        if node.is_queued() {
+            // SAFETY: queued in this list; lock held.
+            let stale = unsafe { inner.list.update_waker(node.as_ref(), cx) };
+            stale.drop_after(inner);
+            return Poll::Pending;
+        }
+        let want = node.as_mut().value_mut().unwrap().want;
+        if inner.list.is_empty() && inner.permits >= want {
+            inner.permits -= want;
+            *done = true;
+            return Poll::Ready(want);
+        }
+        // SAFETY: in no list; only ever this one, under its lock; Drop
+        // removes it.
+        unsafe { inner.list.push_back(node.as_ref(), cx) };
+        // Queued at the head with some permits free: a partial handoff.
+        let mut batch = WakeBatch::new();
+        inner.dispatch(&mut batch);
+        batch.wake_after(inner);
+        Poll::Pending
+    }
+}
+
+impl Drop for AcquireMany {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // SAFETY: not moved; only reborrowed.
+        let node = unsafe { Pin::new_unchecked(&self.node) };
+        let mut batch = WakeBatch::new();
+        let mut inner = self.sem.inner.lock().unwrap();
+        // SAFETY: the node is in this list or none; lock held.
+        match unsafe { inner.list.remove(node) } {
+            Removed::Notified | Removed::Unlinked { .. } => {
+                // Give back whatever was handed over, whole or partial
+                // (SAFETY: in no list now, and we own it).
+                let got = unsafe { inner.list.value_of(node) }.got;
+                inner.permits += got;
+                // A head that goes away may unblock those behind it.
+                inner.dispatch(&mut batch);
+            }
+            Removed::NotQueued => {}
+        }
+        batch.wake_after(inner);
+    }
+}
+
+#[test]
+fn wait_list_fast_path_reads_the_handoff_without_the_lock() {
+    loom::model(|| {
+        let sem = Sem::new(0);
+        let s = sem.clone();
+        let owner = thread::spawn(move || {
+            let mut fut = Box::pin(Sem::acquire(&s, 1));
+            let mut cx = Context::from_waker(Waker::noop());
+            if let Poll::Ready(n) = fut.as_mut().poll(&mut cx) {
+                return n; // the release came first
+            }
+            // One non-blocking re-poll (no yield loop): a wake that landed
+            // is seen through the state word alone.
+            let got = match fut.as_mut().poll(&mut cx) {
+                Poll::Ready(n) => n,
+                Poll::Pending => 0, // cancelled below; Drop passes it on
+            };
+            drop(fut);
+            got
+        });
+        sem.release(1);
+        let got = owner.join().unwrap();
+        assert_eq!(sem.permits() + got, 1, "a permit was lost or doubled");
+    });
+}
+
+#[test]
+fn wait_list_update_waker_races_wake() {
+    loom::model(|| {
+        let sem = Sem::new(0);
+        let s = sem.clone();
+        let owner = thread::spawn(move || {
+            let mut fut = Box::pin(Sem::acquire(&s, 1));
+            // Queued with one waker ...
+            if let Poll::Ready(n) = fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                return n; // the release came first
+            }
+            // ... then waited on with another (block_on's): the wake must
+            // reach the new one or this hangs (loom reports a deadlock).
+            loom::future::block_on(fut)
+        });
+        sem.release(1);
+        assert_eq!(owner.join().unwrap(), 1);
+        assert_eq!(sem.permits(), 0);
+    });
+}
+
+#[test]
+fn wait_list_cancel_middle_node_passes_on() {
+    // Three waiters, the middle one cancelled while two permits are
+    // released: the other two get them in FIFO order, whatever the
+    // interleaving (the cancelled one passes on what reached it).
+    loom::model(|| {
+        let sem = Sem::new(0);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut a = Box::pin(Sem::acquire(&sem, 1));
+        let mut b = Box::pin(Sem::acquire(&sem, 1));
+        let mut c = Box::pin(Sem::acquire(&sem, 1));
+        for f in [&mut a, &mut b, &mut c] {
+            assert!(f.as_mut().poll(&mut cx).is_pending());
+        }
+        let canceller = thread::spawn(move || drop(b));
+        let s = sem.clone();
+        let releaser = thread::spawn(move || s.release(2));
+        canceller.join().unwrap();
+        releaser.join().unwrap();
+        assert_eq!(a.as_mut().poll(&mut cx), Poll::Ready(1));
+        assert_eq!(c.as_mut().poll(&mut cx), Poll::Ready(1));
+        assert_eq!(sem.permits(), 0);
+    });
+}
+
+#[test]
+fn wait_list_cancelled_head_returns_partial_handoff() {
+    loom::model(|| {
+        // The head wants 2 and holds 1 of them; a small request waits
+        // behind it. Cancelling the head gives its permit back and serves
+        // the small one (racing a second release).
+        let sem = Sem::new(1);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut big = Box::pin(Sem::acquire(&sem, 2));
+        let mut small = Box::pin(Sem::acquire(&sem, 1));
+        assert!(big.as_mut().poll(&mut cx).is_pending());
+        assert!(small.as_mut().poll(&mut cx).is_pending());
+        let s = sem.clone();
+        let releaser = thread::spawn(move || s.release(1));
+        drop(big);
+        releaser.join().unwrap();
+        assert_eq!(small.as_mut().poll(&mut cx), Poll::Ready(1));
+        drop(small);
+        assert_eq!(sem.permits(), 1);
+    });
+}
+
+#[test]
+fn wait_list_thread_waiter_timeout_races_wake() {
+    loom::model(|| {
+        let sem = Sem::new(0);
+        let s = sem.clone();
+        let waiter = thread::spawn(move || {
+            let node = Box::pin(WaitNode::new(Req { want: 1, got: 0 }));
+            {
+                let mut inner = s.inner.lock().unwrap();
+                // SAFETY: fresh node; this list only, under its lock;
+                // notified or removed below before it drops.
+                unsafe { inner.list.push_back_thread(node.as_ref()) };
+            }
+            // Under loom the deadline passes at once: a timeout that races
+            // the release.
+            if node.as_ref().park_until_notified_or(std::time::Instant::now()) {
+                return true;
+            }
+            let mut inner = s.inner.lock().unwrap();
+            // SAFETY: in this list or none; lock held.
+            match unsafe { inner.list.remove(node.as_ref()) } {
+                Removed::Notified => true, // the handoff won the race: keep it
+                Removed::Unlinked { .. } => false,
+                Removed::NotQueued => unreachable!("queued or notified"),
+            }
+        });
+        sem.release(1);
+        let got = waiter.join().unwrap();
+        assert_eq!(sem.permits() + got as usize, 1);
+    });
+}
+
+#[test]
+fn wait_list_cancel_task_waiter_races_wake() {
+    loom::model(|| {
+        let rt = Builder::new_current_thread().build().unwrap();
+        let sem = Sem::new(0);
+        let task = rt.spawn(Sem::acquire(&sem, 1));
+        // Let it queue (its record is a task reference, not a waker).
+        rt.block_on(async {
+            while sem.inner.lock().unwrap().list.is_empty() {
+                corral_runtime::yield_now().await;
+            }
+        });
+        let aborter = task.abort_handle();
+        let th = thread::spawn(move || aborter.abort());
+        sem.release(1);
+        let got = match rt.block_on(task) {
+            Ok(n) => n,
+            Err(e) => {
+                assert!(e.is_cancelled(), "{e}");
+                0
+            }
+        };
+        th.join().unwrap();
+        assert_eq!(sem.permits() + got, 1, "the cancelled task lost the permit");
+    });
+}
+
+// ---- join handle wakers ------------------------------------------------------------
+
+#[test]
+fn join_handle_with_waker_dropped_races_completion() {
+    loom::model(|| {
+        let rt = Builder::new_current_thread().build().unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let output = DropCount(drops.clone());
+        let signal = Arc::new(Signal::default());
+        let wait = Signal::wait(&signal);
+        let mut task = rt.spawn(async move {
+            wait.await;
+            output
+        });
+        let th = thread::spawn(move || {
+            // Registers a join waker (unless already complete), then lets go.
+            let _ = Pin::new(&mut task).poll(&mut Context::from_waker(Waker::noop()));
+            drop(task);
+        });
+        signal.set();
+        rt.block_on(async {
+            while corral_runtime::Handle::current().num_alive_tasks() > 0 {
+                corral_runtime::yield_now().await;
+            }
+        });
+        th.join().unwrap();
+        assert_eq!(drops.load(SeqCst), 1, "the output is dropped exactly once");
+    });
+}
+
+#[test]
+fn join_waker_changed_races_completion() {
+    loom::model(|| {
+        let rt = Builder::new_current_thread().build().unwrap();
+        let signal = Arc::new(Signal::default());
+        let wait = Signal::wait(&signal);
+        let mut task = rt.spawn(async move {
+            wait.await;
+            "done"
+        });
+        let th = thread::spawn(move || {
+            // First waker: a noop; then block_on's. The completion must
+            // wake whichever is registered, or this hangs.
+            if let Poll::Ready(out) = Pin::new(&mut task).poll(&mut Context::from_waker(Waker::noop())) {
+                return out.unwrap();
+            }
+            loom::future::block_on(task).unwrap()
+        });
+        signal.set();
+        rt.block_on(async {
+            while corral_runtime::Handle::current().num_alive_tasks() > 0 {
+                corral_runtime::yield_now().await;
+            }
+        });
+        assert_eq!(th.join().unwrap(), "done");
     });
 }

@@ -22,6 +22,12 @@
 //!   `COMPLETE`.
 //! - `owned` links: only under the owned-list shard lock (`owned.rs`).
 //! - everything else is immutable after spawn.
+//!
+//! The stage (future or output) is always dropped inside the task's
+//! context, whoever drops it (a completing worker, a dropped join handle,
+//! shutdown; any thread): `try_id()` in the value's `Drop` names the task,
+//! and the dropper gets its own context back. The poll and cancellation
+//! already run in it; `drop_stage_in_context` and `dealloc` enter it.
 
 use super::error::JoinError;
 use super::state::{State, ToIdle, ToNotified, ToRunning};
@@ -277,6 +283,19 @@ unsafe fn drop_future<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()
     })
 }
 
+/// `drop_future` inside the task's context, for the callers that are not
+/// already in it (a completing worker after the poll, a dropped join
+/// handle): `try_id()` in a `Drop` names this task, and the previous
+/// context comes back when the guard drops.
+///
+/// # Safety
+/// As `drop_future`.
+unsafe fn drop_stage_in_context<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()> {
+    let _task = crate::context::enter_task(cell.header.id, coop::Budget::unconstrained());
+    // SAFETY: forwarded contract.
+    unsafe { drop_future(cell) }
+}
+
 /// # Safety
 /// The caller holds `RUNNING` and has already dropped the future (the
 /// stage is `Consumed`).
@@ -324,7 +343,7 @@ unsafe fn complete<F: Future, S: Schedule>(cell: &Cell<F, S>) {
         // Nobody will read the output: drop it here.
         // SAFETY: complete with no join interest: the completing thread
         // owns the stage.
-        let _ = unsafe { drop_future(cell) };
+        let _ = unsafe { drop_stage_in_context(cell) };
     } else if prev.is_join_waker_set() {
         // The join waker is foreign code: a panic in it must not unwind
         // into the worker (and skip the reference release below).
@@ -362,9 +381,10 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
     // SAFETY: the reference count is zero: no one else can reach the cell,
     // and it came from Box::leak in `allocate`.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
-    // The stage holds at most an output nobody read (the handle was dropped
-    // after completion and left it); a panic from dropping it must not
-    // unwind through a waker drop.
+    // The stage is normally `Consumed` by now; whatever it still holds is
+    // dropped in the task's context like every other drop of its stage. A
+    // panic from dropping it must not unwind through a waker drop.
+    let _task = crate::context::enter_task(cell.header.id, coop::Budget::unconstrained());
     let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(cell)));
 }
 
@@ -441,7 +461,7 @@ unsafe fn drop_join_parts<F: Future, S>(ptr: NonNull<Header>, drop_output: bool,
     if drop_output {
         // SAFETY: complete before the handle let go: the handle owns the
         // stage.
-        let _ = unsafe { drop_future(cell) };
+        let _ = unsafe { drop_stage_in_context(cell) };
     }
     if drop_waker {
         // SAFETY: the state transition gave the cell to the handle.
