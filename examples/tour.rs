@@ -1,5 +1,6 @@
 //! A short tour of corral: spawn, join, yield, abort, a panic that is
-//! contained, timers and timeouts, and blocking work on the blocking pool.
+//! contained, timers and timeouts, blocking work on the blocking pool, and
+//! the stall monitor catching a task that blocks its worker.
 //! Run it with `cargo run --release --example tour`.
 
 use corral::time::{sleep, timeout};
@@ -123,6 +124,47 @@ async fn main() {
         blocking.await.unwrap(),
         started.elapsed()
     );
+
+    // 8. A task that blocks its worker by mistake (a blocking call in
+    //    async code) cannot freeze the rest: the stall monitor hands the
+    //    stuck worker's timers and queued tasks to an idle worker, and
+    //    reports which task blocked and where it was spawned. (A runtime of
+    //    its own here, to install the report hook; built and dropped on
+    //    the blocking pool, where blocking is allowed.)
+    let (late, reports) = corral::run_sync(|| {
+        let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = reports.clone();
+        let rt = corral::Builder::new_multi_thread()
+            .worker_threads(2)
+            .on_stall(move |report| log.lock().unwrap().push(report.to_string()))
+            .build()
+            .expect("runtime");
+        let late = rt.block_on(async {
+            let timer = corral::spawn(async {
+                let deadline = Instant::now() + Duration::from_millis(50);
+                sleep(Duration::from_millis(50)).await;
+                Instant::now().saturating_duration_since(deadline)
+            });
+            let blocker = corral::task::spawn_named("blocks-its-worker", async {
+                sleep(Duration::from_millis(20)).await;
+                std::thread::sleep(Duration::from_millis(300)); // the mistake
+            });
+            let late = timer.await.unwrap();
+            blocker.await.unwrap();
+            late
+        });
+        drop(rt);
+        let reports = reports.lock().unwrap().clone();
+        (late, reports)
+    })
+    .await
+    .unwrap();
+    println!(
+        "8. a task blocked its worker for 300 ms; a 50 ms timer still fired {late:?} after its deadline"
+    );
+    for report in reports {
+        println!("   stall monitor: {report}");
+    }
 
     println!(
         "\nDone. Tasks alive now: {}",

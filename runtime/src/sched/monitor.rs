@@ -133,7 +133,7 @@ impl fmt::Display for StallReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "task {} (spawned at {}) has blocked worker {} for {} ms without yielding; \
+            "task {} (spawned at {}) has blocked worker {} for {} ms so far without yielding; \
              move blocking work to corral::run_sync",
             self.task,
             self.spawned_at,
