@@ -312,3 +312,39 @@ fn futures_are_send() {
         send(&s.recv_from(&mut buf));
     });
 }
+
+/// Two tasks receiving on one `Arc<UdpSocket>` are both woken: before any
+/// number of waiters per direction was supported, the first task's waker
+/// was replaced by the second's and it never woke, with a datagram waiting.
+#[test]
+fn two_receivers_on_one_shared_socket_both_get_a_datagram() {
+    for (name, rt) in [("current", current()), ("multi", multi(2))] {
+        with_deadline(&format!("two-receivers-{name}"), 20, move || {
+            rt.block_on(async {
+                let (a, b) = pair().await;
+                let b = Arc::new(b);
+                let receivers: Vec<_> = (0..2)
+                    .map(|_| {
+                        let b = b.clone();
+                        corral::spawn(async move {
+                            let mut buf = [0; 16];
+                            b.recv(&mut buf).await.unwrap()
+                        })
+                    })
+                    .collect();
+                // Both receivers are waiting before anything is sent.
+                corral::time::sleep(Duration::from_millis(50)).await;
+                let to = b.local_addr().unwrap();
+                a.send_to(b"one", to).await.unwrap();
+                a.send_to(b"two", to).await.unwrap();
+                for r in receivers {
+                    let n = corral::time::timeout(Duration::from_secs(5), r)
+                        .await
+                        .expect("a receiver was never woken with a datagram waiting")
+                        .unwrap();
+                    assert_eq!(n, 3);
+                }
+            });
+        });
+    }
+}

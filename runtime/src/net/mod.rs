@@ -17,15 +17,14 @@
 //! `AsyncWrite`; their extension methods (`read`, `write_all`, `copy`, ...)
 //! come from `futures_util::io`, re-exported as `corral::io`.
 //!
-//! # One waiter per direction
+//! # Sharing a socket between tasks
 //!
-//! The reactor keeps one waker per direction per socket. A socket may be
-//! read by one task and written by another at the same time (that is what
-//! `into_split` is for), but two tasks *reading* the same socket at once
-//! (or two writing) is not supported: the task that polled last is the
-//! one woken, and the other may wait until it is polled again. Give each
-//! direction one owner; share a [`UdpSocket`] between one receiving task
-//! and one sending task, or put the senders behind a channel.
+//! Any number of tasks may wait on one socket in each direction: several
+//! tasks receiving on one `Arc<UdpSocket>`, accepting on one
+//! `Arc<TcpListener>`, or reading one `&TcpStream` are all woken when it
+//! becomes ready, and those that find nothing left wait again. A read and
+//! a write never contend: one task may read while another writes (that is
+//! what `into_split` is for).
 //!
 //! # Sockets outside a runtime
 //!

@@ -458,7 +458,9 @@ impl TcpStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+        let len = buf.len();
+        self.io
+            .poll_stream_io(cx, Direction::Read, len, |mut s| s.read(buf))
     }
 
     pub(super) fn poll_read_vectored_priv(
@@ -469,15 +471,17 @@ impl TcpStream {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.io
-            .poll_io(cx, Direction::Read, |mut s| s.read_vectored(bufs))
+            .poll_stream_io(cx, Direction::Read, len, |mut s| s.read_vectored(bufs))
     }
 
     pub(super) fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+        self.io
+            .poll_stream_io(cx, Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
     pub(super) fn poll_write_vectored_priv(
@@ -488,8 +492,9 @@ impl TcpStream {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.io
-            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+            .poll_stream_io(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
     }
 
     pub(super) fn poll_close_priv(&self) -> Poll<io::Result<()>> {
@@ -535,3 +540,103 @@ stream_io!(TcpStream; read: TcpStream, |s| s);
 stream_io!(TcpStream; write: TcpStream, |s| s);
 stream_io!(TcpStream; read: &TcpStream, |s| *s);
 stream_io!(TcpStream; write: &TcpStream, |s| *s);
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A read that returns fewer bytes than the buffer emptied the socket:
+    /// the next read must wait for the next event instead of issuing a
+    /// system call that fails with `WouldBlock` (issue 8: hyper on corral
+    /// made twice tokio's `recvfrom` calls, half of them failing).
+    #[test]
+    fn short_read_clears_readiness() {
+        const ROUNDS: usize = 50;
+        let rt = crate::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            let server = std::sync::Arc::new(server);
+            let echo = crate::spawn({
+                let server = server.clone();
+                async move {
+                    let mut buf = [0; 1024];
+                    loop {
+                        let n = (&*server).read(&mut buf).await.unwrap();
+                        if n == 0 {
+                            break;
+                        }
+                        (&*server).write_all(&buf[..n]).await.unwrap();
+                    }
+                }
+            });
+            let mut back = [0; 100];
+            for i in 0..ROUNDS {
+                client.write_all(&[i as u8; 100]).await.unwrap();
+                client.read_exact(&mut back).await.unwrap();
+                assert_eq!(back, [i as u8; 100]);
+            }
+            client.close().await.unwrap();
+            echo.await.unwrap();
+            // Before the fix every read after an echo found the readiness
+            // of the previous message still set and failed: ~ROUNDS.
+            let wasted = server.io.would_blocks();
+            assert!(wasted <= 2, "{wasted} reads of {ROUNDS} came back WouldBlock");
+        });
+    }
+
+    fn set_buf(s: &TcpStream, opt: libc::c_int) {
+        use std::os::fd::AsRawFd;
+        let size: libc::c_int = 32 * 1024;
+        // SAFETY: a valid socket fd, and an option value of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+    }
+
+    /// Likewise a write that takes fewer bytes than offered filled the send
+    /// buffer: the next write waits for the next event.
+    #[test]
+    fn short_write_clears_readiness() {
+        let rt = crate::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (mut server, _) = listener.accept().await.unwrap();
+            // Small buffers: the writer fills them many times over.
+            set_buf(&client, libc::SO_SNDBUF);
+            set_buf(&server, libc::SO_RCVBUF);
+            let big = vec![7u8; 2 << 20];
+            let writer = crate::spawn(async move {
+                let mut client = client;
+                client.write_all(&big).await.unwrap();
+                client.close().await.unwrap();
+                client
+            });
+            let mut buf = vec![0; 16 * 1024];
+            let mut total = 0;
+            loop {
+                let n = server.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                total += n;
+            }
+            assert_eq!(total, 2 << 20);
+            let client = writer.await.unwrap();
+            // Each time the send buffer fills, the short write already
+            // says so; before the fix another write found out by failing.
+            let wasted = client.io.would_blocks();
+            assert!(wasted <= 2, "{wasted} writes came back WouldBlock");
+        });
+    }
+}

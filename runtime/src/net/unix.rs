@@ -285,7 +285,9 @@ impl UnixStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+        let len = buf.len();
+        self.io
+            .poll_stream_io(cx, Direction::Read, len, |mut s| s.read(buf))
     }
 
     pub(super) fn poll_read_vectored_priv(
@@ -296,15 +298,17 @@ impl UnixStream {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.io
-            .poll_io(cx, Direction::Read, |mut s| s.read_vectored(bufs))
+            .poll_stream_io(cx, Direction::Read, len, |mut s| s.read_vectored(bufs))
     }
 
     pub(super) fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+        self.io
+            .poll_stream_io(cx, Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
     pub(super) fn poll_write_vectored_priv(
@@ -315,8 +319,9 @@ impl UnixStream {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.io
-            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+            .poll_stream_io(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
     }
 
     pub(super) fn poll_close_priv(&self) -> Poll<io::Result<()>> {

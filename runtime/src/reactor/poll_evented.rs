@@ -13,6 +13,10 @@ pub(crate) struct PollEvented<E: mio::event::Source> {
     io: Option<E>,
     shared: Arc<ScheduledIo>,
     driver: driver::Handle,
+    /// Operations that came back `WouldBlock` (unit tests count wasted
+    /// system calls with it).
+    #[cfg(all(test, not(loom)))]
+    would_block: std::sync::atomic::AtomicUsize,
 }
 
 impl<E: mio::event::Source> PollEvented<E> {
@@ -27,6 +31,8 @@ impl<E: mio::event::Source> PollEvented<E> {
             io: Some(io),
             shared,
             driver,
+            #[cfg(all(test, not(loom)))]
+            would_block: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -48,7 +54,34 @@ impl<E: mio::event::Source> PollEvented<E> {
         &self,
         cx: &mut Context<'_>,
         dir: Direction,
+        op: impl FnMut(&E) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_op(cx, dir, op, |_| false)
+    }
+
+    /// Runs a stream read or write of `len` bytes (`op` returns how many
+    /// moved), as [`poll_io`](Self::poll_io); a result of `0 < n < len`
+    /// also clears the direction's readiness, since the socket is then
+    /// drained (or full) and another attempt would only fail with
+    /// `WouldBlock`. `0` is end-of-file (or nothing to do) and clears
+    /// nothing. Only for stream sockets: a short datagram says nothing
+    /// about the next one, and a peek consumes nothing.
+    pub(crate) fn poll_stream_io(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        len: usize,
+        op: impl FnMut(&E) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_op(cx, dir, op, |&n| n > 0 && n < len)
+    }
+
+    fn poll_op<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
         mut op: impl FnMut(&E) -> io::Result<R>,
+        exhausted: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         let coop = ready!(coop::poll_proceed(cx));
         loop {
@@ -57,8 +90,16 @@ impl<E: mio::event::Source> PollEvented<E> {
                 return Poll::Ready(Err(super::shutdown_error()));
             }
             match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.shared.clear_readiness(ev),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    #[cfg(all(test, not(loom)))]
+                    self.would_block
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.shared.clear_readiness(ev)
+                }
                 res => {
+                    if matches!(&res, Ok(r) if exhausted(r)) {
+                        self.shared.clear_short(ev, dir);
+                    }
                     coop.made_progress();
                     return Poll::Ready(res);
                 }
@@ -73,6 +114,14 @@ impl<E: mio::event::Source> PollEvented<E> {
             return Poll::Ready(Err(super::shutdown_error()));
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+impl<E: mio::event::Source> PollEvented<E> {
+    /// How many operations came back `WouldBlock` so far.
+    pub(crate) fn would_blocks(&self) -> usize {
+        self.would_block.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
