@@ -158,7 +158,7 @@ fn half_close_request_then_response() {
             });
             let mut client = TcpStream::connect(addr).await.unwrap();
             client.write_all(b"request").await.unwrap();
-            client.shutdown(Shutdown::Write).unwrap();
+            client.shutdown_with(Shutdown::Write).unwrap();
             // Writing after shutting the write side down is refused ...
             let err = client.write_all(b"more").await.unwrap_err();
             assert_eq!(err.kind(), ErrorKind::BrokenPipe);

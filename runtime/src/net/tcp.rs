@@ -30,8 +30,9 @@ use std::task::{Context, Poll};
 /// (`AsyncReadExt`, `AsyncWriteExt`, from `futures-util`). `&TcpStream`
 /// implements the traits too, so one task can read while another writes;
 /// see also [`split`](Self::split) and [`into_split`](Self::into_split).
-/// Closing the stream (`AsyncWriteExt::close`) shuts down the write
-/// direction; dropping it closes the socket.
+/// Shutting the stream down ([`shutdown`](Self::shutdown), or
+/// `AsyncWriteExt::shutdown` / `close`) shuts down the write direction;
+/// dropping it closes the socket.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -216,13 +217,41 @@ impl TcpStream {
         self.io.get_ref().take_error()
     }
 
+    /// Shuts the write direction down, as tokio's
+    /// `AsyncWriteExt::shutdown`: the peer reads end-of-file once it has
+    /// read what was sent; writes here then fail with `BrokenPipe`, and
+    /// reading goes on. (Nothing is buffered here, so there is nothing to
+    /// flush first.) The same as `AsyncWriteExt::close`; to shut down the
+    /// read side or both, use [`shutdown_with`](Self::shutdown_with).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it completes at its first poll.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::io::AsyncReadExt;
+    /// use corral::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (mut server, _) = listener.accept().await?;
+    /// client.shutdown().await?;
+    /// let mut buf = [0; 8];
+    /// assert_eq!(server.read(&mut buf).await?, 0); // end-of-file
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn shutdown(&self) -> io::Result<()> {
+        self.shutdown_with(Shutdown::Write)
+    }
+
     /// Shuts down the read, write, or both directions, at once (like
     /// [`std::net::TcpStream::shutdown`]).
     ///
     /// After `Shutdown::Write` the peer reads end-of-file once it has read
     /// what was sent, and writes here fail with `BrokenPipe`; reading goes
-    /// on. Closing the stream through `AsyncWrite::poll_close` does the
-    /// same.
+    /// on. After `Shutdown::Read` reads here return end-of-file.
     ///
     /// ```
     /// # corral::Runtime::new().unwrap().block_on(async {
@@ -231,15 +260,16 @@ impl TcpStream {
     /// use std::net::Shutdown;
     ///
     /// let listener = TcpListener::bind("127.0.0.1:0").await?;
-    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let mut client = TcpStream::connect(listener.local_addr()?).await?;
     /// let (mut server, _) = listener.accept().await?;
-    /// client.shutdown(Shutdown::Write)?;
+    /// client.shutdown_with(Shutdown::Both)?;
     /// let mut buf = [0; 8];
     /// assert_eq!(server.read(&mut buf).await?, 0); // end-of-file
+    /// assert_eq!(client.read(&mut buf).await?, 0); // and here too
     /// # Ok::<(), std::io::Error>(())
     /// # }).unwrap();
     /// ```
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+    pub fn shutdown_with(&self, how: Shutdown) -> io::Result<()> {
         self.io.get_ref().shutdown(how)
     }
 
@@ -498,7 +528,7 @@ impl TcpStream {
     }
 
     pub(super) fn poll_close_priv(&self) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
+        Poll::Ready(self.shutdown_with(Shutdown::Write))
     }
 }
 

@@ -144,8 +144,31 @@ impl UnixStream {
         self.io.get_ref().take_error()
     }
 
+    /// Shuts the write direction down: the peer reads end-of-file; see
+    /// [`TcpStream::shutdown`](crate::net::TcpStream::shutdown). To shut
+    /// down the read side or both, use [`shutdown_with`](Self::shutdown_with).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it completes at its first poll.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::io::AsyncReadExt;
+    ///
+    /// let (a, mut b) = corral::net::UnixStream::pair()?;
+    /// a.shutdown().await?;
+    /// let mut buf = [0; 1];
+    /// assert_eq!(b.read(&mut buf).await?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn shutdown(&self) -> io::Result<()> {
+        self.shutdown_with(Shutdown::Write)
+    }
+
     /// Shuts down the read, write, or both directions, at once; see
-    /// [`TcpStream::shutdown`](crate::net::TcpStream::shutdown).
+    /// [`TcpStream::shutdown_with`](crate::net::TcpStream::shutdown_with).
     ///
     /// ```
     /// # corral::Runtime::new().unwrap().block_on(async {
@@ -153,13 +176,13 @@ impl UnixStream {
     /// use std::net::Shutdown;
     ///
     /// let (a, mut b) = corral::net::UnixStream::pair()?;
-    /// a.shutdown(Shutdown::Write)?;
+    /// a.shutdown_with(Shutdown::Write)?;
     /// let mut buf = [0; 1];
     /// assert_eq!(b.read(&mut buf).await?, 0);
     /// # Ok::<(), std::io::Error>(())
     /// # }).unwrap();
     /// ```
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+    pub fn shutdown_with(&self, how: Shutdown) -> io::Result<()> {
         self.io.get_ref().shutdown(how)
     }
 
@@ -325,7 +348,7 @@ impl UnixStream {
     }
 
     pub(super) fn poll_close_priv(&self) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
+        Poll::Ready(self.shutdown_with(Shutdown::Write))
     }
 }
 
