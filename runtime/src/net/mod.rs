@@ -102,7 +102,10 @@ macro_rules! stream_io {
 
 pub mod tcp;
 mod tcp_listener;
+mod tcp_socket;
 mod tcp_split;
+#[cfg(feature = "tokio-io")]
+mod tokio_io;
 mod udp;
 #[cfg(unix)]
 pub mod unix;
@@ -112,6 +115,7 @@ mod unix_listener;
 mod unix_split;
 
 pub use tcp::{TcpListener, TcpStream};
+pub use tcp_socket::TcpSocket;
 pub use udp::UdpSocket;
 #[cfg(unix)]
 pub use unix::{UnixListener, UnixStream};
@@ -239,6 +243,31 @@ impl<T: ToSocketAddrsPriv + ?Sized> ToSocketAddrsPriv for &T {
     fn to_addrs(&self) -> Addrs {
         (**self).to_addrs()
     }
+}
+
+/// Resolves `host` (`"example.com:80"`, `("localhost", 8080)`, a literal
+/// address, ...) into socket addresses with the system resolver
+/// (`getaddrinfo`), on the runtime's blocking pool so no worker stalls.
+/// Outside a runtime the lookup runs on the calling thread.
+///
+/// # Cancel safety
+///
+/// Cancel safe: a lookup already running on the blocking pool finishes
+/// there and is discarded.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let addrs: Vec<_> = corral::net::lookup_host("127.0.0.1:80").await?.collect();
+/// assert_eq!(addrs, ["127.0.0.1:80".parse().unwrap()]);
+/// // A host name goes to the system resolver:
+/// if let Ok(addrs) = corral::net::lookup_host(("localhost", 8080)).await {
+///     assert!(addrs.into_iter().all(|a| a.port() == 8080));
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+pub async fn lookup_host<T: ToSocketAddrs>(host: T) -> io::Result<std::vec::IntoIter<SocketAddr>> {
+    Ok(resolve(&host).await?.into_iter())
 }
 
 /// The socket addresses `addr` names, looking host names up on the

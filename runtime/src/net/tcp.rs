@@ -23,6 +23,7 @@ use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{self, Shutdown, SocketAddr};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 /// A TCP connection.
 ///
@@ -91,7 +92,13 @@ impl TcpStream {
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let stream = TcpStream::new(mio::net::TcpStream::connect(addr)?)?;
+        TcpStream::connecting(mio::net::TcpStream::connect(addr)?).await
+    }
+
+    /// Registers a socket whose non-blocking connect has started and waits
+    /// for the outcome.
+    pub(crate) async fn connecting(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let stream = TcpStream::new(stream)?;
         poll_fn(|cx| stream.io.poll_io(cx, Direction::Write, connect_outcome)).await?;
         Ok(stream)
     }
@@ -199,6 +206,137 @@ impl TcpStream {
     /// ```
     pub fn ttl(&self) -> io::Result<u32> {
         self.io.get_ref().ttl()
+    }
+
+    /// Sets `SO_LINGER`: `Some(d)` makes dropping the stream wait (in the
+    /// kernel) up to `d` for unsent data to go out; `Some(ZERO)` resets the
+    /// connection on drop instead of closing it gracefully; `None` (the
+    /// default) closes in the background.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.set_linger(Some(Duration::ZERO))?; // reset on drop
+    /// assert_eq!(stream.linger()?, Some(Duration::ZERO));
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get_ref()).set_linger(linger)
+    }
+
+    /// Gets `SO_LINGER`; see [`set_linger`](Self::set_linger).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = TcpStream::connect(listener.local_addr()?).await?;
+    /// assert_eq!(stream.linger()?, None);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        socket2::SockRef::from(self.io.get_ref()).linger()
+    }
+
+    /// Sets `SO_KEEPALIVE`: the kernel probes an idle connection (with the
+    /// system's timings) and fails it if the peer is gone.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.set_keepalive(true)?;
+    /// assert!(stream.keepalive()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn set_keepalive(&self, keepalive: bool) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get_ref()).set_keepalive(keepalive)
+    }
+
+    /// Gets `SO_KEEPALIVE`; see [`set_keepalive`](Self::set_keepalive).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = TcpStream::connect(listener.local_addr()?).await?;
+    /// assert!(!stream.keepalive()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn keepalive(&self) -> io::Result<bool> {
+        socket2::SockRef::from(self.io.get_ref()).keepalive()
+    }
+
+    /// Reads what is there into `buf` without waiting: `WouldBlock` if
+    /// nothing is (then wait with [`readable`](Self::readable) and try
+    /// again), `Ok(0)` at end-of-file. A `WouldBlock`, or a read shorter
+    /// than `buf`, clears the read readiness, so `readable` then waits for
+    /// new data.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::io::AsyncWriteExt;
+    /// use corral::net::{TcpListener, TcpStream};
+    /// use std::io::ErrorKind;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let mut client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (server, _) = listener.accept().await?;
+    /// let mut buf = [0; 16];
+    /// assert_eq!(server.try_read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    /// client.write_all(b"hi").await?;
+    /// let n = loop {
+    ///     server.readable().await?;
+    ///     match server.try_read(&mut buf) {
+    ///         Ok(n) => break n,
+    ///         Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// };
+    /// assert_eq!(&buf[..n], b"hi");
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let len = buf.len();
+        self.io.try_io(Direction::Read, len, |mut s| s.read(buf))
+    }
+
+    /// Writes what fits of `buf` without waiting: `WouldBlock` if nothing
+    /// fits (then wait with [`writable`](Self::writable)). A `WouldBlock`,
+    /// or a write shorter than `buf`, clears the write readiness.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// client.writable().await?;
+    /// assert_eq!(client.try_write(b"hello")?, 5);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.io.try_io(Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
     /// Takes the pending socket error (`SO_ERROR`), clearing it.
@@ -525,6 +663,19 @@ impl TcpStream {
         let len = bufs.iter().map(|b| b.len()).sum();
         self.io
             .poll_stream_io(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
+    }
+
+    /// Reads into a buffer that need not be initialised: on `Ok(n)` the
+    /// first `n` elements of `buf` are. Clears the read readiness after a
+    /// short read, as `poll_read`. For the integrations that hand out
+    /// uninitialised buffers (tokio's `ReadBuf`, hyper's `rt::ReadBufCursor`).
+    #[cfg_attr(not(feature = "tokio-io"), allow(dead_code))]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_read_uninit(cx, buf)
     }
 
     pub(super) fn poll_close_priv(&self) -> Poll<io::Result<()>> {

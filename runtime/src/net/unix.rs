@@ -347,6 +347,19 @@ impl UnixStream {
             .poll_stream_io(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
     }
 
+    /// Reads into a buffer that need not be initialised: on `Ok(n)` the
+    /// first `n` elements of `buf` are. Clears the read readiness after a
+    /// short read, as `poll_read`. For the integrations that hand out
+    /// uninitialised buffers (tokio's `ReadBuf`, hyper's `rt::ReadBufCursor`).
+    #[cfg_attr(not(feature = "tokio-io"), allow(dead_code))]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_read_uninit(cx, buf)
+    }
+
     pub(super) fn poll_close_priv(&self) -> Poll<io::Result<()>> {
         Poll::Ready(self.shutdown_with(Shutdown::Write))
     }

@@ -76,6 +76,32 @@ impl<E: mio::event::Source> PollEvented<E> {
         self.poll_op(cx, dir, op, |&n| n > 0 && n < len)
     }
 
+    /// Runs `op` once if the direction is ready, without waiting: not
+    /// ready is `WouldBlock` with no system call. A `WouldBlock` from `op`
+    /// clears the readiness it acted on, and so does a stream result of
+    /// `0 < n < len` (pass `len = 0` for anything that is not a stream
+    /// read or write).
+    pub(crate) fn try_io(
+        &self,
+        dir: Direction,
+        len: usize,
+        op: impl FnOnce(&E) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let Some(ev) = self.shared.ready_now(dir) else {
+            return Err(io::ErrorKind::WouldBlock.into());
+        };
+        if ev.is_shutdown() {
+            return Err(super::shutdown_error());
+        }
+        let res = op(self.get_ref());
+        match &res {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.shared.clear_readiness(ev),
+            Ok(n) if *n > 0 && *n < len => self.shared.clear_short(ev, dir),
+            _ => {}
+        }
+        res
+    }
+
     fn poll_op<R>(
         &self,
         cx: &mut Context<'_>,
@@ -114,6 +140,39 @@ impl<E: mio::event::Source> PollEvented<E> {
             return Poll::Ready(Err(super::shutdown_error()));
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(unix)]
+impl<E: mio::event::Source + std::os::fd::AsRawFd> PollEvented<E> {
+    /// Reads from a stream socket into a buffer that need not be
+    /// initialised (`read(2)` writes the bytes it returns), clearing the
+    /// read readiness after a short read as [`poll_stream_io`] does. On
+    /// `Ok(n)` the first `n` elements of `buf` are initialised. The
+    /// primitive under the integrations with `ReadBuf`-style buffers
+    /// (tokio's `AsyncRead`, hyper's `rt::Read`).
+    ///
+    /// [`poll_stream_io`]: Self::poll_stream_io
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let len = buf.len();
+        self.poll_stream_io(cx, Direction::Read, len, |io| {
+            // SAFETY: the fd is open (we own `io`); `buf` is valid for
+            // writes of `len` bytes for the call, and read(2) never reads
+            // from it, so uninitialised contents are fine.
+            let n = unsafe { libc::read(io.as_raw_fd(), buf.as_mut_ptr().cast(), len) };
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        })
     }
 }
 

@@ -175,7 +175,7 @@ impl ScheduledIo {
         }
     }
 
-    fn ready_now(&self, dir: Direction) -> Option<ReadyEvent> {
+    pub(crate) fn ready_now(&self, dir: Direction) -> Option<ReadyEvent> {
         let curr = self.readiness.load(Acquire);
         let ready = curr & dir.mask();
         (ready != 0).then_some(ReadyEvent {
