@@ -1,21 +1,26 @@
 //! Networking: TCP, UDP and Unix-domain sockets on the runtime's reactor.
 //!
 //! - [`TcpListener`], [`TcpStream`] (with its halves in [`tcp`]),
-//!   [`UdpSocket`], and on Unix [`UnixListener`], [`UnixStream`] (halves in
-//!   [`unix`]).
-//! - [`ToSocketAddrs`]: what `bind`, `connect` and `send_to` accept.
+//!   [`TcpSocket`] (options before `connect` / `listen`), [`UdpSocket`],
+//!   and on Unix [`UnixListener`], [`UnixStream`] (halves in [`unix`]).
+//! - [`ToSocketAddrs`]: what `bind`, `connect` and `send_to` accept;
+//!   [`lookup_host`] resolves a name on its own.
 //!
 //! Every socket wraps a mio source in the reactor's `PollEvented`, which
 //! registers it once, edge-triggered, for both directions. An operation
 //! waits until its direction is ready, runs the non-blocking system call,
 //! and on `WouldBlock` clears the readiness it saw and waits for the next
-//! event. Each completed operation spends one unit of the task's
+//! event. A stream read or write that moves fewer bytes than asked clears
+//! it too: the socket is drained (or full), and the next attempt waits for
+//! the next event rather than spending a failing system call. Each completed operation spends one unit of the task's
 //! cooperative budget ([`coop`](crate::coop)), so a task reading a socket
 //! that always has data still lets its neighbours run.
 //!
 //! Streams implement the ecosystem's `futures_io::AsyncRead` and
-//! `AsyncWrite`; their extension methods (`read`, `write_all`, `copy`, ...)
-//! come from `futures_util::io`, re-exported as `corral::io`.
+//! `AsyncWrite`; their extension methods (`read`, `write_all`,
+//! `read_u32`, `shutdown`, ...) are `corral::io`'s `AsyncReadExt` /
+//! `AsyncWriteExt`. With the `tokio-io` feature they implement tokio's
+//! `AsyncRead` / `AsyncWrite` too.
 //!
 //! # Sharing a socket between tasks
 //!

@@ -464,9 +464,11 @@ impl TcpStream {
     /// is there to be read.
     ///
     /// Readiness is a hint: it stays set until a read finds nothing
-    /// (`WouldBlock`), so after a read that emptied the socket this may
-    /// return at once and the next read wait. Use it to wait for traffic
-    /// before, say, allocating a buffer; the read itself never blocks.
+    /// (`WouldBlock`) or returns less than its buffer, so after a read
+    /// that happened to fill its buffer exactly this may return at once
+    /// and the next read wait. Use it to wait for traffic before, say,
+    /// allocating a buffer, or with [`try_read`](Self::try_read); the
+    /// read itself never blocks.
     ///
     /// # Cancel safety
     ///
