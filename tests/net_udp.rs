@@ -348,3 +348,35 @@ fn two_receivers_on_one_shared_socket_both_get_a_datagram() {
         });
     }
 }
+
+/// `try_recv` / `try_send`: never wait; a `WouldBlock` clears readiness so
+/// `readable()` then waits for the next datagram.
+#[test]
+fn try_send_and_try_recv_do_not_wait() {
+    with_deadline("udp-try", 20, || {
+        current().block_on(async {
+            let (a, b) = pair().await;
+            a.connect(b.local_addr().unwrap()).await.unwrap();
+            b.connect(a.local_addr().unwrap()).await.unwrap();
+            let mut buf = [0; 16];
+            assert_eq!(b.try_recv(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+            a.writable().await.unwrap();
+            assert_eq!(a.try_send(b"one").unwrap(), 3);
+            assert_eq!(a.try_send(b"two").unwrap(), 3);
+            b.readable().await.unwrap();
+            // A short datagram does not clear readiness: the second is
+            // still received without waiting for another event.
+            assert_eq!(b.try_recv(&mut buf).unwrap(), 3);
+            assert_eq!(&buf[..3], b"one");
+            assert_eq!(b.try_recv(&mut buf).unwrap(), 3);
+            assert_eq!(&buf[..3], b"two");
+            assert_eq!(b.try_recv(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+            let waiting = corral::time::timeout(Duration::from_millis(50), b.readable()).await;
+            assert!(waiting.is_err(), "readable() returned with nothing queued");
+            a.try_send_to(b"x", b.local_addr().unwrap()).unwrap();
+            b.readable().await.unwrap();
+            let (n, from) = b.try_recv_from(&mut buf).unwrap();
+            assert_eq!((n, from), (1, a.local_addr().unwrap()));
+        });
+    });
+}

@@ -186,6 +186,48 @@ impl UnixStream {
         self.io.get_ref().shutdown(how)
     }
 
+    /// Reads what is there into `buf` without waiting: `WouldBlock` if
+    /// nothing is; see [`TcpStream::try_read`](crate::net::TcpStream::try_read).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::io::AsyncWriteExt;
+    ///
+    /// let (mut a, b) = corral::net::UnixStream::pair()?;
+    /// let mut buf = [0; 8];
+    /// assert_eq!(b.try_read(&mut buf).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    /// a.write_all(b"hi").await?;
+    /// b.readable().await?;
+    /// assert_eq!(b.try_read(&mut buf)?, 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let len = buf.len();
+        self.io.try_io(Direction::Read, len, |mut s| s.read(buf))
+    }
+
+    /// Writes what fits of `buf` without waiting: `WouldBlock` if nothing
+    /// fits; see [`TcpStream::try_write`](crate::net::TcpStream::try_write).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let (a, _b) = corral::net::UnixStream::pair()?;
+    /// a.writable().await?;
+    /// assert_eq!(a.try_write(b"hello")?, 5);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.io.try_io(Direction::Write, buf.len(), |mut s| s.write(buf))
+    }
+
     /// Waits until the socket is readable. A hint: see
     /// [`TcpStream::readable`](crate::net::TcpStream::readable).
     ///

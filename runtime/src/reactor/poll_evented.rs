@@ -76,17 +76,35 @@ impl<E: mio::event::Source> PollEvented<E> {
         self.poll_op(cx, dir, op, |&n| n > 0 && n < len)
     }
 
-    /// Runs `op` once if the direction is ready, without waiting: not
-    /// ready is `WouldBlock` with no system call. A `WouldBlock` from `op`
-    /// clears the readiness it acted on, and so does a stream result of
-    /// `0 < n < len` (pass `len = 0` for anything that is not a stream
-    /// read or write).
+    /// Runs a stream read or write once if the direction is ready, without
+    /// waiting: not ready is `WouldBlock` with no system call. A
+    /// `WouldBlock` from `op` clears the readiness it acted on, and so does
+    /// a result of `0 < n < len`.
     pub(crate) fn try_io(
         &self,
         dir: Direction,
         len: usize,
         op: impl FnOnce(&E) -> io::Result<usize>,
     ) -> io::Result<usize> {
+        self.try_op(dir, op, |&n| n > 0 && n < len)
+    }
+
+    /// [`try_io`](Self::try_io) for anything but a stream read or write
+    /// (a datagram, an accept): only `WouldBlock` clears readiness.
+    pub(crate) fn try_any_io<R>(
+        &self,
+        dir: Direction,
+        op: impl FnOnce(&E) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.try_op(dir, op, |_| false)
+    }
+
+    fn try_op<R>(
+        &self,
+        dir: Direction,
+        op: impl FnOnce(&E) -> io::Result<R>,
+        exhausted: impl Fn(&R) -> bool,
+    ) -> io::Result<R> {
         let Some(ev) = self.shared.ready_now(dir) else {
             return Err(io::ErrorKind::WouldBlock.into());
         };
@@ -96,7 +114,7 @@ impl<E: mio::event::Source> PollEvented<E> {
         let res = op(self.get_ref());
         match &res {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.shared.clear_readiness(ev),
-            Ok(n) if *n > 0 && *n < len => self.shared.clear_short(ev, dir),
+            Ok(r) if exhausted(r) => self.shared.clear_short(ev, dir),
             _ => {}
         }
         res
