@@ -236,3 +236,88 @@ fn wake_caught(waker: Waker) {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    struct Panics;
+
+    impl Wake for Panics {
+        fn wake(self: Arc<Self>) {
+            panic!("waker panics on purpose");
+        }
+    }
+
+    fn pending(io: &ScheduledIo, waker: &Waker, dir: Direction) {
+        let mut cx = Context::from_waker(waker);
+        assert!(io.poll_ready(&mut cx, dir).is_pending());
+    }
+
+    #[test]
+    fn every_waiter_of_a_direction_is_woken_once() {
+        let io = ScheduledIo::new(0);
+        let counts: Vec<_> = (0..3).map(|_| Arc::new(Count(AtomicUsize::new(0)))).collect();
+        let wakers: Vec<Waker> = counts.iter().map(|c| Waker::from(c.clone())).collect();
+        for w in &wakers {
+            pending(&io, w, Direction::Read);
+            pending(&io, w, Direction::Read); // the same task again: kept once
+        }
+        let writer = Arc::new(Count(AtomicUsize::new(0)));
+        pending(&io, &Waker::from(writer.clone()), Direction::Write);
+        io.set_readiness(READABLE);
+        assert!(counts.iter().all(|c| c.0.load(SeqCst) == 1));
+        assert_eq!(writer.0.load(SeqCst), 0, "a read event woke a writer");
+        // The list was emptied: a second event wakes nobody.
+        io.set_readiness(READABLE);
+        assert!(counts.iter().all(|c| c.0.load(SeqCst) == 1));
+    }
+
+    #[test]
+    fn a_panicking_waker_neither_escapes_nor_starves_the_others() {
+        let io = ScheduledIo::new(0);
+        let before = Arc::new(Count(AtomicUsize::new(0)));
+        let after = Arc::new(Count(AtomicUsize::new(0)));
+        pending(&io, &Waker::from(before.clone()), Direction::Read);
+        pending(&io, &Waker::from(Arc::new(Panics)), Direction::Read);
+        pending(&io, &Waker::from(after.clone()), Direction::Read);
+        io.set_readiness(READABLE | WRITABLE);
+        assert_eq!(before.0.load(SeqCst), 1);
+        assert_eq!(after.0.load(SeqCst), 1);
+    }
+
+    #[test]
+    fn a_short_result_clears_only_its_direction_and_only_at_its_tick() {
+        let io = ScheduledIo::new(0);
+        io.set_readiness(READABLE | WRITABLE | READ_CLOSED);
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let Poll::Ready(ev) = io.poll_ready(&mut cx, Direction::Read) else {
+            panic!("readable")
+        };
+        io.clear_short(ev, Direction::Read);
+        let curr = io.readiness.load(Acquire);
+        assert_eq!(curr & READABLE, 0);
+        assert_ne!(curr & READ_CLOSED, 0, "closed is final");
+        assert_ne!(curr & WRITABLE, 0, "the other direction is untouched");
+        // A newer event wins over a clear based on an older one.
+        io.set_readiness(READABLE | WRITABLE);
+        let Poll::Ready(ev) = io.poll_ready(&mut cx, Direction::Write) else {
+            panic!("writable")
+        };
+        io.set_readiness(WRITABLE);
+        io.clear_short(ev, Direction::Write);
+        assert_ne!(io.readiness.load(Acquire) & WRITABLE, 0);
+    }
+}
