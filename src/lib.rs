@@ -54,11 +54,15 @@ pub mod signal {
 }
 
 pub mod io {
-    //! Async I/O traits and utilities: the ecosystem's `futures-io` traits
-    //! and the `futures-util` extension traits, buffers and helpers, which
-    //! work with every corral stream. (`split` is the method
-    //! [`AsyncReadExt::split`]; for sockets prefer their own `split` /
-    //! `into_split`, which need no lock.)
+    //! Async I/O traits and utilities: the ecosystem's `futures-io` traits,
+    //! corral's extension traits (every `futures-util` `AsyncReadExt` /
+    //! `AsyncWriteExt` method, plus tokio's `read_u32`-style helpers and
+    //! `shutdown`), [`copy_bidirectional`], and futures-util's buffers and
+    //! helpers, which work with every corral stream. `Stream`,
+    //! [`StreamExt`] and [`TryStreamExt`] are here too, so that
+    //! `lines().next().await` and `listener.incoming()` need no other
+    //! crate. (`split` is the method [`AsyncReadExt::split`]; for sockets
+    //! prefer their own `split` / `into_split`, which need no lock.)
     //!
     //! ```
     //! # corral::Runtime::new().unwrap().block_on(async {
@@ -75,10 +79,27 @@ pub mod io {
     //! # Ok::<(), std::io::Error>(())
     //! # }).unwrap();
     //! ```
+    //!
+    //! ```
+    //! # corral::Runtime::new().unwrap().block_on(async {
+    //! use corral::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, StreamExt};
+    //! use corral::net::UnixStream;
+    //!
+    //! let (mut a, b) = UnixStream::pair()?;
+    //! a.write_all(b"one\ntwo\n").await?;
+    //! a.shutdown().await?;
+    //! let mut lines = BufReader::new(b).lines();
+    //! assert_eq!(lines.next().await.transpose()?.as_deref(), Some("one"));
+    //! assert_eq!(lines.next().await.transpose()?.as_deref(), Some("two"));
+    //! assert!(lines.next().await.is_none());
+    //! # Ok::<(), std::io::Error>(())
+    //! # }).unwrap();
+    //! ```
+    pub use corral_runtime::io::{copy_bidirectional, AsyncReadExt, AsyncWriteExt, ReadInt, WriteInt};
     pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
     pub use futures_util::io::{
-        copy, copy_buf, empty, repeat, sink, AllowStdIo, AsyncBufReadExt, AsyncReadExt, AsyncSeekExt,
-        AsyncWriteExt, BufReader, BufWriter, Cursor, Empty, LineWriter, Lines, ReadHalf, Repeat,
-        ReuniteError, Sink, Take, WriteHalf,
+        copy, copy_buf, empty, repeat, sink, AllowStdIo, AsyncBufReadExt, AsyncSeekExt, BufReader, BufWriter,
+        Cursor, Empty, LineWriter, Lines, ReadHalf, Repeat, ReuniteError, Sink, Take, WriteHalf,
     };
+    pub use futures_util::stream::{Stream, StreamExt, TryStreamExt};
 }

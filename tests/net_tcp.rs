@@ -158,7 +158,7 @@ fn half_close_request_then_response() {
             });
             let mut client = TcpStream::connect(addr).await.unwrap();
             client.write_all(b"request").await.unwrap();
-            client.shutdown(Shutdown::Write).unwrap();
+            client.shutdown_with(Shutdown::Write).unwrap();
             // Writing after shutting the write side down is refused ...
             let err = client.write_all(b"more").await.unwrap_err();
             assert_eq!(err.kind(), ErrorKind::BrokenPipe);
@@ -738,4 +738,71 @@ fn futures_and_types_are_send_sync() {
         send(&stream.readable());
         send(&stream.writable());
     });
+}
+
+/// Two tasks accepting on one listener: each gets a connection. Before,
+/// the listener kept one waker and the first accepter hung.
+#[test]
+fn two_accepters_on_one_listener_both_get_a_connection() {
+    for (name, rt) in [("current", current()), ("multi", multi(2))] {
+        with_deadline(&format!("two-accepters-{name}"), 20, move || {
+            rt.block_on(async {
+                let listener = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+                let accepters: Vec<_> = (0..2)
+                    .map(|_| {
+                        let listener = listener.clone();
+                        corral::spawn(async move { listener.accept().await.unwrap().0 })
+                    })
+                    .collect();
+                corral::time::sleep(Duration::from_millis(50)).await;
+                let addr = listener.local_addr().unwrap();
+                let _c1 = std::net::TcpStream::connect(addr).unwrap();
+                let _c2 = std::net::TcpStream::connect(addr).unwrap();
+                for a in accepters {
+                    corral::time::timeout(Duration::from_secs(5), a)
+                        .await
+                        .expect("an accepter was never woken with a connection waiting")
+                        .unwrap();
+                }
+            });
+        });
+    }
+}
+
+/// Two tasks reading one stream through `&TcpStream`: both are woken, and
+/// each takes one of the two bytes sent. Before, one hung.
+#[test]
+fn two_readers_on_one_stream_are_both_woken() {
+    for (name, rt) in [("current", current()), ("multi", multi(2))] {
+        with_deadline(&format!("two-readers-{name}"), 20, move || {
+            rt.block_on(async {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+                let server = Arc::new(listener.accept().await.unwrap().0);
+                let readers: Vec<_> = (0..2)
+                    .map(|_| {
+                        let server = server.clone();
+                        corral::spawn(async move {
+                            let mut buf = [0; 1];
+                            (&*server).read_exact(&mut buf).await.unwrap();
+                            buf[0]
+                        })
+                    })
+                    .collect();
+                corral::time::sleep(Duration::from_millis(50)).await;
+                client.write_all(b"ab").await.unwrap();
+                let mut got = Vec::new();
+                for r in readers {
+                    got.push(
+                        corral::time::timeout(Duration::from_secs(5), r)
+                            .await
+                            .expect("a reader was never woken with data waiting")
+                            .unwrap(),
+                    );
+                }
+                got.sort();
+                assert_eq!(got, b"ab");
+            });
+        });
+    }
 }

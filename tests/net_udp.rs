@@ -312,3 +312,71 @@ fn futures_are_send() {
         send(&s.recv_from(&mut buf));
     });
 }
+
+/// Two tasks receiving on one `Arc<UdpSocket>` are both woken: before any
+/// number of waiters per direction was supported, the first task's waker
+/// was replaced by the second's and it never woke, with a datagram waiting.
+#[test]
+fn two_receivers_on_one_shared_socket_both_get_a_datagram() {
+    for (name, rt) in [("current", current()), ("multi", multi(2))] {
+        with_deadline(&format!("two-receivers-{name}"), 20, move || {
+            rt.block_on(async {
+                let (a, b) = pair().await;
+                let b = Arc::new(b);
+                let receivers: Vec<_> = (0..2)
+                    .map(|_| {
+                        let b = b.clone();
+                        corral::spawn(async move {
+                            let mut buf = [0; 16];
+                            b.recv(&mut buf).await.unwrap()
+                        })
+                    })
+                    .collect();
+                // Both receivers are waiting before anything is sent.
+                corral::time::sleep(Duration::from_millis(50)).await;
+                let to = b.local_addr().unwrap();
+                a.send_to(b"one", to).await.unwrap();
+                a.send_to(b"two", to).await.unwrap();
+                for r in receivers {
+                    let n = corral::time::timeout(Duration::from_secs(5), r)
+                        .await
+                        .expect("a receiver was never woken with a datagram waiting")
+                        .unwrap();
+                    assert_eq!(n, 3);
+                }
+            });
+        });
+    }
+}
+
+/// `try_recv` / `try_send`: never wait; a `WouldBlock` clears readiness so
+/// `readable()` then waits for the next datagram.
+#[test]
+fn try_send_and_try_recv_do_not_wait() {
+    with_deadline("udp-try", 20, || {
+        current().block_on(async {
+            let (a, b) = pair().await;
+            a.connect(b.local_addr().unwrap()).await.unwrap();
+            b.connect(a.local_addr().unwrap()).await.unwrap();
+            let mut buf = [0; 16];
+            assert_eq!(b.try_recv(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+            a.writable().await.unwrap();
+            assert_eq!(a.try_send(b"one").unwrap(), 3);
+            assert_eq!(a.try_send(b"two").unwrap(), 3);
+            b.readable().await.unwrap();
+            // A short datagram does not clear readiness: the second is
+            // still received without waiting for another event.
+            assert_eq!(b.try_recv(&mut buf).unwrap(), 3);
+            assert_eq!(&buf[..3], b"one");
+            assert_eq!(b.try_recv(&mut buf).unwrap(), 3);
+            assert_eq!(&buf[..3], b"two");
+            assert_eq!(b.try_recv(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+            let waiting = corral::time::timeout(Duration::from_millis(50), b.readable()).await;
+            assert!(waiting.is_err(), "readable() returned with nothing queued");
+            a.try_send_to(b"x", b.local_addr().unwrap()).unwrap();
+            b.readable().await.unwrap();
+            let (n, from) = b.try_recv_from(&mut buf).unwrap();
+            assert_eq!((n, from), (1, a.local_addr().unwrap()));
+        });
+    });
+}

@@ -110,7 +110,7 @@ fn pair_half_close_and_shutdown() {
             let (mut a, mut b) = UnixStream::pair().unwrap();
             assert!(a.local_addr().unwrap().is_unnamed());
             a.write_all(b"question").await.unwrap();
-            a.shutdown(Shutdown::Write).unwrap();
+            a.shutdown_with(Shutdown::Write).unwrap();
             let err = a.write_all(b"more").await.unwrap_err();
             assert_eq!(err.kind(), ErrorKind::BrokenPipe);
             let mut q = String::new();

@@ -29,6 +29,7 @@ mod context;
 pub mod coop;
 mod driver;
 mod handle;
+pub mod io;
 mod loom;
 pub mod net;
 mod reactor;

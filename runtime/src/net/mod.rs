@@ -1,31 +1,35 @@
 //! Networking: TCP, UDP and Unix-domain sockets on the runtime's reactor.
 //!
 //! - [`TcpListener`], [`TcpStream`] (with its halves in [`tcp`]),
-//!   [`UdpSocket`], and on Unix [`UnixListener`], [`UnixStream`] (halves in
-//!   [`unix`]).
-//! - [`ToSocketAddrs`]: what `bind`, `connect` and `send_to` accept.
+//!   [`TcpSocket`] (options before `connect` / `listen`), [`UdpSocket`],
+//!   and on Unix [`UnixListener`], [`UnixStream`] (halves in [`unix`]).
+//! - [`ToSocketAddrs`]: what `bind`, `connect` and `send_to` accept;
+//!   [`lookup_host`] resolves a name on its own.
 //!
 //! Every socket wraps a mio source in the reactor's `PollEvented`, which
 //! registers it once, edge-triggered, for both directions. An operation
 //! waits until its direction is ready, runs the non-blocking system call,
 //! and on `WouldBlock` clears the readiness it saw and waits for the next
-//! event. Each completed operation spends one unit of the task's
+//! event. A stream read or write that moves fewer bytes than asked clears
+//! it too: the socket is drained (or full), and the next attempt waits for
+//! the next event rather than spending a failing system call. Each completed operation spends one unit of the task's
 //! cooperative budget ([`coop`](crate::coop)), so a task reading a socket
 //! that always has data still lets its neighbours run.
 //!
 //! Streams implement the ecosystem's `futures_io::AsyncRead` and
-//! `AsyncWrite`; their extension methods (`read`, `write_all`, `copy`, ...)
-//! come from `futures_util::io`, re-exported as `corral::io`.
+//! `AsyncWrite`; their extension methods (`read`, `write_all`,
+//! `read_u32`, `shutdown`, ...) are `corral::io`'s `AsyncReadExt` /
+//! `AsyncWriteExt`. With the `tokio-io` feature they implement tokio's
+//! `AsyncRead` / `AsyncWrite` too.
 //!
-//! # One waiter per direction
+//! # Sharing a socket between tasks
 //!
-//! The reactor keeps one waker per direction per socket. A socket may be
-//! read by one task and written by another at the same time (that is what
-//! `into_split` is for), but two tasks *reading* the same socket at once
-//! (or two writing) is not supported: the task that polled last is the
-//! one woken, and the other may wait until it is polled again. Give each
-//! direction one owner; share a [`UdpSocket`] between one receiving task
-//! and one sending task, or put the senders behind a channel.
+//! Any number of tasks may wait on one socket in each direction: several
+//! tasks receiving on one `Arc<UdpSocket>`, accepting on one
+//! `Arc<TcpListener>`, or reading one `&TcpStream` are all woken when it
+//! becomes ready, and those that find nothing left wait again. A read and
+//! a write never contend: one task may read while another writes (that is
+//! what `into_split` is for).
 //!
 //! # Sockets outside a runtime
 //!
@@ -103,7 +107,10 @@ macro_rules! stream_io {
 
 pub mod tcp;
 mod tcp_listener;
+mod tcp_socket;
 mod tcp_split;
+#[cfg(feature = "tokio-io")]
+mod tokio_io;
 mod udp;
 #[cfg(unix)]
 pub mod unix;
@@ -113,6 +120,7 @@ mod unix_listener;
 mod unix_split;
 
 pub use tcp::{TcpListener, TcpStream};
+pub use tcp_socket::TcpSocket;
 pub use udp::UdpSocket;
 #[cfg(unix)]
 pub use unix::{UnixListener, UnixStream};
@@ -240,6 +248,31 @@ impl<T: ToSocketAddrsPriv + ?Sized> ToSocketAddrsPriv for &T {
     fn to_addrs(&self) -> Addrs {
         (**self).to_addrs()
     }
+}
+
+/// Resolves `host` (`"example.com:80"`, `("localhost", 8080)`, a literal
+/// address, ...) into socket addresses with the system resolver
+/// (`getaddrinfo`), on the runtime's blocking pool so no worker stalls.
+/// Outside a runtime the lookup runs on the calling thread.
+///
+/// # Cancel safety
+///
+/// Cancel safe: a lookup already running on the blocking pool finishes
+/// there and is discarded.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let addrs: Vec<_> = corral::net::lookup_host("127.0.0.1:80").await?.collect();
+/// assert_eq!(addrs, ["127.0.0.1:80".parse().unwrap()]);
+/// // A host name goes to the system resolver:
+/// if let Ok(addrs) = corral::net::lookup_host(("localhost", 8080)).await {
+///     assert!(addrs.into_iter().all(|a| a.port() == 8080));
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+pub async fn lookup_host<T: ToSocketAddrs>(host: T) -> io::Result<std::vec::IntoIter<SocketAddr>> {
+    Ok(resolve(&host).await?.into_iter())
 }
 
 /// The socket addresses `addr` names, looking host names up on the

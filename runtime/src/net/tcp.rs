@@ -23,6 +23,7 @@ use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{self, Shutdown, SocketAddr};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 /// A TCP connection.
 ///
@@ -30,8 +31,9 @@ use std::task::{Context, Poll};
 /// (`AsyncReadExt`, `AsyncWriteExt`, from `futures-util`). `&TcpStream`
 /// implements the traits too, so one task can read while another writes;
 /// see also [`split`](Self::split) and [`into_split`](Self::into_split).
-/// Closing the stream (`AsyncWriteExt::close`) shuts down the write
-/// direction; dropping it closes the socket.
+/// Shutting the stream down ([`shutdown`](Self::shutdown), or
+/// `AsyncWriteExt::shutdown` / `close`) shuts down the write direction;
+/// dropping it closes the socket.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -90,7 +92,13 @@ impl TcpStream {
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let stream = TcpStream::new(mio::net::TcpStream::connect(addr)?)?;
+        TcpStream::connecting(mio::net::TcpStream::connect(addr)?).await
+    }
+
+    /// Registers a socket whose non-blocking connect has started and waits
+    /// for the outcome.
+    pub(crate) async fn connecting(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let stream = TcpStream::new(stream)?;
         poll_fn(|cx| stream.io.poll_io(cx, Direction::Write, connect_outcome)).await?;
         Ok(stream)
     }
@@ -200,6 +208,137 @@ impl TcpStream {
         self.io.get_ref().ttl()
     }
 
+    /// Sets `SO_LINGER`: `Some(d)` makes dropping the stream wait (in the
+    /// kernel) up to `d` for unsent data to go out; `Some(ZERO)` resets the
+    /// connection on drop instead of closing it gracefully; `None` (the
+    /// default) closes in the background.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.set_linger(Some(Duration::ZERO))?; // reset on drop
+    /// assert_eq!(stream.linger()?, Some(Duration::ZERO));
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get_ref()).set_linger(linger)
+    }
+
+    /// Gets `SO_LINGER`; see [`set_linger`](Self::set_linger).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = TcpStream::connect(listener.local_addr()?).await?;
+    /// assert_eq!(stream.linger()?, None);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        socket2::SockRef::from(self.io.get_ref()).linger()
+    }
+
+    /// Sets `SO_KEEPALIVE`: the kernel probes an idle connection (with the
+    /// system's timings) and fails it if the peer is gone.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.set_keepalive(true)?;
+    /// assert!(stream.keepalive()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn set_keepalive(&self, keepalive: bool) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get_ref()).set_keepalive(keepalive)
+    }
+
+    /// Gets `SO_KEEPALIVE`; see [`set_keepalive`](Self::set_keepalive).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = TcpStream::connect(listener.local_addr()?).await?;
+    /// assert!(!stream.keepalive()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn keepalive(&self) -> io::Result<bool> {
+        socket2::SockRef::from(self.io.get_ref()).keepalive()
+    }
+
+    /// Reads what is there into `buf` without waiting: `WouldBlock` if
+    /// nothing is (then wait with [`readable`](Self::readable) and try
+    /// again), `Ok(0)` at end-of-file. A `WouldBlock`, or a read shorter
+    /// than `buf`, clears the read readiness, so `readable` then waits for
+    /// new data.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::io::AsyncWriteExt;
+    /// use corral::net::{TcpListener, TcpStream};
+    /// use std::io::ErrorKind;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let mut client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (server, _) = listener.accept().await?;
+    /// let mut buf = [0; 16];
+    /// assert_eq!(server.try_read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    /// client.write_all(b"hi").await?;
+    /// let n = loop {
+    ///     server.readable().await?;
+    ///     match server.try_read(&mut buf) {
+    ///         Ok(n) => break n,
+    ///         Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// };
+    /// assert_eq!(&buf[..n], b"hi");
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let len = buf.len();
+        self.io.try_io(Direction::Read, len, |mut s| s.read(buf))
+    }
+
+    /// Writes what fits of `buf` without waiting: `WouldBlock` if nothing
+    /// fits (then wait with [`writable`](Self::writable)). A `WouldBlock`,
+    /// or a write shorter than `buf`, clears the write readiness.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// client.writable().await?;
+    /// assert_eq!(client.try_write(b"hello")?, 5);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.io.try_io(Direction::Write, buf.len(), |mut s| s.write(buf))
+    }
+
     /// Takes the pending socket error (`SO_ERROR`), clearing it.
     ///
     /// ```
@@ -216,13 +355,41 @@ impl TcpStream {
         self.io.get_ref().take_error()
     }
 
+    /// Shuts the write direction down, as tokio's
+    /// `AsyncWriteExt::shutdown`: the peer reads end-of-file once it has
+    /// read what was sent; writes here then fail with `BrokenPipe`, and
+    /// reading goes on. (Nothing is buffered here, so there is nothing to
+    /// flush first.) The same as `AsyncWriteExt::close`; to shut down the
+    /// read side or both, use [`shutdown_with`](Self::shutdown_with).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it completes at its first poll.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::io::AsyncReadExt;
+    /// use corral::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (mut server, _) = listener.accept().await?;
+    /// client.shutdown().await?;
+    /// let mut buf = [0; 8];
+    /// assert_eq!(server.read(&mut buf).await?, 0); // end-of-file
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn shutdown(&self) -> io::Result<()> {
+        self.shutdown_with(Shutdown::Write)
+    }
+
     /// Shuts down the read, write, or both directions, at once (like
     /// [`std::net::TcpStream::shutdown`]).
     ///
     /// After `Shutdown::Write` the peer reads end-of-file once it has read
     /// what was sent, and writes here fail with `BrokenPipe`; reading goes
-    /// on. Closing the stream through `AsyncWrite::poll_close` does the
-    /// same.
+    /// on. After `Shutdown::Read` reads here return end-of-file.
     ///
     /// ```
     /// # corral::Runtime::new().unwrap().block_on(async {
@@ -231,15 +398,16 @@ impl TcpStream {
     /// use std::net::Shutdown;
     ///
     /// let listener = TcpListener::bind("127.0.0.1:0").await?;
-    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let mut client = TcpStream::connect(listener.local_addr()?).await?;
     /// let (mut server, _) = listener.accept().await?;
-    /// client.shutdown(Shutdown::Write)?;
+    /// client.shutdown_with(Shutdown::Both)?;
     /// let mut buf = [0; 8];
     /// assert_eq!(server.read(&mut buf).await?, 0); // end-of-file
+    /// assert_eq!(client.read(&mut buf).await?, 0); // and here too
     /// # Ok::<(), std::io::Error>(())
     /// # }).unwrap();
     /// ```
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+    pub fn shutdown_with(&self, how: Shutdown) -> io::Result<()> {
         self.io.get_ref().shutdown(how)
     }
 
@@ -296,9 +464,11 @@ impl TcpStream {
     /// is there to be read.
     ///
     /// Readiness is a hint: it stays set until a read finds nothing
-    /// (`WouldBlock`), so after a read that emptied the socket this may
-    /// return at once and the next read wait. Use it to wait for traffic
-    /// before, say, allocating a buffer; the read itself never blocks.
+    /// (`WouldBlock`) or returns less than its buffer, so after a read
+    /// that happened to fill its buffer exactly this may return at once
+    /// and the next read wait. Use it to wait for traffic before, say,
+    /// allocating a buffer, or with [`try_read`](Self::try_read); the
+    /// read itself never blocks.
     ///
     /// # Cancel safety
     ///
@@ -458,7 +628,9 @@ impl TcpStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+        let len = buf.len();
+        self.io
+            .poll_stream_io(cx, Direction::Read, len, |mut s| s.read(buf))
     }
 
     pub(super) fn poll_read_vectored_priv(
@@ -469,15 +641,17 @@ impl TcpStream {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.io
-            .poll_io(cx, Direction::Read, |mut s| s.read_vectored(bufs))
+            .poll_stream_io(cx, Direction::Read, len, |mut s| s.read_vectored(bufs))
     }
 
     pub(super) fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+        self.io
+            .poll_stream_io(cx, Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
     pub(super) fn poll_write_vectored_priv(
@@ -488,12 +662,26 @@ impl TcpStream {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.io
-            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+            .poll_stream_io(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
+    }
+
+    /// Reads into a buffer that need not be initialised: on `Ok(n)` the
+    /// first `n` elements of `buf` are. Clears the read readiness after a
+    /// short read, as `poll_read`. For the integrations that hand out
+    /// uninitialised buffers (tokio's `ReadBuf`, hyper's `rt::ReadBufCursor`).
+    #[cfg_attr(not(feature = "tokio-io"), allow(dead_code))]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_read_uninit(cx, buf)
     }
 
     pub(super) fn poll_close_priv(&self) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
+        Poll::Ready(self.shutdown_with(Shutdown::Write))
     }
 }
 
@@ -535,3 +723,103 @@ stream_io!(TcpStream; read: TcpStream, |s| s);
 stream_io!(TcpStream; write: TcpStream, |s| s);
 stream_io!(TcpStream; read: &TcpStream, |s| *s);
 stream_io!(TcpStream; write: &TcpStream, |s| *s);
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A read that returns fewer bytes than the buffer emptied the socket:
+    /// the next read must wait for the next event instead of issuing a
+    /// system call that fails with `WouldBlock` (issue 8: hyper on corral
+    /// made twice tokio's `recvfrom` calls, half of them failing).
+    #[test]
+    fn short_read_clears_readiness() {
+        const ROUNDS: usize = 50;
+        let rt = crate::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            let server = std::sync::Arc::new(server);
+            let echo = crate::spawn({
+                let server = server.clone();
+                async move {
+                    let mut buf = [0; 1024];
+                    loop {
+                        let n = (&*server).read(&mut buf).await.unwrap();
+                        if n == 0 {
+                            break;
+                        }
+                        (&*server).write_all(&buf[..n]).await.unwrap();
+                    }
+                }
+            });
+            let mut back = [0; 100];
+            for i in 0..ROUNDS {
+                client.write_all(&[i as u8; 100]).await.unwrap();
+                client.read_exact(&mut back).await.unwrap();
+                assert_eq!(back, [i as u8; 100]);
+            }
+            client.close().await.unwrap();
+            echo.await.unwrap();
+            // Before the fix every read after an echo found the readiness
+            // of the previous message still set and failed: ~ROUNDS.
+            let wasted = server.io.would_blocks();
+            assert!(wasted <= 2, "{wasted} reads of {ROUNDS} came back WouldBlock");
+        });
+    }
+
+    fn set_buf(s: &TcpStream, opt: libc::c_int) {
+        use std::os::fd::AsRawFd;
+        let size: libc::c_int = 32 * 1024;
+        // SAFETY: a valid socket fd, and an option value of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+    }
+
+    /// Likewise a write that takes fewer bytes than offered filled the send
+    /// buffer: the next write waits for the next event.
+    #[test]
+    fn short_write_clears_readiness() {
+        let rt = crate::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (mut server, _) = listener.accept().await.unwrap();
+            // Small buffers: the writer fills them many times over.
+            set_buf(&client, libc::SO_SNDBUF);
+            set_buf(&server, libc::SO_RCVBUF);
+            let big = vec![7u8; 2 << 20];
+            let writer = crate::spawn(async move {
+                let mut client = client;
+                client.write_all(&big).await.unwrap();
+                client.close().await.unwrap();
+                client
+            });
+            let mut buf = vec![0; 16 * 1024];
+            let mut total = 0;
+            loop {
+                let n = server.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                total += n;
+            }
+            assert_eq!(total, 2 << 20);
+            let client = writer.await.unwrap();
+            // Each time the send buffer fills, the short write already
+            // says so; before the fix another write found out by failing.
+            let wasted = client.io.would_blocks();
+            assert!(wasted <= 2, "{wasted} writes came back WouldBlock");
+        });
+    }
+}

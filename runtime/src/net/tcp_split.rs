@@ -349,7 +349,7 @@ impl Drop for OwnedWriteHalf {
         if self.shutdown_on_drop {
             // As in `close`; an error (the peer already reset the
             // connection) leaves nothing to shut down.
-            let _ = self.inner.shutdown(Shutdown::Write);
+            let _ = self.inner.shutdown_with(Shutdown::Write);
         }
     }
 }

@@ -179,6 +179,87 @@ impl UdpSocket {
         self.io.poll_io(cx, Direction::Read, |s| s.recv(buf))
     }
 
+    /// Receives one datagram from the connected peer without waiting:
+    /// `WouldBlock` if none is queued (wait with
+    /// [`readable`](Self::readable)). Only a `WouldBlock` clears the
+    /// read readiness: a small datagram says nothing about the next.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::net::UdpSocket;
+    ///
+    /// let a = UdpSocket::bind("127.0.0.1:0").await?;
+    /// a.connect(a.local_addr()?).await?;
+    /// let mut buf = [0; 8];
+    /// assert_eq!(a.try_recv(&mut buf).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    /// a.writable().await?; // readiness arrives with the reactor's first event
+    /// a.try_send(b"x")?;
+    /// a.readable().await?;
+    /// assert_eq!(a.try_recv(&mut buf)?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.try_any_io(Direction::Read, |s| s.recv(buf))
+    }
+
+    /// Receives one datagram and its sender's address without waiting:
+    /// `WouldBlock` if none is queued.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::net::UdpSocket;
+    ///
+    /// let a = UdpSocket::bind("127.0.0.1:0").await?;
+    /// let b = UdpSocket::bind("127.0.0.1:0").await?;
+    /// a.writable().await?;
+    /// a.try_send_to(b"hi", b.local_addr()?)?;
+    /// b.readable().await?;
+    /// let mut buf = [0; 8];
+    /// let (n, from) = b.try_recv_from(&mut buf)?;
+    /// assert_eq!((&buf[..n], from), (&b"hi"[..], a.local_addr()?));
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io.try_any_io(Direction::Read, |s| s.recv_from(buf))
+    }
+
+    /// Sends one datagram to the connected peer without waiting:
+    /// `WouldBlock` if the send buffer is full.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::net::UdpSocket;
+    ///
+    /// let a = UdpSocket::bind("127.0.0.1:0").await?;
+    /// a.connect(a.local_addr()?).await?;
+    /// a.writable().await?;
+    /// assert_eq!(a.try_send(b"ping")?, 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.try_any_io(Direction::Write, |s| s.send(buf))
+    }
+
+    /// Sends one datagram to `target` (an address, no lookup) without
+    /// waiting: `WouldBlock` if the send buffer is full.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::net::UdpSocket;
+    ///
+    /// let a = UdpSocket::bind("127.0.0.1:0").await?;
+    /// a.writable().await?;
+    /// assert_eq!(a.try_send_to(b"ping", a.local_addr()?)?, 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        self.io.try_any_io(Direction::Write, |s| s.send_to(buf, target))
+    }
+
     /// Sends `buf` as one datagram to `target`. If `target` names several
     /// addresses (a host name), the first is used.
     ///

@@ -144,8 +144,31 @@ impl UnixStream {
         self.io.get_ref().take_error()
     }
 
+    /// Shuts the write direction down: the peer reads end-of-file; see
+    /// [`TcpStream::shutdown`](crate::net::TcpStream::shutdown). To shut
+    /// down the read side or both, use [`shutdown_with`](Self::shutdown_with).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it completes at its first poll.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::io::AsyncReadExt;
+    ///
+    /// let (a, mut b) = corral::net::UnixStream::pair()?;
+    /// a.shutdown().await?;
+    /// let mut buf = [0; 1];
+    /// assert_eq!(b.read(&mut buf).await?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn shutdown(&self) -> io::Result<()> {
+        self.shutdown_with(Shutdown::Write)
+    }
+
     /// Shuts down the read, write, or both directions, at once; see
-    /// [`TcpStream::shutdown`](crate::net::TcpStream::shutdown).
+    /// [`TcpStream::shutdown_with`](crate::net::TcpStream::shutdown_with).
     ///
     /// ```
     /// # corral::Runtime::new().unwrap().block_on(async {
@@ -153,14 +176,56 @@ impl UnixStream {
     /// use std::net::Shutdown;
     ///
     /// let (a, mut b) = corral::net::UnixStream::pair()?;
-    /// a.shutdown(Shutdown::Write)?;
+    /// a.shutdown_with(Shutdown::Write)?;
     /// let mut buf = [0; 1];
     /// assert_eq!(b.read(&mut buf).await?, 0);
     /// # Ok::<(), std::io::Error>(())
     /// # }).unwrap();
     /// ```
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+    pub fn shutdown_with(&self, how: Shutdown) -> io::Result<()> {
         self.io.get_ref().shutdown(how)
+    }
+
+    /// Reads what is there into `buf` without waiting: `WouldBlock` if
+    /// nothing is; see [`TcpStream::try_read`](crate::net::TcpStream::try_read).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use corral::io::AsyncWriteExt;
+    ///
+    /// let (mut a, b) = corral::net::UnixStream::pair()?;
+    /// let mut buf = [0; 8];
+    /// assert_eq!(b.try_read(&mut buf).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    /// a.write_all(b"hi").await?;
+    /// b.readable().await?;
+    /// assert_eq!(b.try_read(&mut buf)?, 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let len = buf.len();
+        self.io.try_io(Direction::Read, len, |mut s| s.read(buf))
+    }
+
+    /// Writes what fits of `buf` without waiting: `WouldBlock` if nothing
+    /// fits; see [`TcpStream::try_write`](crate::net::TcpStream::try_write).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let (a, _b) = corral::net::UnixStream::pair()?;
+    /// a.writable().await?;
+    /// assert_eq!(a.try_write(b"hello")?, 5);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.io.try_io(Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
     /// Waits until the socket is readable. A hint: see
@@ -285,7 +350,9 @@ impl UnixStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+        let len = buf.len();
+        self.io
+            .poll_stream_io(cx, Direction::Read, len, |mut s| s.read(buf))
     }
 
     pub(super) fn poll_read_vectored_priv(
@@ -296,15 +363,17 @@ impl UnixStream {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.io
-            .poll_io(cx, Direction::Read, |mut s| s.read_vectored(bufs))
+            .poll_stream_io(cx, Direction::Read, len, |mut s| s.read_vectored(bufs))
     }
 
     pub(super) fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+        self.io
+            .poll_stream_io(cx, Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
     pub(super) fn poll_write_vectored_priv(
@@ -315,12 +384,26 @@ impl UnixStream {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.io
-            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+            .poll_stream_io(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
+    }
+
+    /// Reads into a buffer that need not be initialised: on `Ok(n)` the
+    /// first `n` elements of `buf` are. Clears the read readiness after a
+    /// short read, as `poll_read`. For the integrations that hand out
+    /// uninitialised buffers (tokio's `ReadBuf`, hyper's `rt::ReadBufCursor`).
+    #[cfg_attr(not(feature = "tokio-io"), allow(dead_code))]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_read_uninit(cx, buf)
     }
 
     pub(super) fn poll_close_priv(&self) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
+        Poll::Ready(self.shutdown_with(Shutdown::Write))
     }
 }
 
