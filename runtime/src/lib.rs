@@ -27,6 +27,8 @@ mod context;
 pub mod coop;
 mod driver;
 mod handle;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod loom;
 pub mod net;
 mod reactor;

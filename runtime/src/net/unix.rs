@@ -359,3 +359,21 @@ stream_io!(UnixStream; read: UnixStream, |s| s);
 stream_io!(UnixStream; write: UnixStream, |s| s);
 stream_io!(UnixStream; read: &UnixStream, |s| *s);
 stream_io!(UnixStream; write: &UnixStream, |s| *s);
+
+#[cfg(feature = "hyper")]
+impl UnixStream {
+    /// Polls a read into memory that may be uninitialised (hyper's read
+    /// buffer), with no zero fill first; `Ok(n)`: the first `n` bytes of
+    /// `buf` are now initialised. For `net/hyper_io.rs`.
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.io
+            .poll_io(cx, Direction::Read, |s| super::hyper_io::read_uninit(s, buf))
+    }
+}
