@@ -211,12 +211,13 @@ fn reads_fill_the_front_of_hypers_buffer_and_nothing_else() {
 
                 // "Uninitialised" memory holding a marker, so a zero fill shows.
                 let mut raw = [MaybeUninit::new(0xAAu8); 64];
-                let mut buf = ReadBuf::uninit(&mut raw);
-                poll_fn(|cx| Pin::new(&mut server).poll_read(cx, buf.unfilled()))
-                    .await
-                    .unwrap();
-                assert_eq!(buf.filled(), b"abc");
-                drop(buf);
+                {
+                    let mut buf = ReadBuf::uninit(&mut raw);
+                    poll_fn(|cx| Pin::new(&mut server).poll_read(cx, buf.unfilled()))
+                        .await
+                        .unwrap();
+                    assert_eq!(buf.filled(), b"abc");
+                }
                 // SAFETY: every byte of `raw` was initialised to 0xAA above.
                 let after: Vec<u8> = raw[3..].iter().map(|b| unsafe { b.assume_init() }).collect();
                 assert!(

@@ -14,6 +14,8 @@
 //! - `driver.rs`, `reactor/`, [`time`], `blocking/`: what parked threads
 //!   wait on (I/O readiness, timers) and the blocking pool.
 //! - `context.rs`: what the current thread is doing for the runtime.
+//! - `hyper` (feature `hyper`): hyper 1.x's executor and timer; the
+//!   streams' `hyper::rt::Read`/`Write` impls are in `net/hyper_io.rs`.
 //! - `loom.rs`: the only place that names atomics and locks (loom-swappable).
 
 #![doc(test(attr(deny(warnings))))]
