@@ -122,6 +122,7 @@ pub mod hyper {
     //! corral::spawn(conn); // drives the connection
     //! for _ in 0..2 {
     //!     let req = Request::get("/").header("host", "localhost").body(Empty::<Bytes>::new())?;
+    //!     sender.ready().await?; // the previous exchange may still be finishing
     //!     let resp = sender.send_request(req).await?;
     //!     assert_eq!(resp.status(), 200);
     //!     assert_eq!(resp.into_body().collect().await?.to_bytes(), "hello");

@@ -88,6 +88,7 @@ fn http1_keep_alive_round_trips_on_two_workers() {
                                 .header("host", "test")
                                 .body(Full::new(Bytes::from(body.clone())))
                                 .unwrap();
+                            sender.ready().await.unwrap(); // the previous exchange may still be finishing
                             let resp = sender.send_request(req).await.unwrap();
                             assert_eq!(resp.status(), StatusCode::OK);
                             let got = resp.into_body().collect().await.unwrap().to_bytes();
@@ -98,6 +99,7 @@ fn http1_keep_alive_round_trips_on_two_workers() {
                                 .header("host", "test")
                                 .body(Full::new(Bytes::new()))
                                 .unwrap();
+                            sender.ready().await.unwrap(); // the previous exchange may still be finishing
                             let resp = sender.send_request(req).await.unwrap();
                             assert_eq!(resp.status(), StatusCode::OK);
                             assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "hello");
@@ -108,6 +110,7 @@ fn http1_keep_alive_round_trips_on_two_workers() {
                         .header("host", "test")
                         .body(Full::new(Bytes::new()))
                         .unwrap();
+                    sender.ready().await.unwrap();
                     assert_eq!(
                         sender.send_request(req).await.unwrap().status(),
                         StatusCode::NOT_FOUND
@@ -140,6 +143,7 @@ fn http1_over_unix_stream() {
                     .header("host", "unix")
                     .body(Full::new(Bytes::from(body.clone())))
                     .unwrap();
+                sender.ready().await.unwrap(); // the previous exchange may still be finishing
                 let resp = sender.send_request(req).await.unwrap();
                 assert!(resp.into_body().collect().await.unwrap().to_bytes() == body);
             }
@@ -382,8 +386,10 @@ fn header_read_timeout_closes_a_stalled_connection() {
                     )
                     .await
             });
-            let mut client = TcpStream::connect(addr).await.unwrap();
+            // Before connecting: the server's timer starts when it begins
+            // reading the connection, which may be before our write.
             let start = Instant::now();
+            let mut client = TcpStream::connect(addr).await.unwrap();
             client.write_all(b"GET / HTTP/1.1\r\nHost: te").await.unwrap();
             // The server gives up: it may answer 408 and then closes.
             let mut rest = Vec::new();
@@ -398,4 +404,85 @@ fn header_read_timeout_closes_a_stalled_connection() {
             assert!(err.is_timeout(), "expected a timeout error, got {err:?}");
         });
     });
+}
+
+/// hyper-util's `auto` server (HTTP/1 and HTTP/2 on one port, told apart
+/// by the HTTP/2 preface) runs on corral's executor and streams as they
+/// are.
+#[test]
+fn hyper_util_auto_server_speaks_both_versions() {
+    with_deadline("hyper_util_auto_server_speaks_both_versions", 30, || {
+        multi(2).block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            corral::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    corral::spawn(async move {
+                        hyper_util::server::conn::auto::Builder::new(CorralExecutor::new())
+                            .serve_connection(stream, service_fn(service))
+                            .await
+                    });
+                }
+            });
+
+            let h1 = TcpStream::connect(addr).await.unwrap();
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(h1).await.unwrap();
+            corral::spawn(conn);
+            let req = Request::get("/")
+                .header("host", "test")
+                .body(Empty::<Bytes>::new())
+                .unwrap();
+            let resp = sender.send_request(req).await.unwrap();
+            assert_eq!(resp.version(), hyper::Version::HTTP_11);
+            assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "hello");
+
+            let h2 = TcpStream::connect(addr).await.unwrap();
+            let (mut sender, conn) = hyper::client::conn::http2::handshake(CorralExecutor::new(), h2)
+                .await
+                .unwrap();
+            corral::spawn(conn);
+            let req = Request::get("http://test/").body(Empty::<Bytes>::new()).unwrap();
+            let resp = sender.send_request(req).await.unwrap();
+            assert_eq!(resp.version(), hyper::Version::HTTP_2);
+            assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "hello");
+        });
+    });
+}
+
+/// hyper's traits on the borrowed halves: a response read through
+/// `ReadHalf` while `WriteHalf` sent the request, on one stream.
+#[test]
+fn borrowed_halves_implement_hyper_io() {
+    with_deadline("borrowed_halves_implement_hyper_io", 10, || {
+        current().block_on(async {
+            use hyper::rt::Write;
+            let (mut a, mut b) = corral::net::UnixStream::pair().unwrap();
+            let (mut rd, mut wr) = corral::net::UnixStream::split(&mut a);
+            let n = poll_fn(|cx| Pin::new(&mut wr).poll_write(cx, b"ping"))
+                .await
+                .unwrap();
+            assert_eq!(n, 4);
+            let mut got = [0; 4];
+            b.read_exact(&mut got).await.unwrap();
+            assert_eq!(&got, b"ping");
+            b.write_all(b"pong").await.unwrap();
+            let mut raw = [MaybeUninit::uninit(); 8];
+            let mut buf = ReadBuf::uninit(&mut raw);
+            poll_fn(|cx| Pin::new(&mut rd).poll_read(cx, buf.unfilled()))
+                .await
+                .unwrap();
+            assert_eq!(buf.filled(), b"pong");
+        });
+    });
+}
+
+#[test]
+fn executor_and_timer_are_send_sync_and_cheap_to_clone() {
+    fn is_send_sync_clone<T: Send + Sync + Clone + Unpin + 'static>() {}
+    is_send_sync_clone::<CorralExecutor>();
+    is_send_sync_clone::<CorralTimer>();
+    // The streams and halves hyper takes must be Send + Unpin + 'static.
+    fn is_io<T: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static>() {}
+    is_io::<TcpStream>();
+    is_io::<corral::net::UnixStream>();
 }

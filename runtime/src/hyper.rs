@@ -2,7 +2,7 @@
 //! of a runtime, so an HTTP/1 or HTTP/2 server or client needs no glue.
 //!
 //! - **I/O**: [`TcpStream`](crate::net::TcpStream) and
-//!   [`UnixStream`](crate::net::UnixStream) (and their owned halves)
+//!   [`UnixStream`](crate::net::UnixStream) (and their halves)
 //!   implement `hyper::rt::Read` and `hyper::rt::Write` themselves: pass
 //!   the stream to `serve_connection` or `handshake` as it is. Reads land
 //!   in hyper's buffer without zero-filling it; writes are vectored.

@@ -2,8 +2,9 @@
 //!
 //! [`TcpStream`] and [`UnixStream`] implement `hyper::rt::Read` and
 //! `hyper::rt::Write`, so hyper's HTTP/1 and HTTP/2 connections take them
-//! as they are; so do the owned halves (read half: `Read`, write half:
-//! `Write`), for code that builds its own transport from them.
+//! as they are; so do their halves, owned and borrowed (read half:
+//! `Read`, write half: `Write`), for code that builds its own transport
+//! from them.
 //!
 //! - **Reads** go straight into the unfilled, possibly uninitialised part
 //!   of hyper's read buffer ([`read_uninit`]: one `recv` into the raw
@@ -124,12 +125,18 @@ macro_rules! hyper_io {
 
 hyper_io!(TcpStream; read: TcpStream, |s| s);
 hyper_io!(TcpStream; write: TcpStream, |s| s);
+hyper_io!(TcpStream; read: tcp::ReadHalf<'_>, |h| h.as_ref());
+hyper_io!(TcpStream; write: tcp::WriteHalf<'_>, |h| h.as_ref());
 hyper_io!(TcpStream; read: tcp::OwnedReadHalf, |h| h.as_ref());
 hyper_io!(TcpStream; write: tcp::OwnedWriteHalf, |h| h.as_ref());
 #[cfg(unix)]
 hyper_io!(UnixStream; read: UnixStream, |s| s);
 #[cfg(unix)]
 hyper_io!(UnixStream; write: UnixStream, |s| s);
+#[cfg(unix)]
+hyper_io!(UnixStream; read: unix::ReadHalf<'_>, |h| h.as_ref());
+#[cfg(unix)]
+hyper_io!(UnixStream; write: unix::WriteHalf<'_>, |h| h.as_ref());
 #[cfg(unix)]
 hyper_io!(UnixStream; read: unix::OwnedReadHalf, |h| h.as_ref());
 #[cfg(unix)]
