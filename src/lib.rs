@@ -103,3 +103,95 @@ pub mod io {
     };
     pub use futures_util::stream::{Stream, StreamExt, TryStreamExt};
 }
+
+#[cfg(feature = "hyper")]
+pub mod hyper {
+    //! hyper 1.x on corral (feature `hyper`): an HTTP/1 or HTTP/2 server
+    //! or client with no glue.
+    //!
+    //! corral's [`TcpStream`](crate::net::TcpStream) and
+    //! [`UnixStream`](crate::net::UnixStream) implement hyper's
+    //! `rt::Read` and `rt::Write` (reading into hyper's buffer with no
+    //! zero fill, writing vectored), so they go to hyper as they are;
+    //! [`CorralExecutor`] spawns what hyper spawns and [`CorralTimer`]
+    //! gives it timeouts. Add `hyper` (with the `server` / `client` and
+    //! `http1` / `http2` features you use) and `http-body-util` to your
+    //! dependencies.
+    //!
+    //! A server and a client, over HTTP/1 with keep-alive:
+    //!
+    //! ```
+    //! use corral::hyper::CorralTimer;
+    //! use corral::net::{TcpListener, TcpStream};
+    //! use http_body_util::{BodyExt, Empty, Full};
+    //! use hyper::body::Bytes;
+    //! use hyper::{service::service_fn, Request, Response};
+    //! use std::convert::Infallible;
+    //!
+    //! # corral::Runtime::new().unwrap().block_on(async {
+    //! let listener = TcpListener::bind("127.0.0.1:0").await?;
+    //! let addr = listener.local_addr()?;
+    //! corral::spawn(async move {
+    //!     loop {
+    //!         let Ok((stream, _)) = listener.accept().await else { break };
+    //!         corral::spawn(async move {
+    //!             let hello = service_fn(|_req: Request<hyper::body::Incoming>| async {
+    //!                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
+    //!             });
+    //!             let _ = hyper::server::conn::http1::Builder::new()
+    //!                 .timer(CorralTimer::new())
+    //!                 .serve_connection(stream, hello)
+    //!                 .await;
+    //!         });
+    //!     }
+    //! });
+    //!
+    //! let stream = TcpStream::connect(addr).await?;
+    //! let (mut sender, conn) = hyper::client::conn::http1::handshake(stream).await?;
+    //! corral::spawn(conn); // drives the connection
+    //! for _ in 0..2 {
+    //!     let req = Request::get("/").header("host", "localhost").body(Empty::<Bytes>::new())?;
+    //!     sender.ready().await?; // the previous exchange may still be finishing
+    //!     let resp = sender.send_request(req).await?;
+    //!     assert_eq!(resp.status(), 200);
+    //!     assert_eq!(resp.into_body().collect().await?.to_bytes(), "hello");
+    //! }
+    //! # Ok::<(), Box<dyn std::error::Error>>(())
+    //! # }).unwrap();
+    //! ```
+    //!
+    //! HTTP/2 (here over cleartext, "prior knowledge") takes the executor,
+    //! which runs each stream as its own task:
+    //!
+    //! ```
+    //! use corral::hyper::CorralExecutor;
+    //! use corral::net::{TcpListener, TcpStream};
+    //! use http_body_util::{BodyExt, Empty, Full};
+    //! use hyper::body::Bytes;
+    //! use hyper::{service::service_fn, Request, Response};
+    //! use std::convert::Infallible;
+    //!
+    //! # corral::Runtime::new().unwrap().block_on(async {
+    //! let listener = TcpListener::bind("127.0.0.1:0").await?;
+    //! let addr = listener.local_addr()?;
+    //! let client = TcpStream::connect(addr).await?;
+    //! let (stream, _) = listener.accept().await?;
+    //! corral::spawn(async move {
+    //!     let hello = service_fn(|_req: Request<hyper::body::Incoming>| async {
+    //!         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("h2"))))
+    //!     });
+    //!     hyper::server::conn::http2::Builder::new(CorralExecutor::new())
+    //!         .serve_connection(stream, hello)
+    //!         .await
+    //! });
+    //!
+    //! let (mut sender, conn) = hyper::client::conn::http2::handshake(CorralExecutor::new(), client).await?;
+    //! corral::spawn(conn);
+    //! let resp = sender.send_request(Request::get("http://localhost/").body(Empty::<Bytes>::new())?).await?;
+    //! assert_eq!(resp.version(), hyper::Version::HTTP_2);
+    //! assert_eq!(resp.into_body().collect().await?.to_bytes(), "h2");
+    //! # Ok::<(), Box<dyn std::error::Error>>(())
+    //! # }).unwrap();
+    //! ```
+    pub use corral_runtime::hyper::*;
+}

@@ -15,6 +15,8 @@
 //!   wait on (I/O readiness, timers) and the blocking pool.
 //! - `signal/`: Ctrl-C and Unix signals, delivered through the reactor.
 //! - `context.rs`: what the current thread is doing for the runtime.
+//! - `hyper` (feature `hyper`): hyper 1.x's executor and timer; the
+//!   streams' `hyper::rt::Read`/`Write` impls are in `net/hyper_io.rs`.
 //! - `loom.rs`: the only place that names atomics and locks (loom-swappable).
 
 #![doc(test(attr(deny(warnings))))]
@@ -29,6 +31,8 @@ mod context;
 pub mod coop;
 mod driver;
 mod handle;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 mod loom;
 pub mod net;

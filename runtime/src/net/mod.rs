@@ -105,6 +105,8 @@ macro_rules! stream_io {
     };
 }
 
+#[cfg(feature = "hyper")]
+mod hyper_io;
 pub mod tcp;
 mod tcp_listener;
 mod tcp_socket;
