@@ -57,15 +57,13 @@ impl Driver {
     pub(crate) fn park(&mut self, handle: &Handle, timeout: Option<Duration>, auto_advance: bool) {
         let time = handle.time();
         if auto_advance && time.clock().is_paused() && timeout != Some(Duration::ZERO) {
-            // Idle with a paused clock: first take any I/O that is already
-            // there; if none, and no blocking job can still wake a task,
-            // jump to the next timer.
-            let got_io = self.io.turn(handle.io(), Some(Duration::ZERO));
-            if !got_io && handle.blocking().in_flight() == 0 && time.advance_to_next() {
-                time.process();
-                return;
-            }
-            if got_io {
+            // Idle with a paused clock: first take any I/O or unpark that
+            // is already there (an unpark this turn consumes must end the
+            // park: it may be the very wake the caller waits for, and the
+            // eventfd no longer holds it); if none, and no blocking job can
+            // still wake a task, jump to the next timer.
+            let woken = self.io.turn(handle.io(), Some(Duration::ZERO));
+            if woken || (handle.blocking().in_flight() == 0 && time.advance_to_next()) {
                 time.process();
                 return;
             }

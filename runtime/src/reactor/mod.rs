@@ -99,7 +99,9 @@ impl Driver {
 
     /// Waits for I/O events for at most `timeout` (None: until one comes or
     /// `Handle::unpark`), then wakes the tasks they concern. Returns true
-    /// if any source became ready.
+    /// if any source became ready or the driver was unparked: either way
+    /// the caller has something to look at before it may sleep again (an
+    /// unpark consumed here is gone from the eventfd).
     pub(crate) fn turn(&mut self, handle: &Handle, timeout: Option<Duration>) -> bool {
         // A non-zero timeout goes to the timerfd, for sub-millisecond
         // precision; epoll then waits without one.
@@ -119,11 +121,13 @@ impl Driver {
             Err(e) => panic!("corral reactor: polling for I/O events failed: {e}"),
         }
         let mut readiness = Vec::new();
+        let mut unparked = false;
         {
             let ios = handle.ios.lock();
             for event in self.events.iter() {
                 let token = event.token();
                 if token == WAKE_TOKEN {
+                    unparked = true;
                     continue;
                 }
                 #[cfg(target_os = "linux")]
@@ -157,7 +161,7 @@ impl Driver {
                 readiness.push(ready);
             }
         }
-        let any = !self.woken.is_empty();
+        let any = unparked || !self.woken.is_empty();
         for (io, ready) in self.woken.drain(..).zip(readiness) {
             io.set_readiness(ready);
         }
