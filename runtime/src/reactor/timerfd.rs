@@ -4,17 +4,23 @@
 //! a millisecond of lateness to every timer.)
 //!
 //! The timer is one-shot and relative: armed just before `epoll_wait` with
-//! the time left until the next timer, disarmed when nothing is pending.
-//! Re-arming resets its expiration count, so no read is needed to clear an
-//! old expiry (we still drain it when it fires, to keep the fd quiet).
+//! the time left until the next timer. It is left alone when it is already
+//! armed to fire no later than needed (the earliest timer was cancelled,
+//! or nothing is pending any more): an early expiry only makes the driver
+//! turn once more and re-arm, while a `timerfd_settime` before every park
+//! cost a system call per request on a server whose connections each hold
+//! a long timer (hyper's header-read timeout). Re-arming resets its
+//! expiration count, so no read is needed to clear an old expiry (we still
+//! drain it when it fires, to keep the fd quiet).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub(crate) struct TimerFd {
     fd: OwnedFd,
-    armed: bool,
+    /// When the armed timer fires (None: disarmed, or fired and drained).
+    armed_until: Option<Instant>,
 }
 
 impl TimerFd {
@@ -29,7 +35,7 @@ impl TimerFd {
         Ok(TimerFd {
             // SAFETY: `fd` is a fresh descriptor we own exclusively.
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
-            armed: false,
+            armed_until: None,
         })
     }
 
@@ -37,24 +43,25 @@ impl TimerFd {
         self.fd.as_raw_fd()
     }
 
-    /// Fires once after `after` (None: disarm).
+    /// Makes sure the timer fires once no later than `after` from now
+    /// (None: no wake-up needed; an armed timer is left to fire
+    /// spuriously rather than pay a system call to disarm it).
     pub(crate) fn set(&mut self, after: Option<Duration>) {
-        if after.is_none() && !self.armed {
-            return;
+        let Some(after) = after else { return };
+        let now = Instant::now();
+        let until = now.checked_add(after);
+        if let (Some(armed), Some(until)) = (self.armed_until, until) {
+            if armed <= until {
+                return; // fires in time (or has fired: its event is pending)
+            }
         }
-        let value = match after {
-            // A zero it_value would disarm: use the smallest expiry instead.
-            Some(d) => libc::timespec {
-                tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
-                tv_nsec: if d.is_zero() {
-                    1
-                } else {
-                    d.subsec_nanos() as libc::c_long
-                },
-            },
-            None => libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
+        // A zero it_value would disarm: use the smallest expiry instead.
+        let value = libc::timespec {
+            tv_sec: after.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+            tv_nsec: if after.is_zero() {
+                1
+            } else {
+                after.subsec_nanos() as libc::c_long
             },
         };
         let spec = libc::itimerspec {
@@ -70,7 +77,7 @@ impl TimerFd {
         // Can only fail on invalid arguments, which the values above are
         // not; if it did, the driver would just sleep without the timer,
         // and the caller's fallback timeout still bounds the wait.
-        self.armed = r == 0 && after.is_some();
+        self.armed_until = if r == 0 { until } else { None };
     }
 
     /// Clears a fired expiry.
@@ -79,6 +86,6 @@ impl TimerFd {
         // SAFETY: reads at most 8 bytes into an 8-byte buffer from our own
         // non-blocking fd; EAGAIN (nothing to read) is fine.
         let _ = unsafe { libc::read(self.raw(), buf.as_mut_ptr().cast(), buf.len()) };
-        self.armed = false;
+        self.armed_until = None;
     }
 }
