@@ -20,14 +20,12 @@
 //! emptied by every event of its direction: a waiter that gave up (its
 //! future was dropped) costs at most one spurious wake.
 //!
-//! Wakers run outside the lock, each under `catch_unwind`: a foreign waker
-//! that panics cannot unwind out of the reactor (killing the thread that
-//! drives it) or keep the other waiters of that turn asleep. The first such
-//! panic is reported on stderr.
+//! Wakers run outside the lock, each under `catch_unwind`
+//! (`contain::wake_all`, as for timers): a foreign waker that panics cannot
+//! unwind out of the reactor (killing the thread that drives it) or keep
+//! the other waiters of that turn asleep.
 
 use crate::loom::{AtomicUsize, Mutex, Ordering::*};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::AtomicBool;
 use std::task::{Context, Poll, Waker};
 
 pub(crate) const READABLE: usize = 1 << 0;
@@ -145,12 +143,12 @@ impl ScheduledIo {
         };
         // Woken outside the lock (a waker may run arbitrary code), each
         // one panic-safely.
-        for w in reader.into_iter().chain(writer) {
-            wake_caught(w);
-        }
-        for w in readers.into_iter().chain(writers).flatten() {
-            wake_caught(w);
-        }
+        crate::contain::wake_all(
+            reader
+                .into_iter()
+                .chain(writer)
+                .chain(readers.into_iter().chain(writers).flatten()),
+        );
     }
 
     /// Ready (with what is ready), or Pending with `cx`'s waker stored for
@@ -218,22 +216,6 @@ impl ScheduledIo {
     /// the waiters, so no task waits forever on a dead reactor.
     pub(crate) fn shutdown(&self) {
         self.set_readiness(SHUTDOWN);
-    }
-}
-
-/// Wakes `waker`, catching a panic so that it cannot unwind into the
-/// reactor; the first such panic is reported on stderr.
-fn wake_caught(waker: Waker) {
-    if catch_unwind(AssertUnwindSafe(|| waker.wake())).is_err() {
-        // A plain std flag, under loom too: it only rations a message.
-        static REPORTED: AtomicBool = AtomicBool::new(false);
-        if !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            eprintln!(
-                "corral reactor: a waker panicked when woken for I/O readiness; \
-                 the panic was caught and the other waiters were woken \
-                 (further waker panics are not reported)"
-            );
-        }
     }
 }
 
