@@ -2,8 +2,10 @@
 //!
 //! Every request gets `200 OK` and `Hello from corral!`; connections stay
 //! open for as many requests as the client sends. The server prints its
-//! address, then serves until it has answered MAX_REQUESTS requests (if
-//! given) or is killed.
+//! address, then serves until Ctrl-C, or until it has answered
+//! MAX_REQUESTS requests (if given); then it stops accepting, gives open
+//! connections two seconds to finish, and says how many requests it
+//! answered.
 //!
 //! ```text
 //! cargo run --release --example http_server --features hyper -- [ADDR [MAX_REQUESTS]]
@@ -48,15 +50,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let counters = Arc::new(Counters::default());
     let acceptor = corral::spawn(accept_loop(listener, counters.clone()));
 
-    let Some(limit) = limit else {
-        acceptor.await?;
-        return Ok(());
-    };
-    // Stop once `limit` requests were answered and their connections are
-    // done (or after a grace period, for clients that keep theirs open).
-    while counters.requests.load(SeqCst) < limit {
-        corral::time::sleep(Duration::from_millis(5)).await;
+    // Serve until Ctrl-C, or until `limit` requests were answered.
+    let ctrl_c = std::pin::pin!(corral::signal::ctrl_c());
+    let reached_limit = std::pin::pin!(async {
+        match limit {
+            Some(limit) => {
+                while counters.requests.load(SeqCst) < limit {
+                    corral::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            None => std::future::pending().await,
+        }
+    });
+    match futures_util::future::select(ctrl_c, reached_limit).await {
+        futures_util::future::Either::Left((signal, _)) => {
+            signal?;
+            println!("\nCtrl-C: shutting down");
+        }
+        futures_util::future::Either::Right(_) => {}
     }
+    // Stop accepting; let the open connections finish (or give up on them
+    // after a grace period, for clients that keep theirs open).
     acceptor.abort();
     let grace = corral::time::Instant::now() + Duration::from_secs(2);
     while counters.connections.load(SeqCst) > 0 && corral::time::Instant::now() < grace {
