@@ -20,7 +20,7 @@ const BLOCKING_SHUTDOWN: &str = "cannot drop a corral runtime (or call shutdown_
 
 /// The corral runtime: a scheduler and the threads that run its tasks.
 ///
-/// Most programs start it with [`#[corral::main]`](macro@crate::main);
+/// Most programs start it with `#[corral::main]`;
 /// build one by hand with [`Builder`] or [`Runtime::new`].
 ///
 /// Dropping a runtime stops its workers after their current poll, cancels

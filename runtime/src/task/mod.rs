@@ -11,7 +11,7 @@
 //!
 //! Life of a task: `spawn` allocates it with three references (owned list,
 //! the first `Notified`, the join handle), binds it to the owned list and
-//! queues the `Notified`. A worker pops it and calls [`Notified::run`]: the
+//! queues the `Notified`. A worker pops it and calls `Notified::run`: the
 //! harness claims `RUNNING`, polls under `catch_unwind`, and either
 //! completes (stores the output, wakes the join handle, leaves the owned
 //! list) or goes idle. A wake marks it `NOTIFIED` and queues a new
