@@ -409,12 +409,16 @@ impl Future for WaitFlag {
     type Output = usize;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
         self.polls += 1;
-        *self.slot.lock().unwrap() = Some(cx.waker().clone());
+        // The flag first, then the waker: a waker thread sets the flag only
+        // after taking the stored waker, so a poll that publishes its
+        // waker always returns Pending and the wake must poll it again.
+        // (Publishing first let the first poll see the flag already set:
+        // `polls >= 2` failed about once in six runs.)
         if self.flag.load(SeqCst) {
-            Poll::Ready(self.polls)
-        } else {
-            Poll::Pending
+            return Poll::Ready(self.polls);
         }
+        *self.slot.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Pending
     }
 }
 
