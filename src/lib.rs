@@ -23,6 +23,12 @@ pub use corral_runtime::{
     StallReport, TryCurrentError, YieldNow,
 };
 
+/// Synchronization primitives wired into the scheduler: [`Mutex`](sync::Mutex),
+/// [`Semaphore`](sync::Semaphore), and their guards, errors and statistics.
+pub mod sync {
+    pub use corral_sync::*;
+}
+
 /// Time: sleep, timeouts, intervals, and a clock tests can pause.
 pub mod time {
     pub use corral_runtime::time::*;
