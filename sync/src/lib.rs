@@ -15,6 +15,8 @@
 //!
 //! - [`Semaphore`]: fair counting semaphore; FIFO, large requests are not
 //!   starved, `close`.
+//! - [`BoundedSemaphore`]: a Semaphore that never exceeds its initial
+//!   value; asyncio-style `acquire_manual` / `release` beside RAII permits.
 //! - [`Mutex`]: fair async mutex with direct handoff, no poisoning.
 //!
 //! ```
@@ -36,12 +38,14 @@
 //! - `loom`: the lock type, switched to loom's under `--cfg loom`.
 //! - `error`: the typed errors.
 
+mod bounded_semaphore;
 mod error;
 mod loom;
 mod mutex;
 mod raw;
 mod semaphore;
 
+pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};

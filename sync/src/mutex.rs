@@ -79,7 +79,7 @@ unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
 /// let m = corral::sync::Mutex::new(());
-/// let g = m.lock().await;
+/// let _g = m.lock().await;
 /// let stats = m.statistics();
 /// assert!(stats.locked);
 /// assert_eq!(stats.tasks_waiting, 0);
@@ -382,6 +382,14 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 /// drop(g);
 /// assert_eq!(*m.lock().await, "hi");
 /// # });
+/// ```
+///
+/// A guard of `!Sync` data is not `Sync` itself:
+///
+/// ```compile_fail
+/// fn sync<T: Sync>(_: &T) {}
+/// let m = corral::sync::Mutex::new(std::cell::Cell::new(1));
+/// sync(&m.try_lock().unwrap());
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T: ?Sized> {

@@ -74,6 +74,9 @@ pub(crate) struct State {
     /// The task granted permits last; exact for a one-permit semaphore
     /// (the Mutex's holder), cleared by every release.
     holder: Option<Id>,
+    /// Free permits never exceed this: [`MAX_PERMITS`], or a bounded
+    /// semaphore's initial value.
+    bound: usize,
     waiters: WaitList<Request>,
 }
 
@@ -104,9 +107,9 @@ impl State {
         false
     }
 
-    /// Adds `n` permits (saturating at [`MAX_PERMITS`]).
+    /// Adds `n` permits (saturating at the bound).
     fn add(&mut self, n: usize) {
-        self.permits = self.permits.saturating_add(n).min(MAX_PERMITS);
+        self.permits = self.permits.saturating_add(n).min(self.bound);
     }
 }
 
@@ -129,11 +132,18 @@ impl fmt::Debug for RawSemaphore {
 
 impl RawSemaphore {
     pub(crate) fn new(permits: usize) -> Self {
+        Self::with_bound(permits, MAX_PERMITS)
+    }
+
+    /// A semaphore whose free permits never exceed `bound`.
+    pub(crate) fn with_bound(permits: usize, bound: usize) -> Self {
+        let bound = bound.min(MAX_PERMITS);
         RawSemaphore {
             state: Lock::new(State {
-                permits: permits.min(MAX_PERMITS),
+                permits: permits.min(bound),
                 closed: false,
                 holder: None,
+                bound,
                 waiters: WaitList::new(),
             }),
         }
@@ -208,6 +218,28 @@ impl RawSemaphore {
             return;
         }
         self.release_slow(st, n);
+    }
+
+    /// Gives `n` permits back unless that would leave more than `max` free
+    /// (counting a partial handoff to the head as free): the bounded
+    /// semaphore's `release`. Err leaves the state untouched.
+    pub(crate) fn release_bounded(&self, n: usize, max: usize) -> Result<(), usize> {
+        let mut st = self.state.lock();
+        let partial = st.waiters.front_mut().map_or(0, |r| r.assigned);
+        let free = st.permits + partial;
+        if free.saturating_add(n) > max {
+            return Err(free);
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        st.holder = None;
+        if st.waiters.is_empty() {
+            st.add(n);
+            return Ok(());
+        }
+        self.release_slow(st, n);
+        Ok(())
     }
 
     #[cold]

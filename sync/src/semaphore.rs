@@ -104,6 +104,20 @@ impl Semaphore {
         }
     }
 
+    /// A semaphore whose free permits never exceed its initial value.
+    #[track_caller]
+    pub(crate) fn new_bounded(permits: usize) -> Self {
+        Semaphore {
+            raw: RawSemaphore::with_bound(permits, permits),
+            created_at: Location::caller(),
+        }
+    }
+
+    /// The engine, for the crate's bounded variant.
+    pub(crate) fn raw(&self) -> &RawSemaphore {
+        &self.raw
+    }
+
     /// Where this semaphore was created (`#[track_caller]` on
     /// [`new`](Self::new)).
     ///
