@@ -302,7 +302,7 @@ impl RawSemaphore {
             if st.closed {
                 return Err(BlockingAcquireError::Closed);
             }
-            if st.waiters.is_empty() && st.permits >= n {
+            if n == 0 || (st.waiters.is_empty() && st.permits >= n) {
                 st.permits -= n;
                 st.holder = None;
                 return Ok(());
@@ -436,6 +436,10 @@ impl Future for Acquire<'_> {
         }
         if st.closed {
             return Poll::Ready(Err(AcquireError::Closed));
+        }
+        if needed == 0 {
+            // Nothing to wait for, even behind other waiters.
+            return Poll::Ready(Ok(()));
         }
         let me = task::try_id();
         if st.waiters.is_empty() {

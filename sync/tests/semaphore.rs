@@ -39,6 +39,19 @@ fn acquire_release_and_counts() {
 }
 
 #[test]
+fn zero_permits_behind_waiters_is_immediate() {
+    run_with_timeout("zero", 10, || {
+        let sem = Semaphore::new(0);
+        let mut waiter = pin!(sem.acquire());
+        assert!(poll_once(waiter.as_mut()).is_pending());
+        let mut zero = pin!(sem.acquire_many(0));
+        assert!(matches!(poll_once(zero.as_mut()), Poll::Ready(Ok(_))));
+        assert_eq!(sem.blocking_acquire_many(0).unwrap().num_permits(), 0);
+        assert_eq!(sem.statistics().tasks_waiting, 1);
+    });
+}
+
+#[test]
 fn try_acquire_errors() {
     let sem = Semaphore::new(1);
     let p = sem.try_acquire().unwrap();
