@@ -7,6 +7,7 @@ mod common;
 
 use common::{current, foreign_block_on, multi, poll_once, run_with_timeout, stress, Rng};
 use corral::sync::{AcquireError, BlockingAcquireError, Semaphore, TryAcquireError};
+use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -534,4 +535,46 @@ fn stress_random_cancellation_loses_no_permit() {
         assert_eq!(sem.statistics().tasks_waiting, 0);
         assert!(done.load(SeqCst) > 0);
     });
+}
+
+struct CountWake(AtomicUsize);
+
+impl std::task::Wake for CountWake {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+#[test]
+fn a_waiter_polled_with_a_new_waker_is_woken_through_the_new_one() {
+    let sem = Semaphore::new(0);
+    let (a, b) = (
+        Arc::new(CountWake(AtomicUsize::new(0))),
+        Arc::new(CountWake(AtomicUsize::new(0))),
+    );
+    let (wa, wb) = (
+        std::task::Waker::from(a.clone()),
+        std::task::Waker::from(b.clone()),
+    );
+    let mut fut = pin!(sem.acquire());
+    assert!(fut
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(&wa))
+        .is_pending());
+    // Moved to another executor / combinator: polled with another waker.
+    assert!(fut
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(&wb))
+        .is_pending());
+    assert_eq!(
+        sem.statistics().tasks_waiting,
+        1,
+        "re-polling must not queue twice"
+    );
+    sem.add_permits(1);
+    assert_eq!((a.0.load(SeqCst), b.0.load(SeqCst)), (0, 1));
+    assert!(fut
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(&wb))
+        .is_ready());
 }
