@@ -1,6 +1,8 @@
 //! corral's primitives used from tasks of a tokio runtime (foreign wakers
 //! on several threads), mixed with corral tasks on a corral runtime.
 
+#![cfg(not(loom))]
+
 #[allow(dead_code)]
 mod common;
 
