@@ -128,3 +128,34 @@ fn blocking_timeout_vs_release() {
         assert_eq!(sem.statistics().tasks_waiting, 0);
     });
 }
+
+/// Corral tasks (not foreign wakers) wait on the Mutex: the unlock on
+/// another thread hands the lock over and wakes the task through the
+/// runtime's own path; an aborted waiter that may have been handed the lock
+/// passes it on to the other task.
+#[test]
+fn mutex_handoff_to_corral_tasks_vs_abort() {
+    loom::model(|| {
+        let rt = corral::Builder::new_current_thread().build().unwrap();
+        let m = std::sync::Arc::new(Mutex::new(0usize));
+        let held = m.clone().try_lock_owned().unwrap();
+        let (m1, m2) = (m.clone(), m.clone());
+        let a = rt.spawn(async move { *m1.lock().await += 1 });
+        let b = rt.spawn(async move { *m2.lock().await += 10 });
+        // Let both queue up.
+        rt.block_on(async {
+            while m.statistics().tasks_waiting < 2 {
+                corral::yield_now().await;
+            }
+        });
+        let th = thread::spawn(move || drop(held));
+        a.abort();
+        rt.block_on(async {
+            let _ = a.await;
+            b.await.unwrap();
+        });
+        th.join().unwrap();
+        let v = *m.try_lock().expect("the lock was lost");
+        assert!(v == 10 || v == 11, "{v}");
+    });
+}
