@@ -39,6 +39,15 @@
 //!
 //! A blocking acquire that times out does the same, except that a
 //! `Notified` race is kept (reported as success).
+//!
+//! # Closing
+//!
+//! `close` sets `closed`, marks every waiter closed, takes back their
+//! partial handoffs and wakes them all (in chunks of
+//! [`WakeBatch::CAPACITY`], releasing the lock between chunks). From then
+//! on `dispatch` hands nothing out, so a release that runs between two
+//! chunks leaves its permits in the pool instead of giving them to a
+//! waiter that will return `Err(Closed)`.
 
 use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
 use crate::loom::{Lock, LockGuard};
@@ -85,6 +94,12 @@ impl State {
     /// served in full for waking. Returns true if more could be served but
     /// the batch is full (wake it, lock again, call once more).
     fn dispatch(&mut self, batch: &mut WakeBatch) -> bool {
+        if self.closed {
+            // Every waiter is marked closed and `close` is waking them (in
+            // chunks, between which a release may run): a permit handed to
+            // one now would be dropped with its `Err(Closed)`. Keep it.
+            return false;
+        }
         while self.permits > 0 {
             let Some(front) = self.waiters.front_mut() else {
                 return false;

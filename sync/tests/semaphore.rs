@@ -578,3 +578,44 @@ fn a_waiter_polled_with_a_new_waker_is_woken_through_the_new_one() {
         .poll(&mut std::task::Context::from_waker(&wb))
         .is_ready());
 }
+
+/// A waker that adds a permit when woken: runs between `close`'s chunks.
+struct AddOnWake(Arc<Semaphore>);
+
+impl std::task::Wake for AddOnWake {
+    fn wake(self: Arc<Self>) {
+        self.0.add_permits(1);
+    }
+}
+
+#[test]
+fn a_release_between_close_chunks_is_not_handed_to_a_closed_waiter() {
+    let sem = Arc::new(Semaphore::new(0));
+    let adder = std::task::Waker::from(Arc::new(AddOnWake(sem.clone())));
+    let mut first = Box::pin(sem.acquire());
+    assert!(first
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(&adder))
+        .is_pending());
+    // More waiters than one wake batch holds, so close wakes in chunks.
+    let mut rest: Vec<_> = (0..40).map(|_| Box::pin(sem.acquire())).collect();
+    for f in &mut rest {
+        assert!(poll_once(f.as_mut()).is_pending());
+    }
+    sem.close(); // the first wake adds a permit while others still queue
+    assert!(matches!(
+        poll_once(first.as_mut()),
+        Poll::Ready(Err(AcquireError::Closed))
+    ));
+    for f in &mut rest {
+        assert!(matches!(
+            poll_once(f.as_mut()),
+            Poll::Ready(Err(AcquireError::Closed))
+        ));
+    }
+    assert_eq!(
+        sem.available_permits(),
+        1,
+        "the permit added during close was lost"
+    );
+}
