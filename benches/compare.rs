@@ -140,9 +140,72 @@ fn memory_rows() -> Vec<(&'static str, f64, f64)> {
             });
         },
     );
+    // A boxed Mutex<u64> each (the primitive's own size), pre-sized Vec.
+    let mutex_corral = bytes_per(
+        N,
+        || std::cell::RefCell::new(Vec::<Box<corral::sync::Mutex<u64>>>::with_capacity(N)),
+        |v, n| {
+            let mut v = v.borrow_mut();
+            for _ in 0..n {
+                v.push(Box::new(corral::sync::Mutex::new(0)));
+            }
+        },
+    );
+    let mutex_tokio = bytes_per(
+        N,
+        || std::cell::RefCell::new(Vec::<Box<tokio::sync::Mutex<u64>>>::with_capacity(N)),
+        |v, n| {
+            let mut v = v.borrow_mut();
+            for _ in 0..n {
+                v.push(Box::new(tokio::sync::Mutex::new(0)));
+            }
+        },
+    );
+    // Tasks waiting on one held Mutex (task + its waiting lock future).
+    let waiter_corral = bytes_per(
+        N,
+        || {
+            let rt = corral::Builder::new_current_thread().build().unwrap();
+            let m = std::sync::Arc::new(corral::sync::Mutex::new(0u64));
+            let held = m.clone().try_lock_owned().unwrap();
+            (rt, m, held)
+        },
+        |(rt, m, _held), n| {
+            for _ in 0..n {
+                let m = m.clone();
+                drop(rt.spawn(async move { *m.lock().await += 1 }));
+            }
+            rt.block_on(async { corral::time::sleep(Duration::from_millis(5)).await });
+        },
+    );
+    let waiter_tokio = bytes_per(
+        N,
+        || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let m = std::sync::Arc::new(tokio::sync::Mutex::new(0u64));
+            let held = m.clone().try_lock_owned().unwrap();
+            (rt, m, held)
+        },
+        |(rt, m, _held), n| {
+            for _ in 0..n {
+                let m = m.clone();
+                drop(rt.spawn(async move { *m.lock().await += 1 }));
+            }
+            rt.block_on(async { tokio::time::sleep(Duration::from_millis(5)).await });
+        },
+    );
     vec![
         ("heap bytes per idle task", idle_task_corral, idle_task_tokio),
         ("heap bytes per pending sleep", sleep_corral, sleep_tokio),
+        ("heap bytes per Mutex<u64> (boxed)", mutex_corral, mutex_tokio),
+        (
+            "heap bytes per task waiting on a Mutex",
+            waiter_corral,
+            waiter_tokio,
+        ),
     ]
 }
 

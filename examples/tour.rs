@@ -1,6 +1,7 @@
 //! A short tour of corral: spawn, join, yield, abort, a panic that is
 //! contained, timers and timeouts, blocking work on the blocking pool, and
-//! the stall monitor catching a task that blocks its worker.
+//! the stall monitor catching a task that blocks its worker, and the sync
+//! primitives (Mutex, Semaphore) with their statistics.
 //! Run it with `cargo run --release --example tour`.
 
 use corral::time::{sleep, timeout};
@@ -166,8 +167,144 @@ async fn main() {
         println!("   stall monitor: {report}");
     }
 
+    sync_tour().await;
+
     println!(
         "\nDone. Tasks alive now: {}",
         corral::Handle::current().num_alive_tasks()
+    );
+}
+
+/// 9-12: corral::sync — Mutex, Semaphore, statistics, threads.
+async fn sync_tour() {
+    use corral::sync::{Mutex, Semaphore};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    // 9. Read-yield-write: without a lock, updates are lost; with a Mutex
+    //    held across the await, 3 tasks x 1,000 reach exactly 3,000.
+    let unlocked = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..3)
+        .map(|_| {
+            let n = unlocked.clone();
+            corral::spawn(async move {
+                for _ in 0..1_000 {
+                    let read = n.load(SeqCst);
+                    corral::yield_now().await;
+                    n.store(read + 1, SeqCst);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let locked = Arc::new(Mutex::new(0));
+    let tasks: Vec<_> = (0..3)
+        .map(|_| {
+            let n = locked.clone();
+            corral::spawn(async move {
+                for _ in 0..1_000 {
+                    let mut g = n.lock().await;
+                    let read = *g;
+                    corral::yield_now().await;
+                    *g = read + 1;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    println!(
+        "9. 3 x 1,000 read-yield-write increments: {} without a lock, {} with a Mutex",
+        unlocked.load(SeqCst),
+        *locked.lock().await
+    );
+
+    // 10. A Semaphore(2) lets 2 of 5 calls run at once; statistics before
+    //     and after.
+    let sem = Arc::new(Semaphore::new(2));
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    println!("10. before: {:?}", sem.statistics());
+    let calls: Vec<_> = (0..5)
+        .map(|_| {
+            let (sem, running, most) = (sem.clone(), running.clone(), most.clone());
+            corral::spawn(async move {
+                let _permit = sem.acquire().await.unwrap();
+                most.fetch_max(running.fetch_add(1, SeqCst) + 1, SeqCst);
+                sleep(Duration::from_millis(5)).await;
+                running.fetch_sub(1, SeqCst);
+            })
+        })
+        .collect();
+    sleep(Duration::from_millis(2)).await;
+    println!(
+        "    during: {} waiting, {} free",
+        sem.statistics().tasks_waiting,
+        sem.available_permits()
+    );
+    for c in calls {
+        c.await.unwrap();
+    }
+    println!(
+        "    after: at most {} ran at once; {:?}",
+        most.load(SeqCst),
+        sem.statistics()
+    );
+
+    // 11. A bounded executor: 10 jobs, 3 at a time, a progress line under a
+    //     Mutex.
+    let limit = Arc::new(Semaphore::new(3));
+    let progress = Arc::new(Mutex::new(0));
+    let jobs: Vec<_> = (0..10)
+        .map(|_| {
+            let (limit, progress) = (limit.clone(), progress.clone());
+            corral::spawn(async move {
+                let _slot = limit.acquire().await.unwrap();
+                sleep(Duration::from_millis(2)).await;
+                let mut done = progress.lock().await;
+                *done += 1;
+                print!("{}{}/10", if *done == 1 { "11. progress: " } else { " " }, *done);
+            })
+        })
+        .collect();
+    for j in jobs {
+        j.await.unwrap();
+    }
+    println!();
+
+    // 12. A bank account shared by OS threads (blocking_lock) and a task:
+    //     deposits and withdrawals end at the expected balance.
+    let balance = Arc::new(Mutex::new(1_000i64));
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let balance = balance.clone();
+            std::thread::spawn(move || {
+                for _ in 0..250 {
+                    let mut b = balance.blocking_lock();
+                    *b += if i % 2 == 0 { 10 } else { -5 };
+                }
+            })
+        })
+        .collect();
+    for _ in 0..100 {
+        *balance.lock().await -= 1;
+    }
+    corral::run_sync(move || {
+        for t in threads {
+            t.join().unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let stats = balance.statistics();
+    println!(
+        "12. balance after 4 threads and a task: {} (expected {}); locked: {}, created at {}",
+        *balance.lock().await,
+        1_000 + 2 * 250 * 10 - 2 * 250 * 5 - 100,
+        stats.locked,
+        stats.created_at
     );
 }

@@ -23,6 +23,21 @@ pub use corral_runtime::{
     StallReport, TryCurrentError, YieldNow,
 };
 
+/// Synchronization primitives wired into the scheduler: [`Mutex`](sync::Mutex),
+/// [`Semaphore`](sync::Semaphore), [`BoundedSemaphore`](sync::BoundedSemaphore),
+/// and their guards, errors and statistics.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let total = corral::sync::Mutex::new(0);
+/// *total.lock().await += 1;
+/// assert_eq!(total.into_inner(), 1);
+/// # });
+/// ```
+pub mod sync {
+    pub use corral_sync::*;
+}
+
 /// Time: sleep, timeouts, intervals, and a clock tests can pause.
 pub mod time {
     pub use corral_runtime::time::*;

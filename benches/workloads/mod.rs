@@ -41,6 +41,8 @@ pub struct Workload {
     pub tokio: fn() -> Iter,
 }
 
+mod sync;
+
 pub fn all() -> Vec<Workload> {
     use Kind::*;
     let w = |name, kind, corral, tokio| Workload {
@@ -142,6 +144,30 @@ pub fn all() -> Vec<Workload> {
         w("sleep_100k_concurrent", Time, corral_sleep_100k, tokio_sleep_100k),
         w("tcp_echo_1conn", Net, corral_tcp_echo_1, tokio_tcp_echo_1),
         w("tcp_echo_100conn", Net, corral_tcp_echo_100, tokio_tcp_echo_100),
+        w(
+            "mutex_uncontended",
+            CurrentThread,
+            sync::corral_mutex_uncontended,
+            sync::tokio_mutex_uncontended,
+        ),
+        w(
+            "mutex_8x10k",
+            MultiThread,
+            sync::corral_mutex_contended,
+            sync::tokio_mutex_contended,
+        ),
+        w(
+            "mutex_8x1k_yield",
+            MultiThread,
+            sync::corral_mutex_contended_yield,
+            sync::tokio_mutex_contended_yield,
+        ),
+        w(
+            "semaphore_4_of_64",
+            MultiThread,
+            sync::corral_semaphore_4_of_64,
+            sync::tokio_semaphore_4_of_64,
+        ),
     ]
 }
 

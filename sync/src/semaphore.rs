@@ -1,0 +1,612 @@
+//! [`Semaphore`]: a fair counting semaphore with direct handoff, its RAII
+//! permits, and its statistics. The engine is [`RawSemaphore`](crate::raw).
+
+use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
+use crate::raw::{RawSemaphore, MAX_PERMITS};
+use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A counting semaphore: a pool of permits that tasks (and threads)
+/// acquire and give back.
+///
+/// # Semantics
+///
+/// - **Fair, FIFO, no barging.** Waiters are served first come, first
+///   served. A released permit is handed straight to the first waiter (which
+///   is woken onto the releasing worker's run queue); a task that arrives
+///   later, even one calling [`try_acquire`](Self::try_acquire), cannot
+///   snatch it. This is tokio's and asyncio's order; it costs nothing extra
+///   here because the handoff is direct.
+/// - **Large requests are not starved.** An [`acquire_many`](Self::acquire_many)
+///   at the head of the queue collects permits as they are released (a
+///   partial handoff) and smaller requests behind it wait their turn. If it
+///   is cancelled, what it collected goes back and the waiters behind it
+///   proceed.
+/// - **Cancellation loses nothing.** A dropped `acquire` future that was
+///   already handed its permits passes them on.
+/// - **Closing.** [`close`](Self::close) wakes every waiter with
+///   [`AcquireError::Closed`] and makes later acquires fail the same way;
+///   permits already held stay valid and are returned as usual.
+/// - **Limits.** At most [`MAX_PERMITS`](Self::MAX_PERMITS) permits;
+///   [`new`](Self::new) and [`add_permits`](Self::add_permits) saturate there
+///   rather than panic, and a request for more is a typed error
+///   ([`AcquireError::TooMany`]), not a hang.
+///
+/// Unlike Python's `threading.Semaphore`, releasing happens by dropping a
+/// permit (RAII), so a task cannot release what it does not hold; use
+/// [`add_permits`](Self::add_permits) to grow the pool.
+///
+/// ```
+/// use corral::sync::Semaphore;
+/// use std::sync::Arc;
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let sem = Arc::new(Semaphore::new(2)); // at most 2 at once
+/// let mut tasks = Vec::new();
+/// for i in 0..5 {
+///     let sem = sem.clone();
+///     tasks.push(corral::spawn(async move {
+///         let _permit = sem.acquire().await.unwrap();
+///         i * 10 // the work, 2 at a time
+///     }));
+/// }
+/// for t in tasks {
+///     t.await.unwrap();
+/// }
+/// assert_eq!(sem.available_permits(), 2);
+/// # });
+/// ```
+pub struct Semaphore {
+    raw: RawSemaphore,
+    created_at: &'static Location<'static>,
+}
+
+/// A snapshot of a [`Semaphore`], from [`Semaphore::statistics`].
+///
+/// ```
+/// let sem = corral::sync::Semaphore::new(3);
+/// let _p = sem.try_acquire().unwrap();
+/// let stats = sem.statistics();
+/// assert_eq!((stats.available, stats.tasks_waiting, stats.closed), (2, 0, false));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SemaphoreStatistics {
+    /// Free permits (AnyIO's `value`).
+    pub available: usize,
+    /// Tasks and threads waiting to acquire (AnyIO's name).
+    pub tasks_waiting: usize,
+    /// [`Semaphore::close`] was called.
+    pub closed: bool,
+    /// Where the semaphore was created.
+    pub created_at: &'static Location<'static>,
+}
+
+impl Semaphore {
+    /// The most permits a semaphore holds, and the largest single request.
+    pub const MAX_PERMITS: usize = MAX_PERMITS;
+
+    /// A semaphore with `permits` permits (at most
+    /// [`MAX_PERMITS`](Self::MAX_PERMITS); more saturate there). Records the
+    /// caller's location for statistics and diagnostics.
+    ///
+    /// ```
+    /// let sem = corral::sync::Semaphore::new(4);
+    /// assert_eq!(sem.available_permits(), 4);
+    /// assert!(sem.created_at().file().ends_with(".rs"));
+    /// ```
+    #[track_caller]
+    pub fn new(permits: usize) -> Self {
+        Semaphore {
+            raw: RawSemaphore::new(permits),
+            created_at: Location::caller(),
+        }
+    }
+
+    /// A semaphore whose free permits never exceed its initial value.
+    #[track_caller]
+    pub(crate) fn new_bounded(permits: usize) -> Self {
+        Semaphore {
+            raw: RawSemaphore::with_bound(permits, permits),
+            created_at: Location::caller(),
+        }
+    }
+
+    /// The engine, for the crate's bounded variant.
+    pub(crate) fn raw(&self) -> &RawSemaphore {
+        &self.raw
+    }
+
+    /// Where this semaphore was created (`#[track_caller]` on
+    /// [`new`](Self::new)).
+    ///
+    /// ```
+    /// let sem = corral::sync::Semaphore::new(1);
+    /// println!("created at {}", sem.created_at());
+    /// ```
+    pub fn created_at(&self) -> &'static Location<'static> {
+        self.created_at
+    }
+
+    /// Free permits right now.
+    ///
+    /// ```
+    /// let sem = corral::sync::Semaphore::new(2);
+    /// let _p = sem.try_acquire().unwrap();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    pub fn available_permits(&self) -> usize {
+        self.raw.available()
+    }
+
+    /// True once [`close`](Self::close) was called.
+    ///
+    /// ```
+    /// let sem = corral::sync::Semaphore::new(1);
+    /// sem.close();
+    /// assert!(sem.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.raw.is_closed()
+    }
+
+    /// Adds `n` permits, handing them to waiters first (FIFO). Saturates at
+    /// [`MAX_PERMITS`](Self::MAX_PERMITS).
+    ///
+    /// ```
+    /// let sem = corral::sync::Semaphore::new(0);
+    /// sem.add_permits(3);
+    /// assert_eq!(sem.available_permits(), 3);
+    /// ```
+    pub fn add_permits(&self, n: usize) {
+        self.raw.release(n);
+    }
+
+    /// Closes the semaphore: every waiter gets [`AcquireError::Closed`], and
+    /// so does every later acquire. Permits already held stay valid.
+    ///
+    /// ```
+    /// use corral::sync::{Semaphore, TryAcquireError};
+    /// let sem = Semaphore::new(1);
+    /// sem.close();
+    /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
+    /// ```
+    pub fn close(&self) {
+        self.raw.close();
+    }
+
+    /// A snapshot of the semaphore's state.
+    ///
+    /// ```
+    /// let sem = corral::sync::Semaphore::new(1);
+    /// assert_eq!(sem.statistics().tasks_waiting, 0);
+    /// ```
+    pub fn statistics(&self) -> SemaphoreStatistics {
+        let (available, tasks_waiting, closed) = self.raw.snapshot();
+        SemaphoreStatistics {
+            available,
+            tasks_waiting,
+            closed,
+            created_at: self.created_at,
+        }
+    }
+
+    /// Waits for one permit.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, and fair: dropping the future gives up its place in the
+    /// queue and loses no permit; if a permit had already been handed to it,
+    /// the permit passes to the next waiter.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::Closed`] if the semaphore is or becomes closed.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let sem = corral::sync::Semaphore::new(1);
+    /// let permit = sem.acquire().await.unwrap();
+    /// assert_eq!(sem.available_permits(), 0);
+    /// drop(permit);
+    /// assert_eq!(sem.available_permits(), 1);
+    /// # });
+    /// ```
+    pub async fn acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
+        self.acquire_many(1).await
+    }
+
+    /// Waits for `n` permits at once. At the head of the queue it collects
+    /// permits as they come free, and requests behind it wait.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future gives back any permits it had
+    /// collected (they go to the waiters behind it, or the pool).
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::Closed`] if the semaphore is or becomes closed;
+    /// [`AcquireError::TooMany`] if `n` exceeds
+    /// [`MAX_PERMITS`](Self::MAX_PERMITS).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let sem = corral::sync::Semaphore::new(5);
+    /// let permits = sem.acquire_many(3).await.unwrap();
+    /// assert_eq!(permits.num_permits(), 3);
+    /// assert_eq!(sem.available_permits(), 2);
+    /// # });
+    /// ```
+    pub async fn acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
+        self.raw.acquire(n).await?;
+        Ok(SemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+
+    /// Takes one permit if one is free and nobody waits.
+    ///
+    /// # Errors
+    ///
+    /// [`TryAcquireError::NoPermits`] or [`TryAcquireError::Closed`].
+    ///
+    /// ```
+    /// let sem = corral::sync::Semaphore::new(1);
+    /// let p = sem.try_acquire().unwrap();
+    /// assert!(sem.try_acquire().is_err());
+    /// drop(p);
+    /// assert!(sem.try_acquire().is_ok());
+    /// ```
+    pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        self.try_acquire_many(1)
+    }
+
+    /// Takes `n` permits if they are free and nobody waits.
+    ///
+    /// # Errors
+    ///
+    /// [`TryAcquireError::NoPermits`], [`TryAcquireError::Closed`], or
+    /// [`TryAcquireError::TooMany`].
+    ///
+    /// ```
+    /// let sem = corral::sync::Semaphore::new(2);
+    /// assert!(sem.try_acquire_many(3).is_err());
+    /// assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
+    /// ```
+    pub fn try_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        self.raw.try_acquire(n)?;
+        Ok(SemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+
+    /// Waits for one permit, holding the semaphore by `Arc` so the permit
+    /// can move into a spawned task.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let sem = Arc::new(corral::sync::Semaphore::new(1));
+    /// let permit = sem.clone().acquire_owned().await.unwrap();
+    /// corral::spawn(async move { drop(permit) }).await.unwrap();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// # });
+    /// ```
+    pub async fn acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
+        self.acquire_many_owned(1).await
+    }
+
+    /// Waits for `n` permits, holding the semaphore by `Arc`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire_many`](Self::acquire_many).
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_many`](Self::acquire_many).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let sem = Arc::new(corral::sync::Semaphore::new(4));
+    /// let permits = sem.clone().acquire_many_owned(4).await.unwrap();
+    /// assert_eq!(permits.num_permits(), 4);
+    /// # });
+    /// ```
+    pub async fn acquire_many_owned(self: Arc<Self>, n: usize) -> Result<OwnedSemaphorePermit, AcquireError> {
+        self.raw.acquire(n).await?;
+        Ok(OwnedSemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+
+    /// Takes one permit now, holding the semaphore by `Arc`.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let sem = Arc::new(corral::sync::Semaphore::new(1));
+    /// let _p = sem.clone().try_acquire_owned().unwrap();
+    /// assert!(sem.clone().try_acquire_owned().is_err());
+    /// ```
+    pub fn try_acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
+        self.try_acquire_many_owned(1)
+    }
+
+    /// Takes `n` permits now, holding the semaphore by `Arc`.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire_many`](Self::try_acquire_many).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let sem = Arc::new(corral::sync::Semaphore::new(2));
+    /// assert_eq!(sem.clone().try_acquire_many_owned(2).unwrap().num_permits(), 2);
+    /// ```
+    pub fn try_acquire_many_owned(
+        self: Arc<Self>,
+        n: usize,
+    ) -> Result<OwnedSemaphorePermit, TryAcquireError> {
+        self.raw.try_acquire(n)?;
+        Ok(OwnedSemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+
+    /// Blocks the current thread until a permit is free (FIFO with the
+    /// async waiters).
+    ///
+    /// # Errors
+    ///
+    /// [`BlockingAcquireError::Closed`] if the semaphore is or becomes
+    /// closed.
+    ///
+    /// # Panics
+    ///
+    /// On a thread that drives a corral runtime (a worker, or inside
+    /// `block_on`): blocking there would stall its tasks. Use
+    /// [`acquire`](Self::acquire) there, or call this from `corral::run_sync`.
+    ///
+    /// ```
+    /// let sem = corral::sync::Semaphore::new(1);
+    /// let permit = sem.blocking_acquire().unwrap();
+    /// assert_eq!(permit.num_permits(), 1);
+    /// ```
+    #[track_caller]
+    pub fn blocking_acquire(&self) -> Result<SemaphorePermit<'_>, BlockingAcquireError> {
+        self.blocking_acquire_many(1)
+    }
+
+    /// Blocks the current thread until `n` permits are ours.
+    ///
+    /// # Errors
+    ///
+    /// As [`blocking_acquire`](Self::blocking_acquire), plus
+    /// [`BlockingAcquireError::TooMany`].
+    ///
+    /// # Panics
+    ///
+    /// As [`blocking_acquire`](Self::blocking_acquire).
+    ///
+    /// ```
+    /// let sem = corral::sync::Semaphore::new(3);
+    /// assert_eq!(sem.blocking_acquire_many(3).unwrap().num_permits(), 3);
+    /// ```
+    #[track_caller]
+    pub fn blocking_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, BlockingAcquireError> {
+        self.raw
+            .blocking_acquire(n, None, "Semaphore::blocking_acquire")?;
+        Ok(SemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+
+    /// As [`blocking_acquire`](Self::blocking_acquire), giving up after
+    /// `timeout` (Python's `acquire(timeout=...)`).
+    ///
+    /// # Errors
+    ///
+    /// [`BlockingAcquireError::Timeout`] if no permit came in time, or
+    /// [`BlockingAcquireError::Closed`].
+    ///
+    /// # Panics
+    ///
+    /// As [`blocking_acquire`](Self::blocking_acquire).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sem = corral::sync::Semaphore::new(1);
+    /// let _held = sem.try_acquire().unwrap();
+    /// assert!(sem.blocking_acquire_timeout(Duration::from_millis(5)).is_err());
+    /// ```
+    #[track_caller]
+    pub fn blocking_acquire_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<SemaphorePermit<'_>, BlockingAcquireError> {
+        self.blocking_acquire_many_timeout(1, timeout)
+    }
+
+    /// As [`blocking_acquire_many`](Self::blocking_acquire_many), giving up
+    /// after `timeout`; permits collected meanwhile go back.
+    ///
+    /// # Errors
+    ///
+    /// As [`blocking_acquire_timeout`](Self::blocking_acquire_timeout), plus
+    /// [`BlockingAcquireError::TooMany`].
+    ///
+    /// # Panics
+    ///
+    /// As [`blocking_acquire`](Self::blocking_acquire).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sem = corral::sync::Semaphore::new(1);
+    /// assert!(sem.blocking_acquire_many_timeout(2, Duration::from_millis(5)).is_err());
+    /// assert_eq!(sem.available_permits(), 1); // the partial permit came back
+    /// ```
+    #[track_caller]
+    pub fn blocking_acquire_many_timeout(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<SemaphorePermit<'_>, BlockingAcquireError> {
+        let deadline = Instant::now().checked_add(timeout);
+        self.raw
+            .blocking_acquire(n, deadline, "Semaphore::blocking_acquire_timeout")?;
+        Ok(SemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.statistics();
+        f.debug_struct("Semaphore")
+            .field("available", &s.available)
+            .field("tasks_waiting", &s.tasks_waiting)
+            .field("closed", &s.closed)
+            .field("created_at", &format_args!("{}", self.created_at))
+            .finish()
+    }
+}
+
+/// Permits borrowed from a [`Semaphore`]; dropping it gives them back.
+///
+/// ```
+/// let sem = corral::sync::Semaphore::new(2);
+/// let permit = sem.try_acquire_many(2).unwrap();
+/// assert_eq!(permit.num_permits(), 2);
+/// drop(permit);
+/// assert_eq!(sem.available_permits(), 2);
+/// ```
+#[must_use = "the permits go back as soon as this is dropped"]
+pub struct SemaphorePermit<'a> {
+    sem: &'a Semaphore,
+    permits: usize,
+}
+
+impl SemaphorePermit<'_> {
+    /// How many permits this holds.
+    ///
+    /// ```
+    /// let sem = corral::sync::Semaphore::new(1);
+    /// assert_eq!(sem.try_acquire().unwrap().num_permits(), 1);
+    /// ```
+    pub fn num_permits(&self) -> usize {
+        self.permits
+    }
+
+    /// Drops the permits without giving them back: the semaphore shrinks.
+    ///
+    /// ```
+    /// let sem = corral::sync::Semaphore::new(2);
+    /// sem.try_acquire().unwrap().forget();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    pub fn forget(mut self) {
+        self.permits = 0;
+    }
+}
+
+impl Drop for SemaphorePermit<'_> {
+    fn drop(&mut self) {
+        self.sem.raw.release(self.permits);
+    }
+}
+
+impl fmt::Debug for SemaphorePermit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SemaphorePermit")
+            .field("permits", &self.permits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Permits borrowed from an `Arc<Semaphore>`; dropping it gives them back.
+///
+/// ```
+/// use std::sync::Arc;
+/// let sem = Arc::new(corral::sync::Semaphore::new(1));
+/// let permit = sem.clone().try_acquire_owned().unwrap();
+/// std::thread::spawn(move || drop(permit)).join().unwrap();
+/// assert_eq!(sem.available_permits(), 1);
+/// ```
+#[must_use = "the permits go back as soon as this is dropped"]
+pub struct OwnedSemaphorePermit {
+    sem: Arc<Semaphore>,
+    permits: usize,
+}
+
+impl OwnedSemaphorePermit {
+    /// How many permits this holds.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let sem = Arc::new(corral::sync::Semaphore::new(1));
+    /// assert_eq!(sem.try_acquire_owned().unwrap().num_permits(), 1);
+    /// ```
+    pub fn num_permits(&self) -> usize {
+        self.permits
+    }
+
+    /// The semaphore the permits came from.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let sem = Arc::new(corral::sync::Semaphore::new(1));
+    /// let p = sem.clone().try_acquire_owned().unwrap();
+    /// assert!(Arc::ptr_eq(p.semaphore(), &sem));
+    /// ```
+    pub fn semaphore(&self) -> &Arc<Semaphore> {
+        &self.sem
+    }
+
+    /// Drops the permits without giving them back: the semaphore shrinks.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let sem = Arc::new(corral::sync::Semaphore::new(1));
+    /// sem.clone().try_acquire_owned().unwrap().forget();
+    /// assert_eq!(sem.available_permits(), 0);
+    /// ```
+    pub fn forget(mut self) {
+        self.permits = 0;
+    }
+}
+
+impl Drop for OwnedSemaphorePermit {
+    fn drop(&mut self) {
+        self.sem.raw.release(self.permits);
+    }
+}
+
+impl fmt::Debug for OwnedSemaphorePermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedSemaphorePermit")
+            .field("permits", &self.permits)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,364 @@
+//! Mutex: semantics, errors, FIFO handoff, cancellation, panics, threads,
+//! foreign executors, and the read-yield-write stress test
+//! (`CORRAL_STRESS` x 50 tasks, default 10,000).
+
+#[allow(dead_code)]
+mod common;
+
+use common::{current, foreign_block_on, multi, poll_once, run_with_timeout, stress};
+use corral::sync::{Mutex, MutexGuard, OwnedMutexGuard};
+use std::pin::pin;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::task::Poll;
+use std::time::Duration;
+
+async fn settle() {
+    for _ in 0..10 {
+        corral::yield_now().await;
+    }
+}
+
+#[test]
+fn lock_try_lock_and_errors() {
+    current().block_on(async {
+        let m = Mutex::new(1);
+        {
+            let mut g = m.lock().await;
+            *g += 1;
+            let err = m.try_lock().unwrap_err();
+            assert_eq!(err.to_string(), "mutex is locked");
+            assert!(m.is_locked());
+        }
+        assert!(!m.is_locked());
+        assert_eq!(*m.try_lock().unwrap(), 2);
+        assert_eq!(format!("{m:?}").split(',').next().unwrap(), "Mutex { data: 2");
+    });
+}
+
+#[test]
+fn get_mut_into_inner_default_from() {
+    let mut m = Mutex::new(vec![1]);
+    m.get_mut().push(2);
+    assert_eq!(m.into_inner(), vec![1, 2]);
+    let d: Mutex<u8> = Mutex::default();
+    assert_eq!(d.into_inner(), 0);
+    let f = Mutex::from("x");
+    assert_eq!(f.into_inner(), "x");
+}
+
+#[test]
+fn unlock_hands_the_lock_to_the_first_waiter_no_barging() {
+    current().block_on(async {
+        let m = Arc::new(Mutex::new(Vec::new()));
+        let held = m.lock().await;
+        let m2 = m.clone();
+        let waiter = corral::spawn(async move { m2.lock().await.push("waiter") });
+        settle().await;
+        drop(held);
+        // The waiter has not run, but the lock is already its own.
+        assert!(m.try_lock().is_err(), "try_lock barged past a queued waiter");
+        m.lock().await.push("late");
+        waiter.await.unwrap();
+        assert_eq!(*m.lock().await, ["waiter", "late"]);
+    });
+}
+
+#[test]
+fn waiters_get_the_lock_in_fifo_order() {
+    run_with_timeout("fifo", 10, || {
+        current().block_on(async {
+            let m = Arc::new(Mutex::new(Vec::new()));
+            let held = m.lock().await;
+            let mut tasks = Vec::new();
+            for i in 0..8 {
+                let m = m.clone();
+                tasks.push(corral::spawn(async move { m.lock().await.push(i) }));
+                settle().await;
+            }
+            assert_eq!(m.statistics().tasks_waiting, 8);
+            drop(held);
+            for t in tasks {
+                t.await.unwrap();
+            }
+            assert_eq!(*m.lock().await, (0..8).collect::<Vec<_>>());
+        });
+    });
+}
+
+#[test]
+fn cancelled_after_handoff_passes_the_lock_on() {
+    let m = Mutex::new(0);
+    let held = m.try_lock().unwrap();
+    let mut first = Box::pin(m.lock());
+    let mut second = pin!(m.lock());
+    assert!(poll_once(first.as_mut()).is_pending());
+    assert!(poll_once(second.as_mut()).is_pending());
+    drop(held); // handed to `first`
+    drop(first); // which is cancelled: the lock must reach `second`
+    match poll_once(second.as_mut()) {
+        Poll::Ready(g) => drop(g),
+        Poll::Pending => panic!("the lock was lost with the cancelled waiter"),
+    }
+    assert!(!m.is_locked());
+}
+
+#[test]
+fn cancelled_while_queued_leaves_the_queue() {
+    current().block_on(async {
+        let m = Arc::new(Mutex::new(()));
+        let held = m.lock().await;
+        let m2 = m.clone();
+        let w = corral::spawn(async move {
+            let _g = m2.lock().await;
+        });
+        settle().await;
+        assert_eq!(m.statistics().tasks_waiting, 1);
+        w.abort();
+        assert!(w.await.unwrap_err().is_cancelled());
+        assert_eq!(m.statistics().tasks_waiting, 0);
+        drop(held);
+        assert!(m.try_lock().is_ok());
+        // A timeout at the await point is a cancellation too.
+        let _held = m.lock().await;
+        let r = corral::time::timeout(Duration::from_millis(5), m.lock()).await;
+        assert!(r.is_err());
+        assert_eq!(m.statistics().tasks_waiting, 0);
+    });
+}
+
+#[test]
+fn a_task_that_panics_holding_the_guard_releases_it() {
+    multi(2).block_on(async {
+        let m = Arc::new(Mutex::new(0));
+        let m2 = m.clone();
+        let t = corral::spawn(async move {
+            let mut g = m2.lock().await;
+            *g = 5;
+            panic!("boom while holding the lock");
+        });
+        assert!(t.await.unwrap_err().is_panic());
+        assert!(!m.is_locked());
+        assert_eq!(*m.lock().await, 5, "no poisoning: the data is as left");
+    });
+}
+
+#[test]
+fn statistics_show_locked_waiting_holder_and_site() {
+    current().block_on(async {
+        let line = line!() + 1;
+        let m = Arc::new(Mutex::new(()));
+        assert_eq!(m.created_at().line(), line);
+        let s = m.statistics();
+        assert!(!s.locked && s.tasks_waiting == 0 && s.holder.is_none());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let release = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (m2, r2) = (m.clone(), release.clone());
+        let holder = corral::spawn(async move {
+            let _g = m2.lock().await;
+            tx.send(()).unwrap();
+            while !r2.load(std::sync::atomic::Ordering::SeqCst) {
+                corral::yield_now().await;
+            }
+        });
+        let holder_id = holder.id();
+        while rx.try_recv().is_err() {
+            corral::yield_now().await;
+        }
+        let m3 = m.clone();
+        let waiter = corral::spawn(async move {
+            let _g = m3.lock().await;
+            m3.statistics().holder
+        });
+        let waiter_id = waiter.id();
+        while m.statistics().tasks_waiting == 0 {
+            corral::yield_now().await;
+        }
+        let s = m.statistics();
+        assert!(s.locked);
+        assert_eq!(s.tasks_waiting, 1);
+        assert_eq!(s.holder, Some(holder_id));
+        release.store(true, std::sync::atomic::Ordering::SeqCst);
+        holder.await.unwrap();
+        // Handed over: the waiter is the holder now.
+        assert_eq!(waiter.await.unwrap(), Some(waiter_id));
+        assert_eq!(m.statistics().holder, None);
+    });
+}
+
+#[test]
+fn lock_owned_and_guards_move() {
+    multi(2).block_on(async {
+        let m = Arc::new(Mutex::new(0));
+        let mut g: OwnedMutexGuard<i32> = m.clone().lock_owned().await;
+        assert!(Arc::ptr_eq(OwnedMutexGuard::mutex(&g), &m));
+        corral::spawn(async move { *g += 1 }).await.unwrap();
+        let g = m.clone().try_lock_owned().unwrap();
+        assert!(m.clone().try_lock_owned().is_err());
+        drop(g);
+        assert_eq!(*m.lock().await, 1);
+    });
+}
+
+#[test]
+fn mapped_guard_keeps_the_lock_and_a_panicking_map_releases_it() {
+    current().block_on(async {
+        let m = Mutex::new((1, String::from("a")));
+        let mut s = MutexGuard::map(m.lock().await, |p| &mut p.1);
+        s.push('b');
+        assert!(m.try_lock().is_err());
+        drop(s);
+        assert_eq!(m.lock().await.1, "ab");
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let g = m.try_lock().unwrap();
+            let _mapped = MutexGuard::map(g, |_| -> &mut u8 { panic!("in map") });
+        }));
+        assert!(r.is_err());
+        assert!(!m.is_locked(), "a panic inside map left the mutex locked");
+    });
+}
+
+#[test]
+fn blocking_lock_with_timeout_and_refusal_on_workers() {
+    run_with_timeout("blocking", 20, || {
+        let m = Arc::new(Mutex::new(0));
+        let held = m.try_lock().unwrap();
+        let err = m.blocking_lock_timeout(Duration::from_millis(20)).unwrap_err();
+        assert_eq!(err.to_string(), "timed out waiting for the mutex");
+        let m2 = m.clone();
+        let t = std::thread::spawn(move || *m2.blocking_lock() += 1);
+        std::thread::sleep(Duration::from_millis(20));
+        drop(held);
+        t.join().unwrap();
+        assert_eq!(*m.blocking_lock(), 1);
+        // Refused on a worker thread: a typed panic in that task only.
+        let rt = multi(1);
+        let m2 = m.clone();
+        let r = rt.block_on(rt.spawn(async move {
+            let _g = m2.blocking_lock();
+        }));
+        assert!(r.unwrap_err().is_panic());
+        assert!(!m.is_locked());
+    });
+}
+
+#[test]
+fn works_under_a_foreign_executor_on_several_threads() {
+    run_with_timeout("foreign", 30, || {
+        let m = Arc::new(Mutex::new(0u64));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..500 {
+                        foreign_block_on(async {
+                            let mut g = m.lock().await;
+                            let v = *g;
+                            std::thread::yield_now();
+                            *g = v + 1;
+                        });
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*m.try_lock().unwrap(), 2000);
+    });
+}
+
+#[test]
+fn eight_threads_mixed_with_tasks_count_exactly() {
+    run_with_timeout("mixed", 60, || {
+        let rt = multi(2);
+        let m = Arc::new(Mutex::new(0usize));
+        let rounds = stress();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..rounds {
+                        let mut g = m.blocking_lock();
+                        let v = *g;
+                        std::thread::yield_now();
+                        *g = v + 1;
+                    }
+                })
+            })
+            .collect();
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..8)
+                .map(|_| {
+                    let m = m.clone();
+                    corral::spawn(async move {
+                        for _ in 0..rounds {
+                            let mut g = m.lock().await;
+                            let v = *g;
+                            corral::yield_now().await;
+                            *g = v + 1;
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*m.try_lock().unwrap(), 16 * rounds);
+    });
+}
+
+/// 10,000 tasks (scaled by `CORRAL_STRESS`) doing read-yield-write under
+/// the Mutex on a multi-thread runtime end exactly right.
+#[test]
+fn stress_read_yield_write_is_exact() {
+    run_with_timeout("stress_rw", 120, || {
+        let n = stress() * 50;
+        let rt = multi(2);
+        let m = Arc::new(Mutex::new(0usize));
+        let order = Arc::new(StdMutex::new(0usize));
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..n)
+                .map(|_| {
+                    let (m, order) = (m.clone(), order.clone());
+                    corral::spawn(async move {
+                        let mut g = m.lock().await;
+                        let v = *g;
+                        corral::yield_now().await;
+                        *g = v + 1;
+                        *order.lock().unwrap() += 1;
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        assert_eq!(*m.try_lock().unwrap(), n);
+        assert_eq!(*order.lock().unwrap(), n);
+        assert_eq!(m.statistics().tasks_waiting, 0);
+    });
+}
+
+#[test]
+fn uncontended_lock_loop_gives_way_to_other_tasks() {
+    // The fast path spends the cooperative budget: a task locking in a
+    // loop without ever awaiting anything else still lets others run.
+    run_with_timeout("coop", 10, || {
+        current().block_on(async {
+            let m = Arc::new(Mutex::new(0));
+            let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let f = flag.clone();
+            corral::spawn(async move { f.store(true, std::sync::atomic::Ordering::SeqCst) });
+            let mut spins = 0u64;
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                *m.lock().await += 1;
+                spins += 1;
+                assert!(spins < 1_000_000, "the lock loop never gave way");
+            }
+        });
+    });
+}
