@@ -20,6 +20,8 @@
 //! - [`Mutex`]: fair async mutex with direct handoff, no poisoning.
 //! - [`Barrier`]: `parties` tasks or threads meet, cycle after cycle;
 //!   threading's action, break, `reset`, `abort` and timeouts.
+//! - [`Notify`]: tokio's task notification: `notify_one` (one stored
+//!   permit), `notify_waiters`, `notified().await`.
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -45,6 +47,7 @@ mod bounded_semaphore;
 mod error;
 mod loom;
 mod mutex;
+mod notify;
 mod raw;
 mod semaphore;
 
@@ -55,4 +58,5 @@ pub use barrier::{
 pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
+pub use notify::{Notified, Notify, NotifyStatistics, NotifyTimeout};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};
