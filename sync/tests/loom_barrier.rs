@@ -124,3 +124,35 @@ fn barrier_action_vs_abort() {
         assert_eq!(b.statistics().tasks_waiting, 0);
     });
 }
+
+/// `notify_waiters` wakes three registered waiters in chunks (a wake batch
+/// holds 2 under loom) while this thread registers a fourth and calls
+/// `notify_one`, which may land before the broadcast (waking the first
+/// waiter) or between two chunks: every waiter completes, none stays
+/// queued, and the one `notify_one` is either received or stored.
+#[test]
+fn notify_waiters_in_chunks_vs_notify_one() {
+    loom::model(|| {
+        let n = Arc::new(Notify::new());
+        let mut early: Vec<_> = (0..3).map(|_| Box::pin(n.notified())).collect();
+        for w in &mut early {
+            assert!(poll_once(w.as_mut()).is_pending());
+        }
+        let n1 = n.clone();
+        let broadcaster = thread::spawn(move || n1.notify_waiters());
+        let mut late = Box::pin(n.notified());
+        let _ = poll_once(late.as_mut());
+        n.notify_one();
+        broadcaster.join().unwrap();
+        // Reached by the broadcast (created before it), by the notify_one,
+        // or by the permit it stored.
+        assert!(
+            poll_once(late.as_mut()).is_ready(),
+            "the late waiter missed both notifications"
+        );
+        for w in &mut early {
+            assert!(poll_once(w.as_mut()).is_ready(), "a broadcast skipped a waiter");
+        }
+        assert_eq!(n.statistics().tasks_waiting, 0);
+    });
+}
