@@ -417,6 +417,10 @@ impl Barrier {
     /// task or thread, before any party leaves. A panic in `action` is
     /// caught and breaks the barrier ([`BrokenCause::ActionPanicked`]).
     ///
+    /// The action runs inside that task's poll (or that thread's
+    /// `blocking_wait`), without the barrier's lock: keep it short, as any
+    /// code between two awaits; it may call the barrier's own methods.
+    ///
     /// ```
     /// use corral::sync::Barrier;
     /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -783,6 +787,7 @@ impl Barrier {
             timeout,
             sleep: None,
             expired: false,
+            timed_out: false,
         }
     }
 
@@ -1036,6 +1041,8 @@ pub struct BarrierWaitTimeout<'a> {
     sleep: Option<Sleep>,
     /// The timer fired while this party's cycle was held: wait on.
     expired: bool,
+    /// This wait timed out (polled again, it says so again).
+    timed_out: bool,
 }
 
 impl Future for BarrierWaitTimeout<'_> {
@@ -1047,6 +1054,9 @@ impl Future for BarrierWaitTimeout<'_> {
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
         let mut wait = unsafe { Pin::new_unchecked(&mut this.wait) };
+        if this.timed_out {
+            return Poll::Ready(Err(BarrierTimeoutError::TimedOut));
+        }
         if let Poll::Ready(r) = wait.as_mut().poll(cx) {
             return Poll::Ready(r.map_err(Into::into));
         }
@@ -1060,10 +1070,12 @@ impl Future for BarrierWaitTimeout<'_> {
         }
         match wait.barrier.time_out(wait.as_ref().node()) {
             Some(r) => {
+                this.timed_out = r == Err(BarrierTimeoutError::TimedOut);
                 let res = match r {
                     Ok(ok) => Ok(ok),
                     Err(BarrierTimeoutError::Broken(b)) => Err(b),
-                    // Marks the future finished (it must not arrive again).
+                    // Marks the wait finished (it must not arrive again);
+                    // `timed_out` keeps the answer for a later poll.
                     Err(BarrierTimeoutError::TimedOut) => Err(BrokenBarrier {
                         cause: BrokenCause::TimedOut,
                     }),

@@ -263,8 +263,14 @@ fn wait_timeout_expiry_breaks_the_barrier_for_everyone() {
             let b2 = b.clone();
             let plain = corral::spawn(async move { b2.wait().await });
             until_waiting(&b, 1).await;
-            let r = b.wait_timeout(Duration::from_millis(20)).await;
+            let mut timed = pin!(b.wait_timeout(Duration::from_millis(20)));
+            let r = timed.as_mut().await;
             assert_eq!(r.unwrap_err(), BarrierTimeoutError::TimedOut);
+            // Polled again, it says the same (and does not arrive again).
+            assert_eq!(
+                poll_once(timed.as_mut()),
+                Poll::Ready(Err(BarrierTimeoutError::TimedOut))
+            );
             assert_eq!(
                 BarrierTimeoutError::TimedOut.to_string(),
                 "timed out waiting at the barrier (it is broken now)"
