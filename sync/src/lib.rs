@@ -18,6 +18,8 @@
 //! - [`BoundedSemaphore`]: a Semaphore that never exceeds its initial
 //!   value; asyncio-style `acquire_manual` / `release` beside RAII permits.
 //! - [`Mutex`]: fair async mutex with direct handoff, no poisoning.
+//! - [`RateLimiter`]: at most `max_calls` per `period` (sliding window) or
+//!   a token bucket; FIFO waiters on the runtime's timers.
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -42,10 +44,15 @@ mod bounded_semaphore;
 mod error;
 mod loom;
 mod mutex;
+mod rate_limiter;
 mod raw;
 mod semaphore;
 
 pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
+pub use rate_limiter::{
+    BlockingRateLimitError, RateLimitError, RateLimiter, RateLimiterConfigError, RateLimiterStatistics,
+    TryRateLimitError,
+};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};
