@@ -372,7 +372,7 @@ impl RateLimiter {
     /// # });
     /// ```
     pub async fn acquire(&self) -> Result<(), RateLimitError> {
-        self.acquire_many(1).await
+        Acquire::new(self, 1).await
     }
 
     /// Waits until `n` calls may go together, and admits them (a batch
@@ -400,14 +400,7 @@ impl RateLimiter {
     /// # });
     /// ```
     pub async fn acquire_many(&self, n: usize) -> Result<(), RateLimitError> {
-        Acquire {
-            limiter: self,
-            n,
-            node: WaitNode::new(()),
-            phase: Phase::Start,
-            sleep: None,
-        }
-        .await
+        Acquire::new(self, n).await
     }
 
     /// Admits one call now if the limit allows it and nobody waits.
@@ -453,8 +446,10 @@ impl RateLimiter {
         if n == 0 {
             return Ok(());
         }
-        let mut st = self.state.lock();
+        // The clock is read before locking (it is the slow part): a reading
+        // older than a record already made only makes the limit stricter.
         let now = self.now();
+        let mut st = self.state.lock();
         let tasks_waiting = st.waiters.len() + usize::from(st.turn);
         if tasks_waiting > 0 {
             let next_free = st.limit.check(now, n).err().unwrap_or(now);
@@ -588,8 +583,8 @@ impl RateLimiter {
     /// println!("{stats:?}");
     /// ```
     pub fn statistics(&self) -> RateLimiterStatistics {
-        let mut st = self.state.lock();
         let now = self.now();
+        let mut st = self.state.lock();
         let calls_in_window = st.limit.in_use(now);
         let next_free_slot = st.limit.check(now, 1).err().unwrap_or(now);
         RateLimiterStatistics {
@@ -666,9 +661,9 @@ impl RateLimiter {
         let slot_deadline = timeout.and_then(|t| self.now().checked_add(t));
         let node = pin!(WaitNode::new(()));
         {
+            let now = self.now();
             let mut st = self.state.lock();
             if !st.turn && st.waiters.is_empty() {
-                let now = self.now();
                 if st.limit.admit(now, n).is_ok() {
                     return Ok(());
                 }
@@ -701,8 +696,8 @@ impl RateLimiter {
         // We hold the turn; the guard passes it on however we leave.
         let turn = TurnGuard(self);
         loop {
-            let mut st = self.state.lock();
             let now = self.now();
+            let mut st = self.state.lock();
             match st.limit.admit(now, n) {
                 Ok(()) => {
                     std::mem::forget(turn);
@@ -768,7 +763,17 @@ struct Acquire<'a> {
     sleep: Option<Sleep>,
 }
 
-impl Acquire<'_> {
+impl<'a> Acquire<'a> {
+    fn new(limiter: &'a RateLimiter, n: usize) -> Self {
+        Acquire {
+            limiter,
+            n,
+            node: WaitNode::new(()),
+            phase: Phase::Start,
+            sleep: None,
+        }
+    }
+
     /// The turn holder: checks the slot, admits or sleeps. Returns Ready
     /// once admitted (the turn passed on) or failed.
     fn poll_turn(&mut self, node_cx: &mut Context<'_>) -> Poll<Result<(), RateLimitError>> {
@@ -778,8 +783,8 @@ impl Acquire<'_> {
                 ready!(Pin::new(sleep).poll(node_cx));
                 self.sleep = None;
             }
-            let mut st = lim.state.lock();
             let now = lim.now();
+            let mut st = lim.state.lock();
             match st.limit.admit(now, self.n) {
                 Ok(()) => {
                     self.phase = Phase::Done;
@@ -828,6 +833,10 @@ impl Future for Acquire<'_> {
                         return Poll::Ready(Ok(()));
                     }
                     ready!(coop::poll_consume_budget(cx));
+                    // Read before locking, to keep the lock short; a
+                    // reading older than a record made meanwhile only
+                    // makes the limit stricter (see `limit.rs`).
+                    let now = lim.now();
                     let mut st = lim.state.lock();
                     if st.turn || !st.waiters.is_empty() {
                         // SAFETY: the node is in no list; it only ever goes
@@ -837,7 +846,6 @@ impl Future for Acquire<'_> {
                         this.phase = Phase::Queued;
                         return Poll::Pending;
                     }
-                    let now = lim.now();
                     match st.limit.admit(now, this.n) {
                         Ok(()) => {
                             this.phase = Phase::Done;

@@ -75,10 +75,14 @@ impl Window {
         unreachable!("n <= max_calls, so leaving the window frees enough");
     }
 
+    /// Records `n` calls admitted at `now`. A `now` older than the last
+    /// record (a clock read before another caller's, which locked first)
+    /// is taken as that record's time: later, so never early, and the
+    /// records stay in order.
     fn record(&mut self, now: Instant, n: usize) {
         self.in_window += n;
         if let Some(last) = self.runs.back_mut() {
-            if now.saturating_duration_since(last.start) < MERGE {
+            if now <= last.at || now.saturating_duration_since(last.start) < MERGE {
                 last.at = last.at.max(now);
                 last.calls += n;
                 return;
