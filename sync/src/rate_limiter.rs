@@ -186,6 +186,12 @@ pub struct RateLimiterStatistics {
 impl RateLimiter {
     /// The longest window (or token-bucket refill time) a limiter accepts:
     /// 100 years, far beyond any deadline the timer can reach.
+    ///
+    /// ```
+    /// use corral::sync::RateLimiter;
+    /// assert!(RateLimiter::try_new(1, RateLimiter::MAX_PERIOD).is_ok());
+    /// assert!(RateLimiter::try_new(1, RateLimiter::MAX_PERIOD * 2).is_err());
+    /// ```
     pub const MAX_PERIOD: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
     /// A sliding window of at most `max_calls` calls per `period`.

@@ -587,3 +587,16 @@ fn stress_random_cancellation_keeps_the_window() {
         limiter.try_acquire_many(max_calls).unwrap();
     });
 }
+
+#[test]
+fn limiter_and_its_futures_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let limiter = RateLimiter::new(1, ms(1));
+    send_sync(&limiter);
+    send(&limiter.acquire());
+    send(&limiter.acquire_many(1));
+    send_sync(&limiter.statistics());
+    send_sync(&RateLimitError::NoRuntime);
+    send_sync(&RateLimiterConfigError::ZeroBurst);
+}
