@@ -311,7 +311,7 @@ impl RateLimiter {
         let refill_ns = interval_ns * burst as f64;
         if refill_ns > max_ns {
             return Err(RateLimiterConfigError::PeriodTooLong {
-                period: Duration::from_secs_f64((refill_ns / 1e9).min(u64::MAX as f64)),
+                period: Duration::try_from_secs_f64(refill_ns / 1e9).unwrap_or(Duration::MAX),
                 max: Self::MAX_PERIOD,
             });
         }

@@ -241,10 +241,14 @@ fn every_error() {
         RateLimiter::try_token_bucket(1.0, 0).unwrap_err(),
         RateLimiterConfigError::ZeroBurst
     );
-    assert!(matches!(
-        RateLimiter::try_token_bucket(1e-12, 1).unwrap_err(),
-        RateLimiterConfigError::PeriodTooLong { .. }
-    ));
+    for (rate, burst) in [(1e-12, 1), (f64::MIN_POSITIVE, 1), (1.0, usize::MAX)] {
+        assert!(matches!(
+            RateLimiter::try_token_bucket(rate, burst).unwrap_err(),
+            RateLimiterConfigError::PeriodTooLong { .. }
+        ));
+    }
+    // Rates above 10^9 per second run at one token per nanosecond.
+    assert!(RateLimiter::try_token_bucket(1e15, 1).is_ok());
     let panic = std::panic::catch_unwind(|| RateLimiter::new(0, ms(1))).unwrap_err();
     let msg = panic.downcast_ref::<String>().unwrap();
     assert!(msg.contains("max_calls >= 1"), "{msg}");
