@@ -114,7 +114,8 @@ use std::time::Duration;
 /// outside any runtime admits calls whose slot is free at once, and fails
 /// one that would have to wait with [`RateLimitError::NoRuntime`] rather
 /// than hang. The `blocking_*` methods need no runtime: they sleep the
-/// calling thread.
+/// calling thread (on a limiter created in a runtime with a paused clock,
+/// until that clock has passed the slot).
 ///
 /// Compared with others: asyncio and AnyIO have no rate limiter (the seeds
 /// wrote theirs on a deque of timestamps, as this window does); tokio has
