@@ -46,6 +46,7 @@ pub struct Workload {
 
 mod sync;
 mod sync_barrier;
+mod sync_ratelimit;
 
 pub fn all() -> Vec<Workload> {
     use Kind::*;
@@ -151,6 +152,7 @@ pub fn all() -> Vec<Workload> {
     ];
     v.extend(sync::rows());
     v.extend(sync_barrier::rows());
+    v.extend(sync_ratelimit::rows());
     v
 }
 

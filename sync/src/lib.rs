@@ -22,6 +22,8 @@
 //!   threading's action, break, `reset`, `abort` and timeouts.
 //! - [`Notify`]: tokio's task notification: `notify_one` (one stored
 //!   permit), `notify_waiters`, `notified().await`.
+//! - [`RateLimiter`]: at most `max_calls` per `period` (sliding window) or
+//!   a token bucket; FIFO waiters on the runtime's timers.
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -48,6 +50,7 @@ mod error;
 mod loom;
 mod mutex;
 mod notify;
+mod rate_limiter;
 mod raw;
 mod semaphore;
 
@@ -59,4 +62,8 @@ pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
 pub use notify::{Notified, Notify, NotifyStatistics, NotifyTimeout};
+pub use rate_limiter::{
+    BlockingRateLimitError, RateLimitError, RateLimiter, RateLimiterConfigError, RateLimiterStatistics,
+    TryRateLimitError,
+};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};
