@@ -309,6 +309,7 @@ async fn sync_tour() {
     );
 
     barrier_tour().await;
+    ratelimit_tour().await;
 }
 
 /// Barrier and Notify: a Barrier of 3 OS threads doing 2 phases, its
@@ -373,7 +374,7 @@ async fn barrier_tour() {
     println!(
         "Notify: {rounds} ping-pong round trips between two tasks in {:?}",
         start.elapsed()
-    ratelimit_tour().await;
+    );
 }
 
 /// corral::sync::RateLimiter: a sliding window, and a scraper-like fan-out
