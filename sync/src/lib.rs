@@ -18,6 +18,9 @@
 //! - [`BoundedSemaphore`]: a Semaphore that never exceeds its initial
 //!   value; asyncio-style `acquire_manual` / `release` beside RAII permits.
 //! - [`Mutex`]: fair async mutex with direct handoff, no poisoning.
+//! - [`RwLock`]: fair, write-preferring reader-writer lock (readers at the
+//!   head admitted together, a waiting writer keeps new readers out),
+//!   atomic downgrade.
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -43,9 +46,14 @@ mod error;
 mod loom;
 mod mutex;
 mod raw;
+mod rwlock;
 mod semaphore;
 
 pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
+pub use rwlock::{
+    OwnedRwLockMappedWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockMappedWriteGuard,
+    RwLockReadGuard, RwLockStatistics, RwLockTimeout, RwLockWriteGuard, TryReadError, TryWriteError,
+};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};
