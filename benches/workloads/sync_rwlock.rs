@@ -3,7 +3,7 @@
 //! body is written once against `$RwLock`, so the columns run the same
 //! code.
 
-use super::{corral_mt, timed, tokio_mt, Iter, Kind, Workload};
+use super::{corral_mt, timed, tokio_mt, Alternate, Iter, Kind, Workload};
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -89,5 +89,14 @@ pub fn rows() -> Vec<Workload> {
         kind: Kind::MultiThread,
         corral: corral_rwlock_8r_1w,
         tokio: tokio_rwlock_8r_1w,
+    }]
+}
+
+/// async-lock's RwLock on the corral runtime, beside the rows above.
+pub fn alternates() -> Vec<Alternate> {
+    vec![Alternate {
+        workload: "rwlock_8r_1w",
+        label: "async-lock",
+        run: async_lock_rwlock_8r_1w,
     }]
 }
