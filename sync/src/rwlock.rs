@@ -604,12 +604,15 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub fn statistics(&self) -> RwLockStatistics {
         let (free, partial, tasks_waiting) = self.sem.snapshot_held();
-        let held = WRITE - free - partial;
+        // `free + partial + held == WRITE` under the engine's lock.
+        let held = WRITE.saturating_sub(free + partial);
         let write_locked = held == WRITE;
         RwLockStatistics {
             locked: held > 0,
             write_locked,
             readers: if write_locked { 0 } else { held },
+            // Read under a second lock: a writer that leaves in between
+            // can show the next holder's id (a snapshot, as every field).
             writer: if write_locked { self.sem.holder() } else { None },
             tasks_waiting,
             created_at: self.created_at,
