@@ -14,6 +14,21 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
+/// `loom::model` with a preemption bound of 4 unless `LOOM_MAX_PREEMPTIONS`
+/// sets one. Each model has three threads that take the engine's lock many
+/// times; unbounded exploration ran past 10 minutes (CI runs these without
+/// the variable), bound 4 takes about 12 s for the file. Each model's
+/// planted bug (a Notified waiter dropping its permits, a cancelled head
+/// writer dropping its partial handoff, a downgrade that frees the lock for
+/// an instant) is found within 2 preemptions.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(4);
+    }
+    builder.check(f);
+}
+
 fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(Waker::noop()))
 }
@@ -23,7 +38,7 @@ fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
 /// always gets the lock, and every permit is back at the end.
 #[test]
 fn writer_handoff_vs_reader_cancel() {
-    loom::model(|| {
+    model(|| {
         let lock = Arc::new(RwLock::new(0usize));
         let r0 = lock.try_read().unwrap();
 
@@ -54,7 +69,7 @@ fn writer_handoff_vs_reader_cancel() {
 /// behind it: the waiting reader always gets in.
 #[test]
 fn cancelled_head_writer_lets_the_reader_behind_in() {
-    loom::model(|| {
+    model(|| {
         let lock = Arc::new(RwLock::new(0usize));
         let r0 = lock.try_read().unwrap();
 
@@ -85,7 +100,7 @@ fn cancelled_head_writer_lets_the_reader_behind_in() {
 /// everything ends released.
 #[test]
 fn downgrade_vs_waiting_writer_and_reader() {
-    loom::model(|| {
+    model(|| {
         let lock = Arc::new(RwLock::new(0usize));
         let mut w0 = lock.try_write().unwrap();
 
