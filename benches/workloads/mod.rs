@@ -47,6 +47,7 @@ pub struct Workload {
 mod sync;
 mod sync_barrier;
 mod sync_ratelimit;
+mod sync_rwlock;
 
 pub fn all() -> Vec<Workload> {
     use Kind::*;
@@ -153,6 +154,7 @@ pub fn all() -> Vec<Workload> {
     v.extend(sync::rows());
     v.extend(sync_barrier::rows());
     v.extend(sync_ratelimit::rows());
+    v.extend(sync_rwlock::rows());
     v
 }
 
@@ -172,6 +174,7 @@ pub fn alternates() -> Vec<Alternate> {
     let mut v = Vec::new();
     v.extend(sync::alternates());
     v.extend(sync_barrier::alternates());
+    v.extend(sync_rwlock::alternates());
     v
 }
 

@@ -24,6 +24,9 @@
 //!   permit), `notify_waiters`, `notified().await`.
 //! - [`RateLimiter`]: at most `max_calls` per `period` (sliding window) or
 //!   a token bucket; FIFO waiters on the runtime's timers.
+//! - [`RwLock`]: fair, write-preferring reader-writer lock (readers at the
+//!   head admitted together, a waiting writer keeps new readers out),
+//!   atomic downgrade.
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -52,6 +55,7 @@ mod mutex;
 mod notify;
 mod rate_limiter;
 mod raw;
+mod rwlock;
 mod semaphore;
 
 pub use barrier::{
@@ -65,5 +69,9 @@ pub use notify::{Notified, Notify, NotifyStatistics, NotifyTimeout};
 pub use rate_limiter::{
     BlockingRateLimitError, RateLimitError, RateLimiter, RateLimiterConfigError, RateLimiterStatistics,
     TryRateLimitError,
+};
+pub use rwlock::{
+    OwnedRwLockMappedWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockMappedWriteGuard,
+    RwLockReadGuard, RwLockStatistics, RwLockTimeout, RwLockWriteGuard, TryReadError, TryWriteError,
 };
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};
