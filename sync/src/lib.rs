@@ -48,4 +48,4 @@ mod semaphore;
 pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
-pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};
+pub use semaphore::{OwnedSemaphorePermit, PermitHolder, Semaphore, SemaphorePermit, SemaphoreStatistics};

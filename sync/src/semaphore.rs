@@ -2,7 +2,8 @@
 //! permits, and its statistics. The engine is [`RawSemaphore`](crate::raw).
 
 use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
-use crate::raw::{RawSemaphore, MAX_PERMITS};
+use crate::raw::{RawSemaphore, Slot, MAX_PERMITS};
+use corral_runtime::task::Id;
 use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
@@ -29,6 +30,16 @@ use std::time::{Duration, Instant};
 /// - **Closing.** [`close`](Self::close) wakes every waiter with
 ///   [`AcquireError::Closed`] and makes later acquires fail the same way;
 ///   permits already held stay valid and are returned as usual.
+/// - **Holders.** Each outstanding permit records the task that acquired
+///   it and how many permits it holds ([`statistics`](Self::statistics)'
+///   `holders`): what a task dump or a deadlock detector needs to say
+///   "task 12 waits on the Semaphore created at src/main.rs:10, held by
+///   tasks 7 and 9". A permit moved into another task (an
+///   [`OwnedSemaphorePermit`] sent elsewhere) still names the task that
+///   acquired it; one taken from a thread or a foreign executor names no
+///   task. The record costs a few stores under the lock the acquire takes
+///   anyway, and goes with the permit (dropped or
+///   [`forget`](SemaphorePermit::forget)-ed).
 /// - **Limits.** At most [`MAX_PERMITS`](Self::MAX_PERMITS) permits;
 ///   [`new`](Self::new) and [`add_permits`](Self::add_permits) saturate there
 ///   rather than panic, and a request for more is a typed error
@@ -69,8 +80,9 @@ pub struct Semaphore {
 /// let _p = sem.try_acquire().unwrap();
 /// let stats = sem.statistics();
 /// assert_eq!((stats.available, stats.tasks_waiting, stats.closed), (2, 0, false));
+/// assert_eq!(stats.holders.len(), 1); // one permit out, held by no task (this thread)
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SemaphoreStatistics {
     /// Free permits (AnyIO's `value`).
@@ -79,8 +91,37 @@ pub struct SemaphoreStatistics {
     pub tasks_waiting: usize,
     /// [`Semaphore::close`] was called.
     pub closed: bool,
+    /// One entry per outstanding permit (or batch of permits from one
+    /// `acquire_many`): who acquired it, and how many it holds. Forgotten
+    /// permits are not listed.
+    pub holders: Vec<PermitHolder>,
     /// Where the semaphore was created.
     pub created_at: &'static Location<'static>,
+}
+
+/// An outstanding permit (or batch of permits) of a [`Semaphore`], in
+/// [`SemaphoreStatistics::holders`].
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// let sem = Arc::new(corral::sync::Semaphore::new(4));
+/// let s = sem.clone();
+/// let task = corral::spawn(async move { s.acquire_many_owned(3).await.unwrap() });
+/// let id = task.id();
+/// let _permits = task.await.unwrap(); // moved out of the task: still names it
+/// let holders = sem.statistics().holders;
+/// assert_eq!((holders[0].task, holders[0].permits), (Some(id), 3));
+/// # });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PermitHolder {
+    /// The corral task that acquired the permits; None if a thread or a
+    /// future outside corral did.
+    pub task: Option<Id>,
+    /// How many permits it holds.
+    pub permits: usize,
 }
 
 impl Semaphore {
@@ -184,10 +225,17 @@ impl Semaphore {
     /// ```
     pub fn statistics(&self) -> SemaphoreStatistics {
         let (available, tasks_waiting, closed) = self.raw.snapshot();
+        let holders = self
+            .raw
+            .holders()
+            .into_iter()
+            .map(|(task, permits)| PermitHolder { task, permits })
+            .collect();
         SemaphoreStatistics {
             available,
             tasks_waiting,
             closed,
+            holders,
             created_at: self.created_at,
         }
     }
@@ -240,10 +288,11 @@ impl Semaphore {
     /// # });
     /// ```
     pub async fn acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
-        self.raw.acquire(n).await?;
+        let slot = self.raw.acquire_recorded(n).await?;
         Ok(SemaphorePermit {
             sem: self,
             permits: n,
+            slot,
         })
     }
 
@@ -277,10 +326,11 @@ impl Semaphore {
     /// assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
     /// ```
     pub fn try_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, TryAcquireError> {
-        self.raw.try_acquire(n)?;
+        let slot = self.raw.try_acquire_recorded(n)?;
         Ok(SemaphorePermit {
             sem: self,
             permits: n,
+            slot,
         })
     }
 
@@ -327,10 +377,11 @@ impl Semaphore {
     /// # });
     /// ```
     pub async fn acquire_many_owned(self: Arc<Self>, n: usize) -> Result<OwnedSemaphorePermit, AcquireError> {
-        self.raw.acquire(n).await?;
+        let slot = self.raw.acquire_recorded(n).await?;
         Ok(OwnedSemaphorePermit {
             sem: self,
             permits: n,
+            slot,
         })
     }
 
@@ -365,10 +416,11 @@ impl Semaphore {
         self: Arc<Self>,
         n: usize,
     ) -> Result<OwnedSemaphorePermit, TryAcquireError> {
-        self.raw.try_acquire(n)?;
+        let slot = self.raw.try_acquire_recorded(n)?;
         Ok(OwnedSemaphorePermit {
             sem: self,
             permits: n,
+            slot,
         })
     }
 
@@ -413,11 +465,13 @@ impl Semaphore {
     /// ```
     #[track_caller]
     pub fn blocking_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, BlockingAcquireError> {
-        self.raw
-            .blocking_acquire(n, None, "Semaphore::blocking_acquire")?;
+        let slot = self
+            .raw
+            .blocking_acquire_recorded(n, None, "Semaphore::blocking_acquire")?;
         Ok(SemaphorePermit {
             sem: self,
             permits: n,
+            slot,
         })
     }
 
@@ -472,11 +526,13 @@ impl Semaphore {
         timeout: Duration,
     ) -> Result<SemaphorePermit<'_>, BlockingAcquireError> {
         let deadline = Instant::now().checked_add(timeout);
-        self.raw
-            .blocking_acquire(n, deadline, "Semaphore::blocking_acquire_timeout")?;
+        let slot = self
+            .raw
+            .blocking_acquire_recorded(n, deadline, "Semaphore::blocking_acquire_timeout")?;
         Ok(SemaphorePermit {
             sem: self,
             permits: n,
+            slot,
         })
     }
 }
@@ -506,6 +562,8 @@ impl fmt::Debug for Semaphore {
 pub struct SemaphorePermit<'a> {
     sem: &'a Semaphore,
     permits: usize,
+    /// The holder record of this grant.
+    slot: Slot,
 }
 
 impl SemaphorePermit<'_> {
@@ -527,13 +585,14 @@ impl SemaphorePermit<'_> {
     /// assert_eq!(sem.available_permits(), 1);
     /// ```
     pub fn forget(mut self) {
+        // Drop gives back nothing, and drops the holder record.
         self.permits = 0;
     }
 }
 
 impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
-        self.sem.raw.release(self.permits);
+        self.sem.raw.release_recorded(self.slot, self.permits);
     }
 }
 
@@ -558,6 +617,8 @@ impl fmt::Debug for SemaphorePermit<'_> {
 pub struct OwnedSemaphorePermit {
     sem: Arc<Semaphore>,
     permits: usize,
+    /// The holder record of this grant.
+    slot: Slot,
 }
 
 impl OwnedSemaphorePermit {
@@ -593,13 +654,14 @@ impl OwnedSemaphorePermit {
     /// assert_eq!(sem.available_permits(), 0);
     /// ```
     pub fn forget(mut self) {
+        // Drop gives back nothing, and drops the holder record.
         self.permits = 0;
     }
 }
 
 impl Drop for OwnedSemaphorePermit {
     fn drop(&mut self) {
-        self.sem.raw.release(self.permits);
+        self.sem.raw.release_recorded(self.slot, self.permits);
     }
 }
 

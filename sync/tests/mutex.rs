@@ -362,3 +362,51 @@ fn uncontended_lock_loop_gives_way_to_other_tasks() {
         });
     });
 }
+
+/// Issue 9's memory rows: a `Mutex<u64>` is at most tokio's 48 bytes (it
+/// was 80: a parking_lot lock word padded to 8, a three-word wait list, a
+/// bound and a holder beside the data and the creation site), and a
+/// waiting `lock()` future stays small (it was 112 bytes).
+#[test]
+fn a_mutex_and_its_waiter_are_small() {
+    let m = Mutex::new(0u64);
+    assert!(
+        std::mem::size_of_val(&m) <= 48,
+        "Mutex<u64> is {} bytes",
+        std::mem::size_of_val(&m)
+    );
+    let fut = m.lock();
+    assert!(
+        std::mem::size_of_val(&fut) <= 96,
+        "lock() is {} bytes",
+        std::mem::size_of_val(&fut)
+    );
+}
+
+/// The holder is recorded by the lock's atomic fast path too, and a guard
+/// that moves to another task still names the task that locked.
+#[test]
+fn holder_is_the_locking_task_even_after_the_guard_moves() {
+    current().block_on(async {
+        let m = Arc::new(Mutex::new(0));
+        let m2 = m.clone();
+        let locker = corral::spawn(async move { m2.lock_owned().await });
+        let locker_id = locker.id();
+        let guard = locker.await.unwrap();
+        assert_eq!(m.statistics().holder, Some(locker_id));
+        let mover = corral::spawn(async move {
+            let mut g = guard;
+            *g += 1;
+        });
+        mover.await.unwrap();
+        assert_eq!(m.statistics().holder, None);
+        // try_lock records its task as well.
+        let m3 = m.clone();
+        let t = corral::spawn(async move {
+            let _g = m3.try_lock().unwrap();
+            m3.statistics().holder
+        });
+        let id = t.id();
+        assert_eq!(t.await.unwrap(), Some(id));
+    });
+}
