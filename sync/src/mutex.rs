@@ -4,14 +4,17 @@
 
 use crate::error::{LockTimeout, TryLockError};
 use crate::loom::UnsafeCell;
-use crate::raw::RawMutex;
+use crate::raw::{MutexAcquire, RawMutex};
 use corral_runtime::task::Id;
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
+use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 /// An async mutex (the seeds' `Lock`): one holder at a time, for tasks,
@@ -150,11 +153,12 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock().await, 2);
     /// # });
     /// ```
-    pub async fn lock(&self) -> MutexGuard<'_, T> {
-        self.raw.lock().await;
-        MutexGuard {
+    pub fn lock(&self) -> impl Future<Output = MutexGuard<'_, T>> + '_ {
+        // A hand-written future rather than an `async fn`: it keeps a
+        // waiting task's state small (no generator around the waiter).
+        Lock {
             mutex: self,
-            _not_sync: PhantomData,
+            acquire: self.raw.lock(),
         }
     }
 
@@ -342,6 +346,29 @@ impl<T: ?Sized> Mutex<T> {
             holder: self.raw.holder(),
             created_at: self.created_at,
         }
+    }
+}
+
+/// The future of [`Mutex::lock`].
+struct Lock<'a, T: ?Sized> {
+    mutex: &'a Mutex<T>,
+    acquire: MutexAcquire<'a>,
+}
+
+impl<'a, T: ?Sized> Future for Lock<'a, T> {
+    type Output = MutexGuard<'a, T>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
+        // SAFETY: `acquire` is structurally pinned (never moved out); the
+        // `&Mutex` is Copy and not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        ready!(unsafe { Pin::new_unchecked(&mut this.acquire) }.poll(cx));
+        Poll::Ready(MutexGuard {
+            mutex: this.mutex,
+            _not_sync: PhantomData,
+        })
     }
 }
 

@@ -169,7 +169,7 @@ impl Slot {
 /// by the next grant, so the vector grows to the most grants held at once
 /// and no further, and a grant or a release costs a few stores under the
 /// lock the semaphore takes anyway.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Holders {
     slots: Vec<HolderSlot>,
     /// First free slot (`Slot::NONE.0`: none).
@@ -182,12 +182,18 @@ enum HolderSlot {
     Free { next: u32 },
 }
 
-impl Holders {
-    const fn new() -> Self {
+impl Default for Holders {
+    fn default() -> Self {
         Holders {
             slots: Vec::new(),
             free: Slot::NONE.0,
         }
+    }
+}
+
+impl Holders {
+    fn record_in(holders: &mut Option<Box<Holders>>, task: Option<Id>, permits: usize) -> Slot {
+        holders.get_or_insert_with(Default::default).insert(task, permits)
     }
 
     fn insert(&mut self, task: Option<Id>, permits: usize) -> Slot {
@@ -237,16 +243,49 @@ impl Holders {
 
 pub(crate) struct State {
     permits: usize,
-    closed: bool,
     /// The task granted permits last, cleared by every release: exact for
     /// a one-permit semaphore. The holder records are exact for any.
     holder: Option<Id>,
-    /// Free permits never exceed this: [`MAX_PERMITS`], or a bounded
-    /// semaphore's initial value.
-    bound: usize,
+    /// Free permits never exceed the bound ([`MAX_PERMITS`], or a bounded
+    /// semaphore's initial value), kept in the low bits; the top bit is
+    /// `closed` (bounds fit in 61 bits: one word for both).
+    bound_closed: usize,
     waiters: WaitList<Request>,
-    /// Who holds what, for grants of primitives that opted in.
-    holders: Holders,
+    /// Who holds what, for grants of primitives that opted in; allocated
+    /// at the first recorded grant, so a semaphore that never records
+    /// carries one null pointer.
+    holders: Option<Box<Holders>>,
+}
+
+/// The `closed` bit of `State::bound_closed`.
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
+impl State {
+    #[inline]
+    fn closed(&self) -> bool {
+        self.bound_closed & CLOSED != 0
+    }
+
+    fn set_closed(&mut self) {
+        self.bound_closed |= CLOSED;
+    }
+
+    #[inline]
+    fn bound(&self) -> usize {
+        self.bound_closed & !CLOSED
+    }
+
+    /// Keeps a holder record (see the module docs).
+    fn record(&mut self, task: Option<Id>, permits: usize) -> Slot {
+        Holders::record_in(&mut self.holders, task, permits)
+    }
+
+    /// Drops a holder record (`Slot::NONE`: none).
+    fn unrecord(&mut self, slot: Slot) {
+        if let Some(h) = &mut self.holders {
+            h.remove(slot);
+        }
+    }
 }
 
 impl State {
@@ -254,7 +293,7 @@ impl State {
     /// served in full for waking. Returns true if more could be served but
     /// the batch is full (wake it, lock again, call once more).
     fn dispatch(&mut self, batch: &mut WakeBatch) -> bool {
-        if self.closed {
+        if self.closed() {
             // Every waiter is marked closed and `close` is waking them (in
             // chunks, between which a release may run): a permit handed to
             // one now would be dropped with its `Err(Closed)`. Keep it.
@@ -278,7 +317,7 @@ impl State {
             front.assigned = front.needed;
             self.holder = front.task;
             if front.record {
-                front.slot = self.holders.insert(front.task, front.needed);
+                front.slot = Holders::record_in(&mut self.holders, front.task, front.needed);
             }
             self.waiters.wake_front(batch);
         }
@@ -287,7 +326,7 @@ impl State {
 
     /// Adds `n` permits (saturating at the bound).
     fn add(&mut self, n: usize) {
-        self.permits = self.permits.saturating_add(n).min(self.bound);
+        self.permits = self.permits.saturating_add(n).min(self.bound());
     }
 }
 
@@ -302,7 +341,7 @@ impl fmt::Debug for RawSemaphore {
         let st = self.state.lock();
         f.debug_struct("RawSemaphore")
             .field("permits", &st.permits)
-            .field("closed", &st.closed)
+            .field("closed", &st.closed())
             .field("waiting", &st.waiters.len())
             .finish()
     }
@@ -319,11 +358,10 @@ impl RawSemaphore {
         RawSemaphore {
             state: Lock::new(State {
                 permits: permits.min(bound),
-                closed: false,
                 holder: None,
-                bound,
+                bound_closed: bound,
                 waiters: WaitList::new(),
-                holders: Holders::new(),
+                holders: None,
             }),
         }
     }
@@ -331,7 +369,7 @@ impl RawSemaphore {
     /// `(free permits, waiters, closed)`.
     pub(crate) fn snapshot(&self) -> (usize, usize, bool) {
         let st = self.state.lock();
-        (st.permits, st.waiters.len(), st.closed)
+        (st.permits, st.waiters.len(), st.closed())
     }
 
     /// The task granted permits last (see `State::holder`).
@@ -345,7 +383,7 @@ impl RawSemaphore {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.state.lock().closed
+        self.state.lock().closed()
     }
 
     /// Takes `n` permits now if they are free and nobody waits.
@@ -362,7 +400,7 @@ impl RawSemaphore {
             });
         }
         let mut st = self.state.lock();
-        if st.closed {
+        if st.closed() {
             return Err(TryAcquireError::Closed);
         }
         // `permits > 0` implies nobody waits (module invariant), so taking
@@ -371,11 +409,7 @@ impl RawSemaphore {
             st.permits -= n;
             let me = task::try_id();
             st.holder = me;
-            Ok(if record {
-                st.holders.insert(me, n)
-            } else {
-                Slot::NONE
-            })
+            Ok(if record { st.record(me, n) } else { Slot::NONE })
         } else {
             Err(TryAcquireError::NoPermits)
         }
@@ -444,7 +478,7 @@ impl RawSemaphore {
         WakeBatch::wake_in_chunks(
             || self.state.lock(),
             |st, batch| {
-                st.closed = true;
+                st.set_closed();
                 let mut back = 0;
                 for req in st.waiters.iter_mut() {
                     back += std::mem::take(&mut req.assigned);
@@ -492,17 +526,13 @@ impl RawSemaphore {
         let mut node = pin!(WaitNode::new(Request::new(n, record)));
         {
             let mut st = self.state.lock();
-            if st.closed {
+            if st.closed() {
                 return Err(BlockingAcquireError::Closed);
             }
             if n == 0 || (st.waiters.is_empty() && st.permits >= n) {
                 st.permits -= n;
                 st.holder = None;
-                return Ok(if record {
-                    st.holders.insert(None, n)
-                } else {
-                    Slot::NONE
-                });
+                return Ok(if record { st.record(None, n) } else { Slot::NONE });
             }
             if st.waiters.is_empty() {
                 // Head of an empty queue: take what there is now.
@@ -640,7 +670,7 @@ impl Acquire<'_> {
                 max: MAX_PERMITS,
             }));
         }
-        if st.closed {
+        if st.closed() {
             return Poll::Ready(Err(AcquireError::Closed));
         }
         if needed == 0 {
@@ -654,11 +684,7 @@ impl Acquire<'_> {
                 st.holder = me;
                 // SAFETY: not queued: the payload is ours.
                 let record = unsafe { st.waiters.value_of(node) }.record;
-                let slot = if record {
-                    st.holders.insert(me, needed)
-                } else {
-                    Slot::NONE
-                };
+                let slot = if record { st.record(me, needed) } else { Slot::NONE };
                 return Poll::Ready(Ok(slot));
             }
             // First in line: take what there is now (partial handoff).
@@ -696,7 +722,7 @@ impl Drop for Acquire<'_> {
                 let req = unsafe { st.waiters.value_of(node) };
                 let back = std::mem::take(&mut req.assigned);
                 let slot = std::mem::replace(&mut req.slot, Slot::NONE);
-                st.holders.remove(slot);
+                st.unrecord(slot);
                 let head_left = matches!(removed, Removed::Unlinked { was_head: true });
                 if back == 0 && !head_left {
                     return;
@@ -744,7 +770,7 @@ impl RawSemaphore {
     /// (`n == 0`: only the record, for forgotten permits).
     pub(crate) fn release_recorded(&self, slot: Slot, n: usize) {
         let mut st = self.state.lock();
-        st.holders.remove(slot);
+        st.unrecord(slot);
         if n == 0 {
             return;
         }
@@ -758,7 +784,8 @@ impl RawSemaphore {
 
     /// The outstanding recorded grants: (task it was granted to, permits).
     pub(crate) fn holders(&self) -> Vec<(Option<Id>, usize)> {
-        self.state.lock().holders.iter().collect()
+        let st = self.state.lock();
+        st.holders.iter().flat_map(|h| h.iter()).collect()
     }
 }
 

@@ -2,11 +2,14 @@
 //! permits, and its statistics. The engine is [`RawSemaphore`](crate::raw).
 
 use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
-use crate::raw::{RawSemaphore, Slot, MAX_PERMITS};
+use crate::raw::{AcquireRecorded, RawSemaphore, Slot, MAX_PERMITS};
 use corral_runtime::task::Id;
 use std::fmt;
+use std::future::Future;
 use std::panic::Location;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 /// A counting semaphore: a pool of permits that tasks (and threads)
@@ -261,8 +264,8 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 1);
     /// # });
     /// ```
-    pub async fn acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
-        self.acquire_many(1).await
+    pub fn acquire(&self) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
+        self.acquire_many(1)
     }
 
     /// Waits for `n` permits at once. At the head of the queue it collects
@@ -287,13 +290,17 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 2);
     /// # });
     /// ```
-    pub async fn acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
-        let slot = self.raw.acquire_recorded(n).await?;
-        Ok(SemaphorePermit {
+    pub fn acquire_many(
+        &self,
+        n: usize,
+    ) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
+        // A hand-written future rather than an `async fn`: it keeps a
+        // waiting task's state small (no generator around the waiter).
+        AcquirePermit {
             sem: self,
             permits: n,
-            slot,
-        })
+            acquire: self.raw.acquire_recorded(n),
+        }
     }
 
     /// Takes one permit if one is free and nobody waits.
@@ -534,6 +541,31 @@ impl Semaphore {
             permits: n,
             slot,
         })
+    }
+}
+
+/// The future of [`Semaphore::acquire_many`].
+struct AcquirePermit<'a> {
+    sem: &'a Semaphore,
+    permits: usize,
+    acquire: AcquireRecorded<'a>,
+}
+
+impl<'a> Future for AcquirePermit<'a> {
+    type Output = Result<SemaphorePermit<'a>, AcquireError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `acquire` is structurally pinned (never moved out); the
+        // other fields are Copy and not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let slot = ready!(unsafe { Pin::new_unchecked(&mut this.acquire) }.poll(cx))?;
+        Poll::Ready(Ok(SemaphorePermit {
+            sem: this.sem,
+            permits: this.permits,
+            slot,
+        }))
     }
 }
 
