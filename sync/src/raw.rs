@@ -702,6 +702,7 @@ impl Acquire<'_> {
 }
 
 impl Drop for Acquire<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: `self` is pinned (a `Drop` of a pinned value runs in
         // place); the reference does not move the node.
@@ -709,6 +710,16 @@ impl Drop for Acquire<'_> {
         if !node.is_queued() && !node.is_notified() {
             return;
         }
+        self.drop_slow();
+    }
+}
+
+impl Acquire<'_> {
+    /// Drop of a future that queued: give back what it was handed.
+    #[cold]
+    fn drop_slow(&mut self) {
+        // SAFETY: as in `drop`.
+        let node = unsafe { Pin::new_unchecked(&self.node) };
         let mut st = self.sem.state.lock();
         // SAFETY: the node can only be in this semaphore's list; lock held.
         let removed = unsafe { st.waiters.remove(node) };
@@ -1085,6 +1096,7 @@ impl MutexAcquire<'_> {
 }
 
 impl Drop for MutexAcquire<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: `self` is pinned (a `Drop` of a pinned value runs in
         // place); the reference does not move the node.
@@ -1092,6 +1104,16 @@ impl Drop for MutexAcquire<'_> {
         if !node.is_queued() && !node.is_notified() {
             return;
         }
+        self.drop_slow();
+    }
+}
+
+impl MutexAcquire<'_> {
+    /// Drop of a future that queued: leave, or pass the lock on.
+    #[cold]
+    fn drop_slow(&mut self) {
+        // SAFETY: as in `drop`.
+        let node = unsafe { Pin::new_unchecked(&self.node) };
         let mut list = self.mutex.waiters.lock();
         // SAFETY: the node can only be in this mutex's list; lock held.
         match unsafe { list.remove(node) } {
