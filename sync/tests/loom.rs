@@ -79,7 +79,13 @@ fn semaphore_acquire_vs_cancel_vs_close() {
         large.join().unwrap();
         small.join().unwrap();
         assert_eq!(sem.available_permits(), 1, "a permit was lost");
-        assert_eq!(sem.statistics().tasks_waiting, 0);
+        let s = sem.statistics();
+        assert_eq!(s.tasks_waiting, 0);
+        assert!(
+            s.holders.is_empty(),
+            "a holder record outlived its permit: {:?}",
+            s.holders
+        );
     });
 }
 
@@ -105,6 +111,32 @@ fn semaphore_handoff_vs_cancel() {
         // the only permit and gave it back through its drop.
         waiter.join().unwrap();
         assert_eq!(sem.available_permits(), 0);
+        // The forgotten permit took its record with it, and the cancelled
+        // one (if handed the permit) left none behind.
+        assert!(sem.statistics().holders.is_empty());
+    });
+}
+
+/// Holder records under a handoff race: while a waiter (a thread) holds
+/// the permit it was handed, the records show exactly one holder of one
+/// permit (never the releaser's record as well, never none).
+#[test]
+fn semaphore_holder_records_follow_the_handoff() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let held = sem.try_acquire().unwrap();
+        let s1 = sem.clone();
+        let waiter = thread::spawn(move || {
+            let p = loom::future::block_on(s1.acquire()).unwrap();
+            let holders = s1.statistics().holders;
+            assert_eq!(holders.len(), 1, "{holders:?}");
+            assert_eq!(holders[0].permits, 1);
+            drop(p);
+        });
+        drop(held);
+        waiter.join().unwrap();
+        assert!(sem.statistics().holders.is_empty());
+        assert_eq!(sem.available_permits(), 1);
     });
 }
 
