@@ -523,7 +523,12 @@ impl RawSemaphore {
                 max: MAX_PERMITS,
             });
         }
-        let mut node = pin!(WaitNode::new(Request::new(n, record)));
+        // A `run_sync` closure runs as a task: name it; a plain thread is None.
+        let me = task::try_id();
+        let mut node = pin!(WaitNode::new(Request {
+            task: me,
+            ..Request::new(n, record)
+        }));
         {
             let mut st = self.state.lock();
             if st.closed() {
@@ -531,8 +536,8 @@ impl RawSemaphore {
             }
             if n == 0 || (st.waiters.is_empty() && st.permits >= n) {
                 st.permits -= n;
-                st.holder = None;
-                return Ok(if record { st.record(None, n) } else { Slot::NONE });
+                st.holder = me;
+                return Ok(if record { st.record(me, n) } else { Slot::NONE });
             }
             if st.waiters.is_empty() {
                 // Head of an empty queue: take what there is now.
@@ -766,7 +771,8 @@ impl RawSemaphore {
     }
 
     /// As [`blocking_acquire`](Self::blocking_acquire), keeping a holder
-    /// record (its task is None: a thread).
+    /// record (its task: the `run_sync` task calling it, None on a plain
+    /// thread).
     #[track_caller]
     pub(crate) fn blocking_acquire_recorded(
         &self,
@@ -992,13 +998,15 @@ impl RawMutex {
     #[track_caller]
     pub(crate) fn blocking_lock(&self, deadline: Option<Instant>, what: &str) -> bool {
         assert_may_block(what);
-        if self.try_lock_for(None) {
+        // A `run_sync` closure runs as a task: name it; a plain thread is None.
+        let me = task::try_id();
+        if self.try_lock_for(me) {
             return true;
         }
-        let node = pin!(WaitNode::new(MutexWaiter { task: None }));
+        let node = pin!(WaitNode::new(MutexWaiter { task: me }));
         {
             let mut list = self.waiters.lock();
-            if self.lock_or_mark_waiting(None) {
+            if self.lock_or_mark_waiting(me) {
                 return true;
             }
             // SAFETY: the node is in no list; it only ever goes into this

@@ -411,3 +411,27 @@ fn holder_is_the_locking_task_even_after_the_guard_moves() {
         assert_eq!(t.await.unwrap(), Some(id));
     });
 }
+
+/// `blocking_lock` inside `corral::run_sync` records the run_sync task as
+/// the holder (a plain thread records none).
+#[test]
+fn blocking_holder_is_the_run_sync_task() {
+    multi(2).block_on(async {
+        let m = Arc::new(Mutex::new(0));
+        let m2 = m.clone();
+        let t = corral::run_sync(move || {
+            let _g = m2.blocking_lock();
+            m2.statistics().holder
+        });
+        let id = t.id();
+        assert_eq!(t.await.unwrap(), Some(id));
+        let m3 = m.clone();
+        let on_thread = std::thread::spawn(move || {
+            let _g = m3.blocking_lock();
+            m3.statistics()
+        })
+        .join()
+        .unwrap();
+        assert!(on_thread.locked && on_thread.holder.is_none());
+    });
+}
