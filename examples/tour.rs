@@ -307,4 +307,71 @@ async fn sync_tour() {
         stats.locked,
         stats.created_at
     );
+
+    barrier_tour().await;
+}
+
+/// Barrier and Notify: a Barrier of 3 OS threads doing 2 phases, its
+/// action once per cycle; two tasks ping-ponging through two Notify.
+async fn barrier_tour() {
+    use corral::sync::{Barrier, Notify};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    // A Barrier of 3 threads: nobody starts phase 2 before all 3 finished
+    // phase 1; the action prints once per cycle, in the last arrival.
+    let cycle = Arc::new(AtomicUsize::new(0));
+    let c = cycle.clone();
+    let barrier = Arc::new(Barrier::with_action(3, move || {
+        let n = c.fetch_add(1, SeqCst) + 1;
+        println!("Barrier: action of cycle {n}: all 3 threads arrived");
+    }));
+    let finished_phase1 = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..3)
+        .map(|i| {
+            let (barrier, done1) = (barrier.clone(), finished_phase1.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(5 * i as u64)); // phase 1, uneven
+                done1.fetch_add(1, SeqCst);
+                let r = barrier.blocking_wait().unwrap();
+                // Phase 2 starts only now: every thread finished phase 1.
+                let seen = done1.load(SeqCst);
+                println!(
+                    "Barrier: thread {i} starts phase 2 (arrived #{}{}), {seen}/3 finished phase 1",
+                    r.index,
+                    if r.is_leader { ", leader" } else { "" }
+                );
+                barrier.blocking_wait().unwrap(); // end of phase 2
+            })
+        })
+        .collect();
+    corral::run_sync(move || {
+        for t in threads {
+            t.join().unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    println!("Barrier: {:?}", barrier.statistics());
+
+    // Two tasks ping-ponging through two Notify.
+    let (ping, pong) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let (pi, po) = (ping.clone(), pong.clone());
+    let rounds = 1_000;
+    let ponger = corral::spawn(async move {
+        for _ in 0..rounds {
+            pi.notified().await;
+            po.notify_one();
+        }
+    });
+    let start = Instant::now();
+    for _ in 0..rounds {
+        ping.notify_one(); // a permit if the ponger is not waiting yet
+        pong.notified().await;
+    }
+    ponger.await.unwrap();
+    println!(
+        "Notify: {rounds} ping-pong round trips between two tasks in {:?}",
+        start.elapsed()
+    );
 }

@@ -18,6 +18,10 @@
 //! - [`BoundedSemaphore`]: a Semaphore that never exceeds its initial
 //!   value; asyncio-style `acquire_manual` / `release` beside RAII permits.
 //! - [`Mutex`]: fair async mutex with direct handoff, no poisoning.
+//! - [`Barrier`]: `parties` tasks or threads meet, cycle after cycle;
+//!   threading's action, break, `reset`, `abort` and timeouts.
+//! - [`Notify`]: tokio's task notification: `notify_one` (one stored
+//!   permit), `notify_waiters`, `notified().await`.
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -38,14 +42,21 @@
 //! - `loom`: the lock type, switched to loom's under `--cfg loom`.
 //! - `error`: the typed errors.
 
+mod barrier;
 mod bounded_semaphore;
 mod error;
 mod loom;
 mod mutex;
+mod notify;
 mod raw;
 mod semaphore;
 
+pub use barrier::{
+    Barrier, BarrierStatistics, BarrierTimeoutError, BarrierWait, BarrierWaitResult, BarrierWaitTimeout,
+    BrokenBarrier, BrokenCause,
+};
 pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
+pub use notify::{Notified, Notify, NotifyStatistics, NotifyTimeout};
 pub use semaphore::{OwnedSemaphorePermit, PermitHolder, Semaphore, SemaphorePermit, SemaphoreStatistics};
