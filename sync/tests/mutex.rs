@@ -326,6 +326,8 @@ fn stress_read_yield_write_is_exact() {
                     let (m, order) = (m.clone(), order.clone());
                     corral::spawn(async move {
                         let mut g = m.lock().await;
+                        // The holder is exact through handoffs under load.
+                        assert_eq!(m.statistics().holder, corral::task::try_id());
                         let v = *g;
                         corral::yield_now().await;
                         *g = v + 1;
@@ -339,7 +341,9 @@ fn stress_read_yield_write_is_exact() {
         });
         assert_eq!(*m.try_lock().unwrap(), n);
         assert_eq!(*order.lock().unwrap(), n);
-        assert_eq!(m.statistics().tasks_waiting, 0);
+        let s = m.statistics();
+        assert_eq!(s.tasks_waiting, 0);
+        assert_eq!(s.holder, None, "the last unlock cleared the holder");
     });
 }
 

@@ -496,12 +496,15 @@ fn stress_random_cancellation_loses_no_permit() {
         let inside = Arc::new(AtomicUsize::new(0));
         let max = Arc::new(AtomicUsize::new(0));
         let done = Arc::new(AtomicUsize::new(0));
+        // Holder records that did not match the permits held at that moment.
+        let bad_records = Arc::new(AtomicUsize::new(0));
         let n = stress() * 5;
         rt.block_on(async {
             let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
             let mut tasks = Vec::new();
             for i in 0..n {
                 let (sem, inside, max, done) = (sem.clone(), inside.clone(), max.clone(), done.clone());
+                let bad_records = bad_records.clone();
                 let want = 1 + rng.below(2) as usize;
                 let wait_us = rng.below(300);
                 let hold = rng.below(3);
@@ -514,6 +517,13 @@ fn stress_random_cancellation_loses_no_permit() {
                     // Counted out on drop too, so an abort while holding is seen.
                     let _in = Inside::enter(&inside, want);
                     max.fetch_max(inside.load(SeqCst), SeqCst);
+                    let holders = sem.statistics().holders;
+                    let me = corral::task::try_id();
+                    if holders.iter().map(|h| h.permits).sum::<usize>() > 2
+                        || !holders.iter().any(|h| h.task == me && h.permits == want)
+                    {
+                        bad_records.fetch_add(1, SeqCst);
+                    }
                     for _ in 0..hold {
                         corral::yield_now().await;
                     }
@@ -533,6 +543,15 @@ fn stress_random_cancellation_loses_no_permit() {
         assert_eq!(inside.load(SeqCst), 0);
         assert_eq!(sem.available_permits(), 2, "a permit was lost or duplicated");
         assert_eq!(sem.statistics().tasks_waiting, 0);
+        assert!(
+            sem.statistics().holders.is_empty(),
+            "a holder record outlived its permit"
+        );
+        assert_eq!(
+            bad_records.load(SeqCst),
+            0,
+            "holder records disagreed with the permits held"
+        );
         assert!(done.load(SeqCst) > 0);
     });
 }
