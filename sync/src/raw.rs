@@ -593,163 +593,6 @@ impl RawSemaphore {
     }
 }
 
-/// The future of [`RawSemaphore::acquire`]: the shared waiter future.
-///
-/// Its node is pinned inside it (no allocation per wait). The first poll
-/// takes the permits if they are free and nobody waits (after spending one
-/// unit of the task's cooperative budget, so a loop of uncontended
-/// acquires still gives way); otherwise it queues, taking whatever is free
-/// as a partial handoff if it is first. Later polls re-record the waker if
-/// it changed. Dropping it while it waits follows the cancellation rule in
-/// the [module docs](self).
-pub(crate) struct Acquire<'a> {
-    sem: &'a RawSemaphore,
-    node: WaitNode<Request>,
-}
-
-impl Acquire<'_> {
-    fn node(self: Pin<&Self>) -> Pin<&WaitNode<Request>> {
-        // SAFETY: `node` is structurally pinned: never moved out of `Acquire`.
-        unsafe { self.map_unchecked(|a| &a.node) }
-    }
-
-    fn node_mut(self: Pin<&mut Self>) -> Pin<&mut WaitNode<Request>> {
-        // SAFETY: as in `node`.
-        unsafe { self.map_unchecked_mut(|a| &mut a.node) }
-    }
-
-    /// The outcome of a notified (and consumed) node.
-    fn finish(self: Pin<&mut Self>) -> Poll<Result<Slot, AcquireError>> {
-        let req = self
-            .node_mut()
-            .value_mut()
-            .expect("a notified node is not queued");
-        if req.closed {
-            Poll::Ready(Err(AcquireError::Closed))
-        } else {
-            Poll::Ready(Ok(req.slot))
-        }
-    }
-}
-
-impl Future for Acquire<'_> {
-    type Output = Result<(), AcquireError>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.poll_slot(cx).map(|r| r.map(drop))
-    }
-}
-
-impl Acquire<'_> {
-    /// Polls for the permits; Ok carries the holder record's slot (NONE
-    /// unless the request asked for one).
-    fn poll_slot(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Slot, AcquireError>> {
-        let node = self.as_ref().node();
-        if node.take_notified() {
-            return self.finish();
-        }
-        let queued = node.is_queued();
-        if !queued {
-            ready!(coop::poll_consume_budget(cx));
-        }
-        let sem = self.sem;
-        let mut st = sem.state.lock();
-        let node = self.as_ref().node();
-        // Again under the lock: a wake may have landed in between.
-        if node.take_notified() {
-            drop(st);
-            return self.finish();
-        }
-        if node.is_queued() {
-            // SAFETY: queued in this list; lock held.
-            let stale = unsafe { st.waiters.update_waker(node, cx) };
-            stale.drop_after(st);
-            return Poll::Pending;
-        }
-        // SAFETY: not queued: the payload is ours (the owner's).
-        let needed = unsafe { st.waiters.value_of(node) }.needed;
-        if needed > MAX_PERMITS {
-            return Poll::Ready(Err(AcquireError::TooMany {
-                requested: needed,
-                max: MAX_PERMITS,
-            }));
-        }
-        if st.closed() {
-            return Poll::Ready(Err(AcquireError::Closed));
-        }
-        if needed == 0 {
-            // Nothing to wait for, even behind other waiters.
-            return Poll::Ready(Ok(Slot::NONE));
-        }
-        let me = task::try_id();
-        if st.waiters.is_empty() {
-            if st.permits >= needed {
-                st.permits -= needed;
-                st.holder = me;
-                // SAFETY: not queued: the payload is ours.
-                let record = unsafe { st.waiters.value_of(node) }.record;
-                let slot = if record { st.record(me, needed) } else { Slot::NONE };
-                return Poll::Ready(Ok(slot));
-            }
-            // First in line: take what there is now (partial handoff).
-            let take = std::mem::take(&mut st.permits);
-            // SAFETY: not queued: the payload is ours.
-            unsafe { st.waiters.value_of(node) }.assigned = take;
-        }
-        // SAFETY: as above.
-        unsafe { st.waiters.value_of(node) }.task = me;
-        // SAFETY: the node is in no list; it only ever goes into this one,
-        // under this lock, and `Drop` removes it before it is freed.
-        unsafe { st.waiters.push_back(node, cx) };
-        Poll::Pending
-    }
-}
-
-impl Drop for Acquire<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: `self` is pinned (a `Drop` of a pinned value runs in
-        // place); the reference does not move the node.
-        let node = unsafe { Pin::new_unchecked(&self.node) };
-        if !node.is_queued() && !node.is_notified() {
-            return;
-        }
-        self.drop_slow();
-    }
-}
-
-impl Acquire<'_> {
-    /// Drop of a future that queued: give back what it was handed.
-    #[cold]
-    fn drop_slow(&mut self) {
-        // SAFETY: as in `drop`.
-        let node = unsafe { Pin::new_unchecked(&self.node) };
-        let mut st = self.sem.state.lock();
-        // SAFETY: the node can only be in this semaphore's list; lock held.
-        let removed = unsafe { st.waiters.remove(node) };
-        match removed {
-            Removed::NotQueued => {}
-            Removed::Notified | Removed::Unlinked { .. } => {
-                // Handed all (Notified) or part (Unlinked head) of what it
-                // asked for, or nothing: give it back, and dispatch, so the
-                // permits or the head's place pass on.
-                // SAFETY: no longer queued: the payload is ours again.
-                let req = unsafe { st.waiters.value_of(node) };
-                let back = std::mem::take(&mut req.assigned);
-                let slot = std::mem::replace(&mut req.slot, Slot::NONE);
-                st.unrecord(slot);
-                let head_left = matches!(removed, Removed::Unlinked { was_head: true });
-                if back == 0 && !head_left {
-                    return;
-                }
-                st.add(back);
-                self.sem.dispatch_after(st);
-            }
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Holder records: the opt-in API (see "Holder records" in the module docs).
 // ---------------------------------------------------------------------------
@@ -1129,6 +972,163 @@ impl MutexAcquire<'_> {
             Removed::Notified => self.mutex.hand_off(list),
             Removed::Unlinked { .. } => self.mutex.left(&list),
             Removed::NotQueued => {}
+        }
+    }
+}
+
+/// The future of [`RawSemaphore::acquire`]: the shared waiter future.
+///
+/// Its node is pinned inside it (no allocation per wait). The first poll
+/// takes the permits if they are free and nobody waits (after spending one
+/// unit of the task's cooperative budget, so a loop of uncontended
+/// acquires still gives way); otherwise it queues, taking whatever is free
+/// as a partial handoff if it is first. Later polls re-record the waker if
+/// it changed. Dropping it while it waits follows the cancellation rule in
+/// the [module docs](self).
+pub(crate) struct Acquire<'a> {
+    sem: &'a RawSemaphore,
+    node: WaitNode<Request>,
+}
+
+impl Acquire<'_> {
+    fn node(self: Pin<&Self>) -> Pin<&WaitNode<Request>> {
+        // SAFETY: `node` is structurally pinned: never moved out of `Acquire`.
+        unsafe { self.map_unchecked(|a| &a.node) }
+    }
+
+    fn node_mut(self: Pin<&mut Self>) -> Pin<&mut WaitNode<Request>> {
+        // SAFETY: as in `node`.
+        unsafe { self.map_unchecked_mut(|a| &mut a.node) }
+    }
+
+    /// The outcome of a notified (and consumed) node.
+    fn finish(self: Pin<&mut Self>) -> Poll<Result<Slot, AcquireError>> {
+        let req = self
+            .node_mut()
+            .value_mut()
+            .expect("a notified node is not queued");
+        if req.closed {
+            Poll::Ready(Err(AcquireError::Closed))
+        } else {
+            Poll::Ready(Ok(req.slot))
+        }
+    }
+}
+
+impl Future for Acquire<'_> {
+    type Output = Result<(), AcquireError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.poll_slot(cx).map(|r| r.map(drop))
+    }
+}
+
+impl Acquire<'_> {
+    /// Polls for the permits; Ok carries the holder record's slot (NONE
+    /// unless the request asked for one).
+    fn poll_slot(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Slot, AcquireError>> {
+        let node = self.as_ref().node();
+        if node.take_notified() {
+            return self.finish();
+        }
+        let queued = node.is_queued();
+        if !queued {
+            ready!(coop::poll_consume_budget(cx));
+        }
+        let sem = self.sem;
+        let mut st = sem.state.lock();
+        let node = self.as_ref().node();
+        // Again under the lock: a wake may have landed in between.
+        if node.take_notified() {
+            drop(st);
+            return self.finish();
+        }
+        if node.is_queued() {
+            // SAFETY: queued in this list; lock held.
+            let stale = unsafe { st.waiters.update_waker(node, cx) };
+            stale.drop_after(st);
+            return Poll::Pending;
+        }
+        // SAFETY: not queued: the payload is ours (the owner's).
+        let needed = unsafe { st.waiters.value_of(node) }.needed;
+        if needed > MAX_PERMITS {
+            return Poll::Ready(Err(AcquireError::TooMany {
+                requested: needed,
+                max: MAX_PERMITS,
+            }));
+        }
+        if st.closed() {
+            return Poll::Ready(Err(AcquireError::Closed));
+        }
+        if needed == 0 {
+            // Nothing to wait for, even behind other waiters.
+            return Poll::Ready(Ok(Slot::NONE));
+        }
+        let me = task::try_id();
+        if st.waiters.is_empty() {
+            if st.permits >= needed {
+                st.permits -= needed;
+                st.holder = me;
+                // SAFETY: not queued: the payload is ours.
+                let record = unsafe { st.waiters.value_of(node) }.record;
+                let slot = if record { st.record(me, needed) } else { Slot::NONE };
+                return Poll::Ready(Ok(slot));
+            }
+            // First in line: take what there is now (partial handoff).
+            let take = std::mem::take(&mut st.permits);
+            // SAFETY: not queued: the payload is ours.
+            unsafe { st.waiters.value_of(node) }.assigned = take;
+        }
+        // SAFETY: as above.
+        unsafe { st.waiters.value_of(node) }.task = me;
+        // SAFETY: the node is in no list; it only ever goes into this one,
+        // under this lock, and `Drop` removes it before it is freed.
+        unsafe { st.waiters.push_back(node, cx) };
+        Poll::Pending
+    }
+}
+
+impl Drop for Acquire<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: `self` is pinned (a `Drop` of a pinned value runs in
+        // place); the reference does not move the node.
+        let node = unsafe { Pin::new_unchecked(&self.node) };
+        if !node.is_queued() && !node.is_notified() {
+            return;
+        }
+        self.drop_slow();
+    }
+}
+
+impl Acquire<'_> {
+    /// Drop of a future that queued: give back what it was handed.
+    #[cold]
+    fn drop_slow(&mut self) {
+        // SAFETY: as in `drop`.
+        let node = unsafe { Pin::new_unchecked(&self.node) };
+        let mut st = self.sem.state.lock();
+        // SAFETY: the node can only be in this semaphore's list; lock held.
+        let removed = unsafe { st.waiters.remove(node) };
+        match removed {
+            Removed::NotQueued => {}
+            Removed::Notified | Removed::Unlinked { .. } => {
+                // Handed all (Notified) or part (Unlinked head) of what it
+                // asked for, or nothing: give it back, and dispatch, so the
+                // permits or the head's place pass on.
+                // SAFETY: no longer queued: the payload is ours again.
+                let req = unsafe { st.waiters.value_of(node) };
+                let back = std::mem::take(&mut req.assigned);
+                let slot = std::mem::replace(&mut req.slot, Slot::NONE);
+                st.unrecord(slot);
+                let head_left = matches!(removed, Removed::Unlinked { was_head: true });
+                if back == 0 && !head_left {
+                    return;
+                }
+                st.add(back);
+                self.sem.dispatch_after(st);
+            }
         }
     }
 }
