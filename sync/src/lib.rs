@@ -74,4 +74,4 @@ pub use rwlock::{
     OwnedRwLockMappedWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockMappedWriteGuard,
     RwLockReadGuard, RwLockStatistics, RwLockTimeout, RwLockWriteGuard, TryReadError, TryWriteError,
 };
-pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};
+pub use semaphore::{OwnedSemaphorePermit, PermitHolder, Semaphore, SemaphorePermit, SemaphoreStatistics};
