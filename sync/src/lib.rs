@@ -18,6 +18,8 @@
 //! - [`BoundedSemaphore`]: a Semaphore that never exceeds its initial
 //!   value; asyncio-style `acquire_manual` / `release` beside RAII permits.
 //! - [`Mutex`]: fair async mutex with direct handoff, no poisoning.
+//! - [`Queue`]: asyncio's `Queue` for tasks and threads: FIFO, LIFO or
+//!   priority, bounded or not, direct handoff, `task_done` / `join`, `close`.
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -42,10 +44,15 @@ mod bounded_semaphore;
 mod error;
 mod loom;
 mod mutex;
+mod queue;
 mod raw;
 mod semaphore;
 
 pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
+pub use queue::{
+    BlockingGetError, BlockingPutError, Get, Join, JoinTimeout, Put, PutError, Queue, QueueClosed,
+    QueueStatistics, QueueStream, TaskDoneError, TryGetError, TryPutError,
+};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};
