@@ -692,9 +692,9 @@ impl<T> Queue<T> {
     ///
     /// ```
     /// let q = corral::sync::Queue::with_maxsize(1);
-    /// let q2 = q.clone();
-    /// let t = std::thread::spawn(move || q2.blocking_put(2).unwrap());
     /// q.blocking_put(1).unwrap();
+    /// let q2 = q.clone();
+    /// let t = std::thread::spawn(move || q2.blocking_put(2).unwrap()); // waits for room
     /// assert_eq!(q.blocking_get(), Ok(1));
     /// t.join().unwrap();
     /// assert_eq!(q.blocking_get(), Ok(2));
