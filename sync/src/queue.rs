@@ -943,6 +943,11 @@ impl<T: Ord> Queue<T> {
     /// equal items in put order; at most `maxsize` items (`0`: rendezvous,
     /// `usize::MAX`: unbounded).
     ///
+    /// `T::cmp` runs under the queue's lock: keep it cheap, and do not
+    /// touch the queue from it (that would deadlock). If it panics, the
+    /// panic reaches the caller of `put`/`get` and no item is lost, though
+    /// the order of the items then buffered is unspecified.
+    ///
     /// ```
     /// let q = corral::sync::Queue::priority(usize::MAX);
     /// for (prio, job) in [(2, "low"), (0, "urgent"), (1, "normal")] {
