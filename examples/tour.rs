@@ -311,6 +311,7 @@ async fn sync_tour() {
     barrier_tour().await;
     ratelimit_tour().await;
     rwlock_tour().await;
+    queue_tour().await;
 }
 
 /// Barrier and Notify: a Barrier of 3 OS threads doing 2 phases, its
@@ -518,4 +519,121 @@ async fn rwlock_tour() {
         *config.try_read().unwrap(),
         config.try_write().is_err()
     );
+}
+
+/// corral::sync::Queue: producers and consumers with backpressure, a worker
+/// pool with task_done / join, a priority worker pool.
+async fn queue_tour() {
+    use corral::sync::{Queue, QueueClosed};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    // Producer/consumer with maxsize 3: 2 producers, 2 consumers that stop
+    // after 100 ms without an item; never more than 3 queued.
+    let q = Queue::with_maxsize(3);
+    let most = Arc::new(AtomicUsize::new(0));
+    let producers: Vec<_> = (0..2)
+        .map(|p| {
+            let (q, most) = (q.clone(), most.clone());
+            corral::spawn(async move {
+                for i in 0..5 {
+                    q.put(format!("p{p}-{i}")).await.unwrap();
+                    most.fetch_max(q.qsize(), SeqCst);
+                    println!("Queue: producer {p} put item {i} ({} queued)", q.qsize());
+                }
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..2)
+        .map(|c| {
+            let (q, most) = (q.clone(), most.clone());
+            corral::spawn(async move {
+                let mut n = 0;
+                while let Ok(Ok(item)) = corral::time::timeout(Duration::from_millis(100), q.get()).await {
+                    most.fetch_max(q.qsize(), SeqCst);
+                    println!("Queue: consumer {c} got {item}");
+                    n += 1;
+                    sleep(Duration::from_millis(3)).await; // slower than the producers
+                }
+                println!("Queue: consumer {c} stops after 100 ms without an item ({n} items)");
+                n
+            })
+        })
+        .collect();
+    for p in producers {
+        p.await.unwrap();
+    }
+    let mut total = 0;
+    for c in consumers {
+        total += c.await.unwrap();
+    }
+    println!(
+        "Queue: {total} items through a queue of maxsize 3; at most {} were ever queued",
+        most.load(SeqCst)
+    );
+
+    // An async worker pool: 3 workers, 8 jobs, `join` waits for every
+    // `task_done`, then `close` shuts the workers down cleanly.
+    let jobs = Queue::unbounded();
+    let workers: Vec<_> = (0..3)
+        .map(|w| {
+            let jobs = jobs.clone();
+            corral::spawn(async move {
+                let mut done = 0;
+                loop {
+                    match jobs.get().await {
+                        Ok(ms) => {
+                            sleep(Duration::from_millis(ms)).await;
+                            done += 1;
+                            jobs.task_done().unwrap();
+                        }
+                        Err(QueueClosed) => return (w, done),
+                    }
+                }
+            })
+        })
+        .collect();
+    for ms in [5, 1, 3, 2, 4, 1, 2, 3] {
+        jobs.put(ms).await.unwrap();
+    }
+    jobs.join().await;
+    println!(
+        "Queue: worker pool: join returned with {} unfinished; closing",
+        jobs.statistics().unfinished_tasks
+    );
+    jobs.close();
+    for w in workers {
+        let (w, done) = w.await.unwrap();
+        println!("Queue: worker {w} did {done} jobs and stopped on QueueClosed");
+    }
+
+    // A priority worker pool: jobs queued first, 2 workers take the most
+    // urgent (smallest) first; ties keep their put order.
+    let urgent = Queue::priority(usize::MAX);
+    for job in [
+        (3, "tidy logs"),
+        (1, "page on-call"),
+        (2, "rotate keys"),
+        (1, "restart db"),
+        (3, "update docs"),
+    ] {
+        urgent.put(job).await.unwrap();
+    }
+    urgent.close(); // nothing more: workers drain, then stop
+    let order = Arc::new(corral::sync::Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..2)
+        .map(|w| {
+            let (urgent, order) = (urgent.clone(), order.clone());
+            corral::spawn(async move {
+                while let Ok((prio, job)) = urgent.get().await {
+                    order.lock().await.push(format!("{job} (p{prio}, worker {w})"));
+                    sleep(Duration::from_millis(1)).await;
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    println!("Queue: priority pool order: {}", order.lock().await.join(", "));
 }

@@ -25,7 +25,7 @@ pub use corral_runtime::{
 
 /// Synchronization primitives wired into the scheduler: [`Mutex`](sync::Mutex),
 /// [`Semaphore`](sync::Semaphore), [`BoundedSemaphore`](sync::BoundedSemaphore),
-/// and their guards, errors and statistics.
+/// [`Queue`](sync::Queue), and their guards, futures, errors and statistics.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {

@@ -27,6 +27,8 @@
 //! - [`RwLock`]: fair, write-preferring reader-writer lock (readers at the
 //!   head admitted together, a waiting writer keeps new readers out),
 //!   atomic downgrade.
+//! - [`Queue`]: asyncio's `Queue` for tasks and threads: FIFO, LIFO or
+//!   priority, bounded or not, direct handoff, `task_done` / `join`, `close`.
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -53,6 +55,7 @@ mod error;
 mod loom;
 mod mutex;
 mod notify;
+mod queue;
 mod rate_limiter;
 mod raw;
 mod rwlock;
@@ -66,6 +69,10 @@ pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
 pub use notify::{Notified, Notify, NotifyStatistics, NotifyTimeout};
+pub use queue::{
+    BlockingGetError, BlockingPutError, Get, Join, JoinTimeout, Put, PutError, Queue, QueueClosed,
+    QueueStatistics, QueueStream, TaskDoneError, TryGetError, TryPutError,
+};
 pub use rate_limiter::{
     BlockingRateLimitError, RateLimitError, RateLimiter, RateLimiterConfigError, RateLimiterStatistics,
     TryRateLimitError,
