@@ -18,6 +18,9 @@
 //! - [`BoundedSemaphore`]: a Semaphore that never exceeds its initial
 //!   value; asyncio-style `acquire_manual` / `release` beside RAII permits.
 //! - [`Mutex`]: fair async mutex with direct handoff, no poisoning.
+//! - [`Event`]: a flag to wait on until it is set (asyncio / threading
+//!   `Event`); [`Condition`]: a condition variable owning its `Mutex`
+//!   (FIFO notify, notifications passed on by cancelled waiters).
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -37,15 +40,22 @@
 //!   path. `Mutex` is one permit of it.
 //! - `loom`: the lock type, switched to loom's under `--cfg loom`.
 //! - `error`: the typed errors.
+//! - `signal`: the ticketed waiter queue of `Event` and `Condition` (wake
+//!   only the waiters present, in chunks; pass a notification on).
 
 mod bounded_semaphore;
+mod condition;
 mod error;
+mod event;
 mod loom;
 mod mutex;
 mod raw;
 mod semaphore;
+mod signal;
 
 pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
+pub use condition::{Condition, ConditionStatistics, WaitTimeoutResult};
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
+pub use event::{Event, EventStatistics, EventTimeout, EventWait};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};
