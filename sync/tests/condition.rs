@@ -66,87 +66,93 @@ fn basics_statistics_and_debug() {
 
 #[test]
 fn wait_releases_the_lock_and_returns_holding_it() {
-    current().block_on(async {
-        let c = Arc::new(Condition::new(0));
-        let c2 = c.clone();
-        let waiter = corral::spawn(async move {
-            let g = c2.lock().await;
-            let g = c2.wait(g).await;
-            assert!(c2.mutex().try_lock().is_err(), "returned without the lock");
-            *g
+    run_with_timeout("wait_releases_the_lock_and_returns_holding_it", 30, || {
+        current().block_on(async {
+            let c = Arc::new(Condition::new(0));
+            let c2 = c.clone();
+            let waiter = corral::spawn(async move {
+                let g = c2.lock().await;
+                let g = c2.wait(g).await;
+                assert!(c2.mutex().try_lock().is_err(), "returned without the lock");
+                *g
+            });
+            settle().await;
+            // The waiter released the lock while waiting.
+            let mut g = c
+                .mutex()
+                .try_lock()
+                .expect("the waiter kept the lock while waiting");
+            assert_eq!(c.statistics().tasks_waiting, 1);
+            *g = 7;
+            assert!(c.notify_one());
+            settle().await;
+            // Notified, but the lock is ours: it waits in the Mutex's queue.
+            assert_eq!(c.statistics().tasks_waiting, 0);
+            assert_eq!(c.statistics().lock_statistics.tasks_waiting, 1);
+            drop(g);
+            assert_eq!(waiter.await.unwrap(), 7);
         });
-        settle().await;
-        // The waiter released the lock while waiting.
-        let mut g = c
-            .mutex()
-            .try_lock()
-            .expect("the waiter kept the lock while waiting");
-        assert_eq!(c.statistics().tasks_waiting, 1);
-        *g = 7;
-        assert!(c.notify_one());
-        settle().await;
-        // Notified, but the lock is ours: it waits in the Mutex's queue.
-        assert_eq!(c.statistics().tasks_waiting, 0);
-        assert_eq!(c.statistics().lock_statistics.tasks_waiting, 1);
-        drop(g);
-        assert_eq!(waiter.await.unwrap(), 7);
     });
 }
 
 #[test]
 fn wait_while_has_std_polarity() {
-    current().block_on(async {
-        let c = Arc::new(Condition::new(VecDeque::new()));
-        // False at once: returns without waiting.
-        c.lock().await.push_back(0);
-        let g = c.wait_while(c.lock().await, |q| q.is_empty()).await;
-        assert_eq!(g.len(), 1);
-        drop(g);
-        c.lock().await.clear();
-        let c2 = c.clone();
-        let consumer = corral::spawn(async move {
-            let mut q = c2.wait_while(c2.lock().await, |q| q.is_empty()).await;
-            q.pop_front().unwrap()
+    run_with_timeout("wait_while_has_std_polarity", 30, || {
+        current().block_on(async {
+            let c = Arc::new(Condition::new(VecDeque::new()));
+            // False at once: returns without waiting.
+            c.lock().await.push_back(0);
+            let g = c.wait_while(c.lock().await, |q| q.is_empty()).await;
+            assert_eq!(g.len(), 1);
+            drop(g);
+            c.lock().await.clear();
+            let c2 = c.clone();
+            let consumer = corral::spawn(async move {
+                let mut q = c2.wait_while(c2.lock().await, |q| q.is_empty()).await;
+                q.pop_front().unwrap()
+            });
+            settle().await;
+            // A notify with the predicate still true: it waits again.
+            c.notify_all();
+            settle().await;
+            assert_eq!(c.statistics().tasks_waiting, 1);
+            c.lock().await.push_back(42);
+            c.notify_all();
+            assert_eq!(consumer.await.unwrap(), 42);
         });
-        settle().await;
-        // A notify with the predicate still true: it waits again.
-        c.notify_all();
-        settle().await;
-        assert_eq!(c.statistics().tasks_waiting, 1);
-        c.lock().await.push_back(42);
-        c.notify_all();
-        assert_eq!(consumer.await.unwrap(), 42);
     });
 }
 
 #[test]
 fn notify_wakes_in_fifo_order() {
-    current().block_on(async {
-        let c = Arc::new(Condition::new(()));
-        let order = Arc::new(StdMutex::new(Vec::new()));
-        let tasks: Vec<_> = (0..6)
-            .map(|i| {
-                let (c, order) = (c.clone(), order.clone());
-                corral::spawn(async move {
-                    let g = c.lock().await;
-                    let _g = c.wait(g).await;
-                    order.lock().unwrap().push(i);
+    run_with_timeout("notify_wakes_in_fifo_order", 30, || {
+        current().block_on(async {
+            let c = Arc::new(Condition::new(()));
+            let order = Arc::new(StdMutex::new(Vec::new()));
+            let tasks: Vec<_> = (0..6)
+                .map(|i| {
+                    let (c, order) = (c.clone(), order.clone());
+                    corral::spawn(async move {
+                        let g = c.lock().await;
+                        let _g = c.wait(g).await;
+                        order.lock().unwrap().push(i);
+                    })
                 })
-            })
-            .collect();
-        settle().await;
-        assert_eq!(c.statistics().tasks_waiting, 6);
-        assert!(c.notify_one());
-        settle().await;
-        assert_eq!(*order.lock().unwrap(), [0]);
-        assert_eq!(c.notify(2), 2);
-        settle().await;
-        assert_eq!(*order.lock().unwrap(), [0, 1, 2]);
-        assert_eq!(c.notify_all(), 3);
-        for t in tasks {
-            t.await.unwrap();
-        }
-        assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4, 5]);
+                .collect();
+            settle().await;
+            assert_eq!(c.statistics().tasks_waiting, 6);
+            assert!(c.notify_one());
+            settle().await;
+            assert_eq!(*order.lock().unwrap(), [0]);
+            assert_eq!(c.notify(2), 2);
+            settle().await;
+            assert_eq!(*order.lock().unwrap(), [0, 1, 2]);
+            assert_eq!(c.notify_all(), 3);
+            for t in tasks {
+                t.await.unwrap();
+            }
+            assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4, 5]);
+        });
     });
 }
 
@@ -253,22 +259,24 @@ fn a_waiter_cancelled_while_relocking_passes_lock_and_notification_on() {
 
 #[test]
 fn aborted_consumer_tasks_lose_no_notification() {
-    current().block_on(async {
-        let c = Arc::new(Condition::new(VecDeque::new()));
-        let consumer = |c: Arc<Condition<VecDeque<u32>>>| {
-            corral::spawn(async move {
-                let mut q = c.wait_while(c.lock().await, |q| q.is_empty()).await;
-                q.pop_front().unwrap()
-            })
-        };
-        let first = consumer(c.clone());
-        let second = consumer(c.clone());
-        settle().await;
-        c.lock().await.push_back(1);
-        c.notify_one(); // reaches `first` ...
-        first.abort(); // ... which is cancelled before it runs
-        assert_eq!(second.await.unwrap(), 1);
-        assert!(first.await.unwrap_err().is_cancelled());
+    run_with_timeout("aborted_consumer_tasks_lose_no_notification", 30, || {
+        current().block_on(async {
+            let c = Arc::new(Condition::new(VecDeque::new()));
+            let consumer = |c: Arc<Condition<VecDeque<u32>>>| {
+                corral::spawn(async move {
+                    let mut q = c.wait_while(c.lock().await, |q| q.is_empty()).await;
+                    q.pop_front().unwrap()
+                })
+            };
+            let first = consumer(c.clone());
+            let second = consumer(c.clone());
+            settle().await;
+            c.lock().await.push_back(1);
+            c.notify_one(); // reaches `first` ...
+            first.abort(); // ... which is cancelled before it runs
+            assert_eq!(second.await.unwrap(), 1);
+            assert!(first.await.unwrap_err().is_cancelled());
+        });
     });
 }
 
@@ -297,26 +305,28 @@ fn a_guard_of_another_mutex_is_refused() {
 
 #[test]
 fn wait_timeout_times_out_or_is_notified() {
-    current().block_on(async {
-        let c = Arc::new(Condition::new(5));
-        let (g, r) = c.wait_timeout(c.lock().await, Duration::from_millis(10)).await;
-        assert!(r.timed_out());
-        assert_eq!(*g, 5);
-        drop(g);
-        assert_eq!(
-            c.statistics().tasks_waiting,
-            0,
-            "a timed-out waiter stayed queued"
-        );
-        let c2 = c.clone();
-        let waiter = corral::spawn(async move {
-            let (g, r) = c2.wait_timeout(c2.lock().await, Duration::from_secs(30)).await;
-            (*g, r.timed_out())
+    run_with_timeout("wait_timeout_times_out_or_is_notified", 30, || {
+        current().block_on(async {
+            let c = Arc::new(Condition::new(5));
+            let (g, r) = c.wait_timeout(c.lock().await, Duration::from_millis(10)).await;
+            assert!(r.timed_out());
+            assert_eq!(*g, 5);
+            drop(g);
+            assert_eq!(
+                c.statistics().tasks_waiting,
+                0,
+                "a timed-out waiter stayed queued"
+            );
+            let c2 = c.clone();
+            let waiter = corral::spawn(async move {
+                let (g, r) = c2.wait_timeout(c2.lock().await, Duration::from_secs(30)).await;
+                (*g, r.timed_out())
+            });
+            settle().await;
+            *c.lock().await = 6;
+            c.notify_one();
+            assert_eq!(waiter.await.unwrap(), (6, false));
         });
-        settle().await;
-        *c.lock().await = 6;
-        c.notify_one();
-        assert_eq!(waiter.await.unwrap(), (6, false));
     });
 }
 

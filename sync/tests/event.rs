@@ -192,24 +192,26 @@ fn a_set_in_progress_does_not_wake_a_waiter_that_came_after_a_clear() {
 
 #[test]
 fn waiters_are_woken_in_fifo_order() {
-    current().block_on(async {
-        let ev = Arc::new(Event::new());
-        let order = Arc::new(StdMutex::new(Vec::new()));
-        let tasks: Vec<_> = (0..50)
-            .map(|i| {
-                let (ev, order) = (ev.clone(), order.clone());
-                corral::spawn(async move {
-                    ev.wait().await;
-                    order.lock().unwrap().push(i);
+    run_with_timeout("waiters_are_woken_in_fifo_order", 30, || {
+        current().block_on(async {
+            let ev = Arc::new(Event::new());
+            let order = Arc::new(StdMutex::new(Vec::new()));
+            let tasks: Vec<_> = (0..50)
+                .map(|i| {
+                    let (ev, order) = (ev.clone(), order.clone());
+                    corral::spawn(async move {
+                        ev.wait().await;
+                        order.lock().unwrap().push(i);
+                    })
                 })
-            })
-            .collect();
-        settle().await;
-        ev.set();
-        for t in tasks {
-            t.await.unwrap();
-        }
-        assert_eq!(*order.lock().unwrap(), (0..50).collect::<Vec<_>>());
+                .collect();
+            settle().await;
+            ev.set();
+            for t in tasks {
+                t.await.unwrap();
+            }
+            assert_eq!(*order.lock().unwrap(), (0..50).collect::<Vec<_>>());
+        });
     });
 }
 
@@ -250,38 +252,42 @@ fn a_cancelled_waiter_leaves_the_queue_and_others_still_wake() {
 
 #[test]
 fn a_waiter_polled_by_a_new_waker_is_woken_through_it() {
-    current().block_on(async {
-        let ev = Arc::new(Event::new());
-        let e = ev.clone();
-        let mut w: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move { e.wait().await });
-        assert!(poll_once(w.as_mut()).is_pending());
-        // Move the future into a task: its waker changes.
-        let task = corral::spawn(w);
-        settle().await;
-        assert_eq!(ev.statistics().tasks_waiting, 1);
-        ev.set();
-        task.await.unwrap();
+    run_with_timeout("a_waiter_polled_by_a_new_waker_is_woken_through_it", 30, || {
+        current().block_on(async {
+            let ev = Arc::new(Event::new());
+            let e = ev.clone();
+            let mut w: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move { e.wait().await });
+            assert!(poll_once(w.as_mut()).is_pending());
+            // Move the future into a task: its waker changes.
+            let task = corral::spawn(w);
+            settle().await;
+            assert_eq!(ev.statistics().tasks_waiting, 1);
+            ev.set();
+            task.await.unwrap();
+        });
     });
 }
 
 #[test]
 fn wait_timeout_times_out_then_succeeds() {
-    current().block_on(async {
-        let ev = Arc::new(Event::new());
-        let err = ev.wait_timeout(Duration::from_millis(10)).await.unwrap_err();
-        assert_eq!(err.to_string(), "timed out waiting for the event to be set");
-        assert_eq!(
-            ev.statistics().tasks_waiting,
-            0,
-            "a timed-out waiter stayed queued"
-        );
-        let e = ev.clone();
-        let waiter = corral::spawn(async move { e.wait_timeout(Duration::from_secs(30)).await });
-        settle().await;
-        ev.set();
-        assert_eq!(waiter.await.unwrap(), Ok(()));
-        // Set: no timer involved.
-        assert_eq!(ev.wait_timeout(Duration::ZERO).await, Ok(()));
+    run_with_timeout("wait_timeout_times_out_then_succeeds", 30, || {
+        current().block_on(async {
+            let ev = Arc::new(Event::new());
+            let err = ev.wait_timeout(Duration::from_millis(10)).await.unwrap_err();
+            assert_eq!(err.to_string(), "timed out waiting for the event to be set");
+            assert_eq!(
+                ev.statistics().tasks_waiting,
+                0,
+                "a timed-out waiter stayed queued"
+            );
+            let e = ev.clone();
+            let waiter = corral::spawn(async move { e.wait_timeout(Duration::from_secs(30)).await });
+            settle().await;
+            ev.set();
+            assert_eq!(waiter.await.unwrap(), Ok(()));
+            // Set: no timer involved.
+            assert_eq!(ev.wait_timeout(Duration::ZERO).await, Ok(()));
+        });
     });
 }
 
