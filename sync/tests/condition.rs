@@ -514,3 +514,25 @@ fn tokio_tasks_wait_on_a_condition() {
         assert_eq!(*c.blocking_lock(), 9);
     });
 }
+
+#[test]
+fn condition_and_its_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    fn sync<T: Sync>(_: &T) {}
+    let c = Condition::new(0u32);
+    send(&c);
+    sync(&c);
+    let g = c.mutex().try_lock().unwrap();
+    let w = c.wait(g);
+    send(&w);
+    drop(w);
+    let w = c.wait_while(c.mutex().try_lock().unwrap(), |n| *n == 0);
+    send(&w);
+    drop(w);
+    let w = c.wait_timeout(c.mutex().try_lock().unwrap(), Duration::ZERO);
+    send(&w);
+    drop(w);
+    send(&c.lock());
+    // Not polled: dropping them released each guard.
+    assert!(c.mutex().try_lock().is_ok());
+}

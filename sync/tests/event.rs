@@ -412,3 +412,15 @@ fn stress_set_clear_with_cancellation() {
         });
     });
 }
+
+#[test]
+fn event_and_its_future_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let ev = Event::new();
+    send_sync(&ev);
+    send_sync(&ev.wait());
+    send_sync(&ev.statistics());
+    let t = ev.wait_timeout(Duration::ZERO);
+    fn send<T: Send>(_: &T) {}
+    send(&t);
+}
