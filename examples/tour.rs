@@ -1,7 +1,7 @@
 //! A short tour of corral: spawn, join, yield, abort, a panic that is
 //! contained, timers and timeouts, blocking work on the blocking pool, and
 //! the stall monitor catching a task that blocks its worker, and the sync
-//! primitives (Mutex, Semaphore) with their statistics.
+//! primitives (Mutex, Semaphore, Event, Condition) with their statistics.
 //! Run it with `cargo run --release --example tour`.
 
 use corral::time::{sleep, timeout};
@@ -306,5 +306,91 @@ async fn sync_tour() {
         1_000 + 2 * 250 * 10 - 2 * 250 * 5 - 100,
         stats.locked,
         stats.created_at
+    );
+    event_tour().await;
+}
+
+/// Event and Condition scenarios.
+async fn event_tour() {
+    use corral::sync::{Condition, Event};
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+
+    // An Event gating 3 workers until initialisation is done.
+    let ready = Arc::new(Event::new());
+    let workers: Vec<_> = (0..3)
+        .map(|i| {
+            let ready = ready.clone();
+            corral::spawn(async move {
+                ready.wait().await;
+                format!("worker {i}")
+            })
+        })
+        .collect();
+    while ready.statistics().tasks_waiting < 3 {
+        corral::yield_now().await;
+    }
+    println!(
+        "Event: 3 workers wait for initialisation: {:?}",
+        ready.statistics()
+    );
+    sleep(Duration::from_millis(5)).await; // "initialising"
+    ready.set();
+    let mut started = Vec::new();
+    for w in workers {
+        started.push(w.await.unwrap());
+    }
+    println!(
+        "Event: set after initialisation; released {started:?}; is_set = {}",
+        ready.is_set()
+    );
+
+    // A Condition 3 consumers wait on: a producer pushes items and notifies
+    // one consumer per item; consumers print what they took.
+    let queue = Arc::new(Condition::new((VecDeque::new(), false)));
+    let consumers: Vec<_> = (0..3)
+        .map(|c| {
+            let queue = queue.clone();
+            corral::spawn(async move {
+                let mut took = Vec::new();
+                loop {
+                    let mut q = queue
+                        .wait_while(queue.lock().await, |(items, done)| items.is_empty() && !*done)
+                        .await;
+                    match q.0.pop_front() {
+                        Some(item) => {
+                            drop(q);
+                            println!("Condition: consumer {c} took {item}");
+                            took.push(item);
+                            corral::yield_now().await;
+                        }
+                        None => return took.len(),
+                    }
+                }
+            })
+        })
+        .collect();
+    while queue.statistics().tasks_waiting < 3 {
+        corral::yield_now().await;
+    }
+    println!(
+        "Condition: {} consumers waiting before the producer starts",
+        queue.statistics().tasks_waiting
+    );
+    for item in 1..=6 {
+        queue.lock().await.0.push_back(format!("item {item}"));
+        queue.notify_one();
+        corral::yield_now().await;
+    }
+    queue.lock().await.1 = true;
+    queue.notify_all();
+    let mut total = 0;
+    for c in consumers {
+        total += c.await.unwrap();
+    }
+    println!(
+        "Condition: 6 items pushed, {total} taken; afterwards {} waiting, lock held: {}",
+        queue.statistics().tasks_waiting,
+        queue.statistics().lock_statistics.locked
     );
 }
