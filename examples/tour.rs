@@ -1,7 +1,7 @@
 //! A short tour of corral: spawn, join, yield, abort, a panic that is
 //! contained, timers and timeouts, blocking work on the blocking pool, and
 //! the stall monitor catching a task that blocks its worker, and the sync
-//! primitives (Mutex, Semaphore, Event, Condition) with their statistics.
+//! primitives (Mutex, Semaphore) with their statistics.
 //! Run it with `cargo run --release --example tour`.
 
 use corral::time::{sleep, timeout};
