@@ -55,7 +55,11 @@ fn event_set_vs_wait_vs_clear() {
         setter.join().unwrap();
         waiter.join().unwrap();
         canceller.join().unwrap();
-        assert_eq!(poll_once(c.as_mut()), Poll::Ready(()), "a waiter present at the set missed it");
+        assert_eq!(
+            poll_once(c.as_mut()),
+            Poll::Ready(()),
+            "a waiter present at the set missed it"
+        );
         assert_eq!(ev.statistics().tasks_waiting, 0);
         assert!(!ev.is_set());
     });
@@ -130,7 +134,11 @@ fn condition_notify_vs_cancel() {
         notifier.join().unwrap();
         canceller.join().unwrap();
 
-        assert_eq!(poll_once(b.as_mut()), Poll::Ready(()), "the notification was lost");
+        assert_eq!(
+            poll_once(b.as_mut()),
+            Poll::Ready(()),
+            "the notification was lost"
+        );
         assert_eq!(*c.mutex().try_lock().expect("the lock was lost"), 1);
         assert_eq!(c.statistics().tasks_waiting, 0);
     });
@@ -162,7 +170,11 @@ fn condition_cancel_while_relocking() {
         // `b` has its notification.
         let done_by_a = *c.mutex().try_lock().expect("the lock was lost");
         if done_by_a == 0 {
-            assert_eq!(poll_once(b.as_mut()), Poll::Ready(()), "the notification was lost");
+            assert_eq!(
+                poll_once(b.as_mut()),
+                Poll::Ready(()),
+                "the notification was lost"
+            );
         }
         assert!(c.mutex().try_lock().is_ok());
     });
