@@ -15,21 +15,36 @@ use std::time::Instant;
 
 /// The rows of this file, corral vs tokio.
 pub fn rows() -> Vec<Workload> {
-    vec![Workload {
-        name: "event_set_1000_waiters",
-        kind: Kind::MultiThread,
-        corral: corral_event_set_1000,
-        tokio: tokio_event_set_1000,
-    }]
+    vec![
+        Workload {
+            name: "event_set_1000_waiters",
+            kind: Kind::MultiThread,
+            corral: corral_event_set_1000,
+            tokio: tokio_event_set_1000,
+        },
+        Workload {
+            name: "event_set_1000_from_outside",
+            kind: Kind::MultiThread,
+            corral: corral_event_set_1000_outside,
+            tokio: tokio_event_set_1000_outside,
+        },
+    ]
 }
 
 /// The same rows with event-listener on the corral runtime.
 pub fn alternates() -> Vec<Alternate> {
-    vec![Alternate {
-        workload: "event_set_1000_waiters",
-        label: "event-listener",
-        run: event_listener_event_set_1000,
-    }]
+    vec![
+        Alternate {
+            workload: "event_set_1000_waiters",
+            label: "event-listener",
+            run: event_listener_event_set_1000,
+        },
+        Alternate {
+            workload: "event_set_1000_from_outside",
+            label: "event-listener",
+            run: event_listener_event_set_1000_outside,
+        },
+    ]
 }
 
 /// tokio's stand-in: `Notify::notify_waiters` wakes every registered
@@ -134,8 +149,40 @@ event_rows!(
     tokio_event_set_1000,
     event_listener_event_set_1000,
     |rt, spawn, yield_now, Event| {
-        // 1,000 tasks wait on one event; one set wakes them all. Timed
-        // from the set until every waiter has run (joined).
+        // 1,000 tasks wait on one event; a task sets it, waking them all.
+        // Timed from the set until every waiter has run (joined).
+        Box::new(move || {
+            rt.block_on(async {
+                let ev = Arc::new(Event::new());
+                let count = Arc::new(AtomicUsize::new(0));
+                let tasks: Vec<_> = (0..WAITERS)
+                    .map(|_| {
+                        let (ev, count) = (ev.clone(), count.clone());
+                        spawn(async move { registered(ev.wait(), &count).await })
+                    })
+                    .collect();
+                while count.load(Relaxed) < WAITERS {
+                    yield_now().await;
+                }
+                let start = Instant::now();
+                let setter = ev.clone();
+                spawn(async move { setter.set() }).await.unwrap();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+                start.elapsed()
+            })
+        })
+    }
+);
+
+event_rows!(
+    corral_event_set_1000_outside,
+    tokio_event_set_1000_outside,
+    event_listener_event_set_1000_outside,
+    |rt, spawn, yield_now, Event| {
+        // As above, but set from the `block_on` thread (not a worker):
+        // every wake is a remote schedule.
         Box::new(move || {
             rt.block_on(async {
                 let ev = Arc::new(Event::new());
