@@ -28,6 +28,12 @@ pub fn rows() -> Vec<Workload> {
             corral: corral_event_set_1000_outside,
             tokio: tokio_event_set_1000_outside,
         },
+        Workload {
+            name: "condition_pingpong_2x5k",
+            kind: Kind::MultiThread,
+            corral: corral_condition_pingpong,
+            tokio: tokio_condition_pingpong,
+        },
     ]
 }
 
@@ -43,6 +49,11 @@ pub fn alternates() -> Vec<Alternate> {
             workload: "event_set_1000_from_outside",
             label: "event-listener",
             run: event_listener_event_set_1000_outside,
+        },
+        Alternate {
+            workload: "condition_pingpong_2x5k",
+            label: "async-lock",
+            run: async_lock_condition_pingpong,
         },
     ]
 }
@@ -203,6 +214,134 @@ event_rows!(
                 }
                 start.elapsed()
             })
+        })
+    }
+);
+
+/// tokio has no Condition: its Mutex plus a `Notify`, the waiter
+/// registered (`enable`) before it unlocks so no notification is lost.
+mod tk_cond {
+    use std::pin::pin;
+    use tokio::sync::{Mutex, MutexGuard, Notify};
+
+    pub struct Condition<T> {
+        mutex: Mutex<T>,
+        notify: Notify,
+    }
+
+    impl<T> Condition<T> {
+        pub fn new(value: T) -> Self {
+            Condition {
+                mutex: Mutex::new(value),
+                notify: Notify::new(),
+            }
+        }
+        pub async fn lock(&self) -> MutexGuard<'_, T> {
+            self.mutex.lock().await
+        }
+        pub async fn wait<'a>(&'a self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            let mut notified = pin!(self.notify.notified());
+            notified.as_mut().enable();
+            drop(guard);
+            notified.await;
+            self.mutex.lock().await
+        }
+        pub fn notify_all(&self) {
+            self.notify.notify_waiters();
+        }
+    }
+}
+
+/// async-lock has no Condition: its Mutex plus an event-listener `Event`
+/// (the listener registered before the unlock).
+mod al_cond {
+    use async_lock::{Mutex, MutexGuard};
+
+    pub struct Condition<T> {
+        mutex: Mutex<T>,
+        event: event_listener::Event,
+    }
+
+    impl<T> Condition<T> {
+        pub fn new(value: T) -> Self {
+            Condition {
+                mutex: Mutex::new(value),
+                event: event_listener::Event::new(),
+            }
+        }
+        pub async fn lock(&self) -> MutexGuard<'_, T> {
+            self.mutex.lock().await
+        }
+        pub async fn wait<'a>(&'a self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            let listener = self.event.listen();
+            drop(guard);
+            listener.await;
+            self.mutex.lock().await
+        }
+        pub fn notify_all(&self) {
+            self.event.notify(usize::MAX);
+        }
+    }
+}
+
+macro_rules! condition_rows {
+    ($corral:ident, $tokio:ident, $al:ident, |$rt:ident, $spawn:ident, $Condition:ident| $body:block) => {
+        pub fn $corral() -> Iter {
+            let $rt = corral_mt();
+            use corral::spawn as $spawn;
+            use corral::sync::Condition as $Condition;
+            $body
+        }
+        pub fn $tokio() -> Iter {
+            let $rt = tokio_mt();
+            use tk_cond::Condition as $Condition;
+            use tokio::spawn as $spawn;
+            $body
+        }
+        pub fn $al() -> Iter {
+            let $rt = corral_mt();
+            use al_cond::Condition as $Condition;
+            use corral::spawn as $spawn;
+            $body
+        }
+    };
+}
+
+const PINGPONG: usize = 5_000;
+
+condition_rows!(
+    corral_condition_pingpong,
+    tokio_condition_pingpong,
+    async_lock_condition_pingpong,
+    |rt, spawn, Condition| {
+        // Two tasks take turns through one Condition: each waits for its
+        // parity, increments, and notifies; 5,000 turns each.
+        Box::new(move || {
+            let start = Instant::now();
+            rt.block_on(async {
+                let c = Arc::new(Condition::new(0usize));
+                let players: Vec<_> = (0..2)
+                    .map(|me| {
+                        let c = c.clone();
+                        spawn(async move {
+                            for _ in 0..PINGPONG {
+                                let mut g = c.lock().await;
+                                while *g % 2 != me {
+                                    g = c.wait(g).await;
+                                }
+                                *g += 1;
+                                drop(g);
+                                c.notify_all();
+                            }
+                        })
+                    })
+                    .collect();
+                for p in players {
+                    p.await.unwrap();
+                }
+                assert_eq!(*c.lock().await, 2 * PINGPONG);
+            });
+            start.elapsed()
         })
     }
 );
