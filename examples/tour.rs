@@ -312,6 +312,7 @@ async fn sync_tour() {
     ratelimit_tour().await;
     rwlock_tour().await;
     queue_tour().await;
+    event_tour().await;
 }
 
 /// Barrier and Notify: a Barrier of 3 OS threads doing 2 phases, its
@@ -636,4 +637,89 @@ async fn queue_tour() {
         w.await.unwrap();
     }
     println!("Queue: priority pool order: {}", order.lock().await.join(", "));
+}
+
+/// Event and Condition scenarios.
+async fn event_tour() {
+    use corral::sync::{Condition, Event};
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+
+    // An Event gating 3 workers until initialisation is done.
+    let ready = Arc::new(Event::new());
+    let workers: Vec<_> = (0..3)
+        .map(|i| {
+            let ready = ready.clone();
+            corral::spawn(async move {
+                ready.wait().await;
+                format!("worker {i}")
+            })
+        })
+        .collect();
+    while ready.statistics().tasks_waiting < 3 {
+        corral::yield_now().await;
+    }
+    println!(
+        "Event: 3 workers wait for initialisation: {:?}",
+        ready.statistics()
+    );
+    sleep(Duration::from_millis(5)).await; // "initialising"
+    ready.set();
+    let mut started = Vec::new();
+    for w in workers {
+        started.push(w.await.unwrap());
+    }
+    println!(
+        "Event: set after initialisation; released {started:?}; is_set = {}",
+        ready.is_set()
+    );
+
+    // A Condition 3 consumers wait on: a producer pushes items and notifies
+    // one consumer per item; consumers print what they took.
+    let queue = Arc::new(Condition::new((VecDeque::new(), false)));
+    let consumers: Vec<_> = (0..3)
+        .map(|c| {
+            let queue = queue.clone();
+            corral::spawn(async move {
+                let mut took = Vec::new();
+                loop {
+                    let mut q = queue
+                        .wait_while(queue.lock().await, |(items, done)| items.is_empty() && !*done)
+                        .await;
+                    match q.0.pop_front() {
+                        Some(item) => {
+                            drop(q);
+                            println!("Condition: consumer {c} took {item}");
+                            took.push(item);
+                            corral::yield_now().await;
+                        }
+                        None => return took.len(),
+                    }
+                }
+            })
+        })
+        .collect();
+    while queue.statistics().tasks_waiting < 3 {
+        corral::yield_now().await;
+    }
+    println!(
+        "Condition: {} consumers waiting before the producer starts",
+        queue.statistics().tasks_waiting
+    );
+    for item in 1..=6 {
+        queue.lock().await.0.push_back(format!("item {item}"));
+        queue.notify_one();
+        corral::yield_now().await;
+    }
+    queue.lock().await.1 = true;
+    queue.notify_all();
+    let mut total = 0;
+    for c in consumers {
+        total += c.await.unwrap();
+    }
+    println!(
+        "Condition: 6 items pushed, {total} taken; afterwards {} waiting, lock held: {}",
+        queue.statistics().tasks_waiting,
+        queue.statistics().lock_statistics.locked
+    );
 }

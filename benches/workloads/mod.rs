@@ -46,6 +46,7 @@ pub struct Workload {
 
 mod sync;
 mod sync_barrier;
+mod sync_event;
 mod sync_queue;
 mod sync_ratelimit;
 mod sync_rwlock;
@@ -157,6 +158,7 @@ pub fn all() -> Vec<Workload> {
     v.extend(sync_ratelimit::rows());
     v.extend(sync_rwlock::rows());
     v.extend(sync_queue::rows());
+    v.extend(sync_event::rows());
     v
 }
 
@@ -178,6 +180,7 @@ pub fn alternates() -> Vec<Alternate> {
     v.extend(sync_barrier::alternates());
     v.extend(sync_rwlock::alternates());
     v.extend(sync_queue::alternates());
+    v.extend(sync_event::alternates());
     v
 }
 

@@ -29,6 +29,9 @@
 //!   atomic downgrade.
 //! - [`Queue`]: asyncio's `Queue` for tasks and threads: FIFO, LIFO or
 //!   priority, bounded or not, direct handoff, `task_done` / `join`, `close`.
+//! - [`Event`]: a flag to wait on until it is set (asyncio / threading
+//!   `Event`); [`Condition`]: a condition variable owning its `Mutex`
+//!   (FIFO notify, notifications passed on by cancelled waiters).
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -48,10 +51,14 @@
 //!   path. `Mutex` is one permit of it.
 //! - `loom`: the lock type, switched to loom's under `--cfg loom`.
 //! - `error`: the typed errors.
+//! - `signal`: the ticketed waiter queue of `Event` and `Condition` (wake
+//!   only the waiters present, in chunks; pass a notification on).
 
 mod barrier;
 mod bounded_semaphore;
+mod condition;
 mod error;
+mod event;
 mod loom;
 mod mutex;
 mod notify;
@@ -60,13 +67,16 @@ mod rate_limiter;
 mod raw;
 mod rwlock;
 mod semaphore;
+mod signal;
 
 pub use barrier::{
     Barrier, BarrierStatistics, BarrierTimeoutError, BarrierWait, BarrierWaitResult, BarrierWaitTimeout,
     BrokenBarrier, BrokenCause,
 };
 pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
+pub use condition::{Condition, ConditionStatistics, WaitTimeoutResult};
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
+pub use event::{Event, EventStatistics, EventTimeout, EventWait};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
 pub use notify::{Notified, Notify, NotifyStatistics, NotifyTimeout};
 pub use queue::{

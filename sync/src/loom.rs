@@ -64,3 +64,12 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+/// The atomics of the lock-free fast paths (Event's flag), switched with
+/// the lock so that loom sees them.
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::AtomicBool;
+/// The atomics of the lock-free fast paths (Event's flag), switched with
+/// the lock so that loom sees them.
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::AtomicBool;
