@@ -18,6 +18,9 @@
 //! - [`BoundedSemaphore`]: a Semaphore that never exceeds its initial
 //!   value; asyncio-style `acquire_manual` / `release` beside RAII permits.
 //! - [`Mutex`]: fair async mutex with direct handoff, no poisoning.
+//! - [`CapacityLimiter`]: AnyIO's limiter: at most N borrowers (tasks,
+//!   threads, blocking jobs, any key), one token each, total changeable at
+//!   run time; `run_sync` under a token.
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -39,6 +42,7 @@
 //! - `error`: the typed errors.
 
 mod bounded_semaphore;
+mod capacity_limiter;
 mod error;
 mod loom;
 mod mutex;
@@ -46,6 +50,10 @@ mod raw;
 mod semaphore;
 
 pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
+pub use capacity_limiter::{
+    BlockingBorrowError, BorrowError, Borrower, CapacityLimiter, CapacityLimiterStatistics, CapacityToken,
+    ReleaseTokenError, TryBorrowError,
+};
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};
