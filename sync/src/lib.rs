@@ -21,6 +21,8 @@
 //! - [`CapacityLimiter`]: AnyIO's limiter: at most N borrowers (tasks,
 //!   threads, blocking jobs, any key), one token each, total changeable at
 //!   run time; `run_sync` under a token.
+//! - [`ReentrantMutex`]: Python's `RLock`: the owning task (or thread) may
+//!   lock again; shared access only; FIFO handoff between owners.
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -47,6 +49,7 @@ mod error;
 mod loom;
 mod mutex;
 mod raw;
+mod reentrant_mutex;
 mod semaphore;
 
 pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
@@ -56,4 +59,5 @@ pub use capacity_limiter::{
 };
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
+pub use reentrant_mutex::{ReentrantMutex, ReentrantMutexGuard, ReentrantMutexStatistics};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};
