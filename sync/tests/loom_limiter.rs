@@ -72,7 +72,11 @@ fn release_vs_cancel_passes_the_token_on() {
         releaser.join().unwrap();
         waiter.join().unwrap();
         let stats = limiter.statistics();
-        assert_eq!((stats.borrowed_tokens, stats.tasks_waiting), (0, 0), "a token was lost");
+        assert_eq!(
+            (stats.borrowed_tokens, stats.tasks_waiting),
+            (0, 0),
+            "a token was lost"
+        );
         assert!(stats.borrowers.is_empty());
     });
 }
@@ -102,7 +106,10 @@ fn raise_vs_cancel_vs_try_acquire() {
         raiser.join().unwrap();
         waiter.join().unwrap();
         let stats = limiter.statistics();
-        assert_eq!((stats.borrowed_tokens, stats.total_tokens, stats.tasks_waiting), (0, 1, 0));
+        assert_eq!(
+            (stats.borrowed_tokens, stats.total_tokens, stats.tasks_waiting),
+            (0, 1, 0)
+        );
     });
 }
 
