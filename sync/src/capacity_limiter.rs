@@ -55,7 +55,9 @@ use corral_runtime::coop;
 use corral_runtime::task::JoinError;
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
 use corral_runtime::Handle;
-use key::{describe_to_string, DynKey, Key, KeyMap};
+use key::{describe_to_string, AsDynKey, DynKey, Key, KeyMap};
+use std::borrow::Borrow;
+use std::collections::hash_map::Entry;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
@@ -82,24 +84,31 @@ struct State {
 }
 
 impl State {
-    /// Refuses a borrower that already holds or waits.
-    fn check_new(&self, key: &dyn DynKey) -> Result<(), BorrowError> {
-        match self.keys.get_key_value(key) {
-            None => Ok(()),
-            Some((k, Held::Holding)) => Err(BorrowError::AlreadyBorrowing(Borrower(k.clone()))),
-            Some((k, Held::Waiting)) => Err(BorrowError::AlreadyWaiting(Borrower(k.clone()))),
+    /// Admits `key`: a token now if one is free and nobody waits
+    /// (`Ok(true)`), else, if `queue`, records it as waiting (`Ok(false)`:
+    /// the caller queues its node). Refuses a borrower that already holds
+    /// or waits. One hash lookup.
+    fn enter(&mut self, key: Key, queue: bool) -> Result<bool, TryBorrowError> {
+        let free = self.waiters.is_empty() && self.borrowed < self.total;
+        match self.keys.entry(key) {
+            Entry::Occupied(e) => {
+                let who = Borrower(e.key().clone());
+                Err(match e.get() {
+                    Held::Holding => TryBorrowError::AlreadyBorrowing(who),
+                    Held::Waiting => TryBorrowError::AlreadyWaiting(who),
+                })
+            }
+            Entry::Vacant(v) if free => {
+                v.insert(Held::Holding);
+                self.borrowed += 1;
+                Ok(true)
+            }
+            Entry::Vacant(v) if queue => {
+                v.insert(Held::Waiting);
+                Ok(false)
+            }
+            Entry::Vacant(_) => Err(TryBorrowError::NoTokens),
         }
-    }
-
-    /// A token is free and nobody waits for it.
-    #[inline]
-    fn has_free(&self) -> bool {
-        self.waiters.is_empty() && self.borrowed < self.total
-    }
-
-    fn grant(&mut self, key: Key) {
-        self.keys.insert(key, Held::Holding);
-        self.borrowed += 1;
     }
 
     /// Grants free tokens to the waiters, front first, and marks them for
@@ -113,7 +122,7 @@ impl State {
             if batch.is_full() {
                 return true;
             }
-            let held = self.keys.get_mut(front.as_dyn());
+            let held = self.keys.get_mut(&*front);
             debug_assert_eq!(held.as_deref(), Some(&Held::Waiting));
             if let Some(held) = held {
                 *held = Held::Holding;
@@ -125,14 +134,34 @@ impl State {
     }
 
     /// Takes `key`'s token back. Ok(true): a waiter may be servable now.
-    fn take_back(&mut self, key: &dyn DynKey) -> Result<bool, ()> {
-        match self.keys.get(key) {
-            Some(Held::Holding) => {
-                self.keys.remove(key);
+    /// `key` is a stored [`Key`] or, for a user's `&K`, its `dyn` view.
+    fn take_back<Q: ?Sized + Hash + Eq>(&mut self, key: &Q) -> Result<bool, ()>
+    where
+        Key: Borrow<Q>,
+    {
+        match self.keys.remove_entry(key) {
+            Some((_, Held::Holding)) => {
                 self.borrowed -= 1;
                 Ok(!self.waiters.is_empty() && self.borrowed < self.total)
             }
-            _ => Err(()),
+            Some((k, Held::Waiting)) => {
+                // Waiting is not holding: put it back, untouched.
+                self.keys.insert(k, Held::Waiting);
+                Err(())
+            }
+            None => Err(()),
+        }
+    }
+}
+
+/// The error of an async or blocking acquire (which always queue, so never
+/// see `NoTokens`).
+fn queued_error(e: TryBorrowError) -> BorrowError {
+    match e {
+        TryBorrowError::AlreadyBorrowing(b) => BorrowError::AlreadyBorrowing(b),
+        TryBorrowError::AlreadyWaiting(b) => BorrowError::AlreadyWaiting(b),
+        TryBorrowError::NoTokens => {
+            unreachable!("an acquire that may queue is never refused for lack of tokens")
         }
     }
 }
@@ -500,7 +529,7 @@ impl CapacityLimiter {
     /// # });
     /// ```
     pub fn release(&self) -> Result<(), ReleaseTokenError> {
-        self.release_key(Key::current().as_dyn())
+        self.release_key(&Key::current())
     }
 
     /// Waits for a token on behalf of `borrower` (any key: a name, a
@@ -635,7 +664,7 @@ impl CapacityLimiter {
     where
         K: Hash + Eq + Send + Sync + 'static,
     {
-        self.release_key(borrower)
+        self.release_key(borrower as &dyn DynKey)
     }
 
     /// Runs `f` on corral's blocking pool while holding a token: waits for
@@ -712,17 +741,13 @@ impl CapacityLimiter {
     }
 
     fn try_acquire_key(&self, key: Key) -> Result<(), TryBorrowError> {
-        let mut st = self.state.lock();
-        st.check_new(key.as_dyn())?;
-        if st.has_free() {
-            st.grant(key);
-            Ok(())
-        } else {
-            Err(TryBorrowError::NoTokens)
-        }
+        self.state.lock().enter(key, false).map(|_| ())
     }
 
-    fn release_key(&self, key: &dyn DynKey) -> Result<(), ReleaseTokenError> {
+    fn release_key<Q: ?Sized + Hash + Eq + AsDynKey>(&self, key: &Q) -> Result<(), ReleaseTokenError>
+    where
+        Key: Borrow<Q>,
+    {
         let mut st = self.state.lock();
         match st.take_back(key) {
             Ok(false) => Ok(()),
@@ -733,7 +758,7 @@ impl CapacityLimiter {
             Err(()) => {
                 drop(st);
                 Err(ReleaseTokenError {
-                    borrower: describe_to_string(key),
+                    borrower: describe_to_string(key.as_dyn_key()),
                 })
             }
         }
@@ -755,12 +780,9 @@ impl CapacityLimiter {
             let st = &mut *guard;
             // SAFETY: not queued yet: the payload is ours.
             let key = unsafe { st.waiters.value_of(node.as_ref()) }.clone();
-            st.check_new(key.as_dyn())?;
-            if st.has_free() {
-                st.grant(key);
+            if st.enter(key, true).map_err(queued_error)? {
                 return Ok(());
             }
-            st.keys.insert(key, Held::Waiting);
             // SAFETY: the node is in no list; it only ever goes into this
             // one, under this lock, and leaves it (granted, or `remove`d
             // below) before this function returns and drops it.
@@ -785,7 +807,7 @@ impl CapacityLimiter {
             Removed::Unlinked { .. } => {
                 // SAFETY: unlinked: the payload is ours again.
                 let key = unsafe { st.waiters.value_of(node.as_ref()) };
-                st.keys.remove(key.as_dyn());
+                st.keys.remove(&*key);
                 Err(BlockingBorrowError::Timeout)
             }
             Removed::NotQueued => unreachable!("a blocking waiter lost its node"),
@@ -856,15 +878,14 @@ impl Future for AcquireKey<'_> {
         }
         // SAFETY: not queued: the payload is ours (the owner's).
         let key = unsafe { st.waiters.value_of(node) }.clone();
-        if let Err(e) = st.check_new(key.as_dyn()) {
-            drop(guard);
-            return Poll::Ready(Err(e));
+        match st.enter(key, true) {
+            Ok(true) => return Poll::Ready(Ok(())),
+            Ok(false) => {}
+            Err(e) => {
+                drop(guard);
+                return Poll::Ready(Err(queued_error(e)));
+            }
         }
-        if st.has_free() {
-            st.grant(key);
-            return Poll::Ready(Ok(()));
-        }
-        st.keys.insert(key, Held::Waiting);
         // SAFETY: the node is in no list; it only ever goes into this one,
         // under this lock, and `Drop` removes it before it is freed.
         unsafe { st.waiters.push_back(node, cx) };
@@ -891,12 +912,12 @@ impl Drop for AcquireKey<'_> {
             // Never granted: forget the waiting borrower. Nobody behind
             // becomes servable (no token is free while anyone waits).
             Removed::Unlinked { .. } => {
-                st.keys.remove(key.as_dyn());
+                st.keys.remove(&*key);
             }
             // Granted a token it will not use: give it back, pass it on.
             Removed::Notified => {
                 let key = key.clone();
-                if st.take_back(key.as_dyn()) == Ok(true) {
+                if st.take_back(&key) == Ok(true) {
                     self.limiter.dispatch_after(guard);
                 }
             }
@@ -962,7 +983,7 @@ impl Drop for CapacityToken<'_> {
         if let Some(key) = self.key.take() {
             // Err only if the borrower's token was released by hand too:
             // then there is nothing left to give back.
-            let _ = self.limiter.release_key(key.as_dyn());
+            let _ = self.limiter.release_key(&key);
         }
     }
 }
@@ -984,7 +1005,7 @@ struct OwnedToken {
 impl Drop for OwnedToken {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            let _ = self.limiter.release_key(key.as_dyn());
+            let _ = self.limiter.release_key(&key);
         }
     }
 }

@@ -115,21 +115,66 @@ impl Key {
     }
 }
 
+/// A key to look up and to name in messages: a stored [`Key`], or a
+/// user's `&K` as `&dyn DynKey`.
+pub(crate) trait AsDynKey {
+    fn as_dyn_key(&self) -> &dyn DynKey;
+}
+
+impl AsDynKey for Key {
+    fn as_dyn_key(&self) -> &dyn DynKey {
+        self.as_dyn()
+    }
+}
+
+impl AsDynKey for dyn DynKey {
+    fn as_dyn_key(&self) -> &dyn DynKey {
+        self
+    }
+}
+
 impl Borrow<dyn DynKey> for Key {
     fn borrow(&self) -> &(dyn DynKey + 'static) {
         self.as_dyn()
     }
 }
 
+/// Hashes exactly as the key's `dyn DynKey` view does (the type, then the
+/// value: the `Borrow` contract), statically for the inline kinds.
 impl Hash for Key {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_dyn().hash(state);
+        match self {
+            Key::Task(id) => {
+                TypeId::of::<Id>().hash(state);
+                id.hash(state);
+            }
+            Key::Thread(t) => {
+                TypeId::of::<ThreadId>().hash(state);
+                t.hash(state);
+            }
+            Key::Job(j) => {
+                TypeId::of::<JobId>().hash(state);
+                j.hash(state);
+            }
+            Key::Any(k) => (**k).dyn_hash(state),
+        }
     }
 }
 
+/// Equal exactly when the `dyn DynKey` views are. Kinds never cross: an
+/// [`Id`] or a [`ThreadId`] given as a key is stored inline
+/// ([`Key::from_value`]), and [`JobId`] is private.
 impl PartialEq for Key {
+    #[inline]
     fn eq(&self, other: &Key) -> bool {
-        self.as_dyn() == other.as_dyn()
+        match (self, other) {
+            (Key::Task(a), Key::Task(b)) => a == b,
+            (Key::Thread(a), Key::Thread(b)) => a == b,
+            (Key::Job(a), Key::Job(b)) => a == b,
+            (Key::Any(a), Key::Any(b)) => (**a).dyn_eq(&**b),
+            _ => false,
+        }
     }
 }
 
@@ -296,5 +341,48 @@ impl fmt::Display for Borrower {
 impl fmt::Debug for Borrower {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Borrower({self})")
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    fn hash_of<Q: ?Sized + Hash>(q: &Q) -> u64 {
+        BuildHasherDefault::<FxHasher>::default().hash_one(q)
+    }
+
+    /// The `Borrow<dyn DynKey>` contract: a key hashes and compares as its
+    /// view, for every kind, so a lookup by a user's `&K` finds it.
+    #[test]
+    fn a_key_hashes_and_compares_as_its_dyn_view() {
+        let keys = [
+            Key::Thread(std::thread::current().id()),
+            Key::job(),
+            Key::from_value("name"),
+            Key::from_value(String::from("name")),
+            Key::from_value(7u64),
+        ];
+        for k in &keys {
+            assert_eq!(hash_of(k), hash_of(k.as_dyn()));
+            assert!(k.as_dyn() == k.as_dyn());
+            assert!(*k == k.clone());
+        }
+        for (i, a) in keys.iter().enumerate() {
+            for (j, b) in keys.iter().enumerate() {
+                assert_eq!(a == b, i == j);
+                assert_eq!(a.as_dyn() == b.as_dyn(), i == j);
+            }
+        }
+        // A thread id given as a key is stored inline, as the thread.
+        let t = std::thread::current().id();
+        assert!(matches!(Key::from_value(t), Key::Thread(u) if u == t));
+        let mut map = KeyMap::default();
+        map.insert(Key::from_value("name"), 1);
+        map.insert(Key::Thread(t), 2);
+        assert_eq!(map.get(&"name" as &dyn DynKey), Some(&1));
+        assert_eq!(map.get(&t as &dyn DynKey), Some(&2));
+        assert_eq!(map.get(&String::from("name") as &dyn DynKey), None);
     }
 }
