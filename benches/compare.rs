@@ -27,7 +27,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::time::Duration;
-use workloads::{Iter, Kind, Workload};
+use workloads::{Alternate, Iter, Kind, Workload};
 
 /// Counts live heap bytes, for the memory rows.
 struct Counting;
@@ -292,19 +292,35 @@ struct Row {
     cpu_ratio: Option<f64>,
     spread: (f64, f64),
     iters: usize,
+    alternates: Vec<AltRow>,
 }
 
-fn run(w: &Workload, o: &Options) -> Row {
+/// corral against a third implementation of the same workload.
+struct AltRow {
+    label: &'static str,
+    /// Median time per iteration of the alternate.
+    time: f64,
+    /// corral / alternate, ratio of the medians.
+    ratio: f64,
+    /// Median of the per-round ratios.
+    paired: f64,
+}
+
+/// Runs every side of a workload in rotating rounds: corral, tokio, then
+/// each alternate (A B C, C B A, ...), so each pair shares the machine's
+/// mood about equally.
+fn run(w: &Workload, alts: &[&Alternate], o: &Options) -> Row {
     let sample = if o.quick { 0.03 } else { 0.15 };
     let rounds = o.rounds.unwrap_or(if o.quick { 5 } else { 15 });
-    let mut a = (w.corral)();
-    let mut b = if o.aa { (w.tokio)() } else { (w.tokio)() };
-    if o.aa {
-        a = (w.tokio)();
+    let mut sides: Vec<Iter> = Vec::with_capacity(2 + alts.len());
+    sides.push(if o.aa { (w.tokio)() } else { (w.corral)() });
+    sides.push((w.tokio)());
+    for alt in alts {
+        sides.push((alt.run)());
     }
-    // Warm up both and size the batch from the slower side.
+    // Warm up every side and size the batch from the slowest.
     let mut per = 0f64;
-    for it in [&mut a, &mut b] {
+    for it in &mut sides {
         let mut n = 0;
         let start = std::time::Instant::now();
         while n < 2 || start.elapsed().as_secs_f64() < sample / 2.0 {
@@ -314,27 +330,46 @@ fn run(w: &Workload, o: &Options) -> Row {
         per = per.max(start.elapsed().as_secs_f64() / n as f64);
     }
     let iters = ((sample / per) as usize).max(1);
-    let (mut wa, mut wb, mut ca, mut cb, mut ratios) = (vec![], vec![], vec![], vec![], vec![]);
+    let n = sides.len();
+    let mut wall = vec![Vec::with_capacity(rounds); n];
+    let mut cpu = vec![Vec::with_capacity(rounds); n];
     for round in 0..rounds {
-        let (ra, rb) = if round % 2 == 0 {
-            let ra = batch(&mut a, iters);
-            (ra, batch(&mut b, iters))
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..n).collect()
         } else {
-            let rb = batch(&mut b, iters);
-            (batch(&mut a, iters), rb)
+            (0..n).rev().collect()
         };
-        wa.push(ra.0);
-        wb.push(rb.0);
-        ca.push(ra.1);
-        cb.push(rb.1);
-        ratios.push(ra.0 / rb.0);
+        for i in order {
+            let (w, c) = batch(&mut sides[i], iters);
+            wall[i].push(w);
+            cpu[i].push(c);
+        }
     }
-    drop((a, b));
-    let (ma, mb) = (median(&mut wa), median(&mut wb));
+    drop(sides);
+    // Per-round ratios of corral (side 0) against side `i`.
+    let paired_against = |i: usize| -> Vec<f64> {
+        let mut r: Vec<f64> = (0..rounds).map(|k| wall[0][k] / wall[i][k]).collect();
+        r.sort_by(|a, b| a.total_cmp(b));
+        r
+    };
+    let tokio_rounds = paired_against(1);
+    let alt_rows: Vec<AltRow> = alts
+        .iter()
+        .enumerate()
+        .map(|(k, alt)| {
+            let mut r = paired_against(2 + k);
+            AltRow {
+                label: alt.label,
+                time: median(&mut wall[2 + k].clone()),
+                ratio: median(&mut wall[0].clone()) / median(&mut wall[2 + k].clone()),
+                paired: median(&mut r),
+            }
+        })
+        .collect();
+    let (ma, mb) = (median(&mut wall[0]), median(&mut wall[1]));
     let cpu_ratio =
-        matches!(w.kind, Kind::MultiThread | Kind::Net).then(|| median(&mut ca) / median(&mut cb));
-    let mut sorted = ratios.clone();
-    let paired = median(&mut sorted);
+        matches!(w.kind, Kind::MultiThread | Kind::Net).then(|| median(&mut cpu[0]) / median(&mut cpu[1]));
+    let paired = median(&mut tokio_rounds.clone());
     Row {
         name: w.name,
         kind: w.kind,
@@ -343,8 +378,9 @@ fn run(w: &Workload, o: &Options) -> Row {
         ratio: ma / mb,
         paired,
         cpu_ratio,
-        spread: (sorted[0], sorted[sorted.len() - 1]),
+        spread: (tokio_rounds[0], tokio_rounds[rounds - 1]),
         iters,
+        alternates: alt_rows,
     }
 }
 
@@ -373,20 +409,46 @@ fn main() {
     } else {
         ("corral", "tokio")
     };
+    // An A/A run compares tokio with itself: no third column.
+    let all_alternates = if o.aa { Vec::new() } else { workloads::alternates() };
     let mut rows = Vec::new();
     for (i, w) in list.iter().enumerate() {
         eprint!("[{}/{}] {} ... ", i + 1, list.len(), w.name);
         let _ = std::io::stderr().flush();
-        let row = run(w, &o);
-        eprintln!("{:.2}", row.ratio);
+        let alts: Vec<&Alternate> = all_alternates.iter().filter(|a| a.workload == w.name).collect();
+        let row = run(w, &alts, &o);
+        eprint!("{:.2}", row.ratio);
+        for alt in &row.alternates {
+            eprint!(", vs {} {:.2}", alt.label, alt.ratio);
+        }
+        eprintln!();
         rows.push(row);
     }
     println!();
-    println!("| workload | {left} | {right} | ratio | paired ratio (min..max) | cpu ratio |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| workload | {left} | {right} | ratio | paired ratio (min..max) | cpu ratio | {left} vs others (ratio, paired; their time) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---|");
     for r in &rows {
+        let others = if r.alternates.is_empty() {
+            "-".to_string()
+        } else {
+            r.alternates
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {:.2}, {:.2}; {}",
+                        a.label,
+                        a.ratio,
+                        a.paired,
+                        fmt_time(a.time)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("<br>")
+        };
         println!(
-            "| {} | {} | {} | {:.2} | {:.2} ({:.2}..{:.2}) | {} |",
+            "| {} | {} | {} | {:.2} | {:.2} ({:.2}..{:.2}) | {} | {} |",
             r.name,
             fmt_time(r.a),
             fmt_time(r.b),
@@ -395,6 +457,7 @@ fn main() {
             r.spread.0,
             r.spread.1,
             r.cpu_ratio.map_or("-".into(), |c| format!("{c:.2}")),
+            others,
         );
     }
     let geomean = (rows.iter().map(|r| r.ratio.ln()).sum::<f64>() / rows.len() as f64).exp();
@@ -413,8 +476,19 @@ fn main() {
         out += if o.aa { "\"aa\"" } else { "\"ab\"" };
         out += &format!(",\n  \"geomean_ratio\": {geomean:.4},\n  \"workloads\": [\n");
         for (i, r) in rows.iter().enumerate() {
+            let alternates = r
+                .alternates
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{{\"label\": \"{}\", \"s\": {:e}, \"ratio\": {:.4}, \"paired_ratio\": {:.4}}}",
+                        a.label, a.time, a.ratio, a.paired
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
             out += &format!(
-                "    {{\"name\": \"{}\", \"kind\": \"{:?}\", \"{left}_s\": {:e}, \"{right}_s\": {:e}, \"ratio\": {:.4}, \"paired_ratio\": {:.4}, \"paired_min\": {:.4}, \"paired_max\": {:.4}, \"cpu_ratio\": {}, \"iters_per_round\": {}}}{}\n",
+                "    {{\"name\": \"{}\", \"kind\": \"{:?}\", \"{left}_s\": {:e}, \"{right}_s\": {:e}, \"ratio\": {:.4}, \"paired_ratio\": {:.4}, \"paired_min\": {:.4}, \"paired_max\": {:.4}, \"cpu_ratio\": {}, \"iters_per_round\": {}, \"alternates\": [{alternates}]}}{}\n",
                 r.name,
                 r.kind,
                 r.a,

@@ -7,7 +7,10 @@
 //! spawns, not the thread start-up).
 //!
 //! Adding one: write `fn corral_x() -> Iter` and `fn tokio_x() -> Iter`
-//! below (mirror images), and list them in `all()`.
+//! below (mirror images), and list them in `all()`; or, for a group of rows
+//! in their own file (as `sync.rs`), give the file `rows()` (chained into
+//! `all()`) and, for a third column, `alternates()` (chained into
+//! `alternates()`).
 
 #![allow(dead_code)]
 
@@ -51,7 +54,7 @@ pub fn all() -> Vec<Workload> {
         corral,
         tokio,
     };
-    vec![
+    let mut v = vec![
         w(
             "spawn_many_local",
             MultiThread,
@@ -144,31 +147,27 @@ pub fn all() -> Vec<Workload> {
         w("sleep_100k_concurrent", Time, corral_sleep_100k, tokio_sleep_100k),
         w("tcp_echo_1conn", Net, corral_tcp_echo_1, tokio_tcp_echo_1),
         w("tcp_echo_100conn", Net, corral_tcp_echo_100, tokio_tcp_echo_100),
-        w(
-            "mutex_uncontended",
-            CurrentThread,
-            sync::corral_mutex_uncontended,
-            sync::tokio_mutex_uncontended,
-        ),
-        w(
-            "mutex_8x10k",
-            MultiThread,
-            sync::corral_mutex_contended,
-            sync::tokio_mutex_contended,
-        ),
-        w(
-            "mutex_8x1k_yield",
-            MultiThread,
-            sync::corral_mutex_contended_yield,
-            sync::tokio_mutex_contended_yield,
-        ),
-        w(
-            "semaphore_4_of_64",
-            MultiThread,
-            sync::corral_semaphore_4_of_64,
-            sync::tokio_semaphore_4_of_64,
-        ),
-    ]
+    ];
+    v.extend(sync::rows());
+    v
+}
+
+/// A third implementation of a workload, run on the corral runtime beside
+/// its two columns (e.g. async-lock's Mutex for the mutex rows), so corral's
+/// primitive is compared with the best specialised crate too.
+pub struct Alternate {
+    /// The workload (`Workload::name`) it is an alternative for.
+    pub workload: &'static str,
+    /// Whose implementation it is ("async-lock").
+    pub label: &'static str,
+    pub run: fn() -> Iter,
+}
+
+/// Every alternate, of every workload that has one.
+pub fn alternates() -> Vec<Alternate> {
+    let mut v = Vec::new();
+    v.extend(sync::alternates());
+    v
 }
 
 fn timed(mut f: impl FnMut()) -> Duration {

@@ -1,12 +1,83 @@
-//! corral::sync vs tokio::sync, on the same shapes of workload (issue 9's
+//! corral::sync vs tokio::sync, and async-lock's types on the corral
+//! runtime as the third column, on the same shapes of workload (issue 9's
 //! rows). Each body is written once against `$Mutex` / `$Semaphore`, so the
-//! two columns are the same code by construction.
+//! columns are the same code by construction.
 
-use super::{corral_ct, corral_mt, timed, tokio_ct, tokio_mt, Iter};
+use super::{corral_ct, corral_mt, timed, tokio_ct, tokio_mt, Alternate, Iter, Kind, Workload};
 use std::sync::Arc;
 
+/// async-lock's types in the shape the bodies use (tokio's): `acquire`
+/// returns a `Result`.
+mod alock {
+    pub use async_lock::Mutex;
+
+    pub struct Semaphore(async_lock::Semaphore);
+
+    impl Semaphore {
+        pub fn new(permits: usize) -> Self {
+            Semaphore(async_lock::Semaphore::new(permits))
+        }
+
+        pub async fn acquire(&self) -> Result<async_lock::SemaphoreGuard<'_>, std::convert::Infallible> {
+            Ok(self.0.acquire().await)
+        }
+    }
+}
+
+/// The rows of this file, corral vs tokio.
+pub fn rows() -> Vec<Workload> {
+    use Kind::*;
+    let w = |name, kind, corral, tokio| Workload {
+        name,
+        kind,
+        corral,
+        tokio,
+    };
+    vec![
+        w(
+            "mutex_uncontended",
+            CurrentThread,
+            corral_mutex_uncontended,
+            tokio_mutex_uncontended,
+        ),
+        w(
+            "mutex_8x10k",
+            MultiThread,
+            corral_mutex_contended,
+            tokio_mutex_contended,
+        ),
+        w(
+            "mutex_8x1k_yield",
+            MultiThread,
+            corral_mutex_contended_yield,
+            tokio_mutex_contended_yield,
+        ),
+        w(
+            "semaphore_4_of_64",
+            MultiThread,
+            corral_semaphore_4_of_64,
+            tokio_semaphore_4_of_64,
+        ),
+    ]
+}
+
+/// The same rows with async-lock's types on the corral runtime.
+pub fn alternates() -> Vec<Alternate> {
+    let a = |workload, run| Alternate {
+        workload,
+        label: "async-lock",
+        run,
+    };
+    vec![
+        a("mutex_uncontended", async_lock_mutex_uncontended),
+        a("mutex_8x10k", async_lock_mutex_contended),
+        a("mutex_8x1k_yield", async_lock_mutex_contended_yield),
+        a("semaphore_4_of_64", async_lock_semaphore_4_of_64),
+    ]
+}
+
 macro_rules! both_sync {
-    ($rtkind:ident, $corral:ident, $tokio:ident, |$rt:ident, $spawn:ident, $yield_now:ident, $Mutex:ident, $Semaphore:ident| $body:block) => {
+    ($rtkind:ident, $corral:ident, $tokio:ident, $alock:ident, |$rt:ident, $spawn:ident, $yield_now:ident, $Mutex:ident, $Semaphore:ident| $body:block) => {
         pub fn $corral() -> Iter {
             let $rt = both_sync!(@rt corral $rtkind);
             #[allow(unused_imports)]
@@ -23,6 +94,14 @@ macro_rules! both_sync {
             use tokio::{spawn as $spawn, task::yield_now as $yield_now};
             $body
         }
+        pub fn $alock() -> Iter {
+            let $rt = both_sync!(@rt corral $rtkind);
+            #[allow(unused_imports)]
+            use alock::{Mutex as $Mutex, Semaphore as $Semaphore};
+            #[allow(unused_imports)]
+            use corral::{spawn as $spawn, yield_now as $yield_now};
+            $body
+        }
     };
     (@rt corral mt) => { corral_mt() };
     (@rt tokio mt) => { tokio_mt() };
@@ -36,6 +115,7 @@ both_sync!(
     ct,
     corral_mutex_uncontended,
     tokio_mutex_uncontended,
+    async_lock_mutex_uncontended,
     |rt, spawn, _y, Mutex, _S| {
         // 10,000 lock/unlock pairs in one task, nobody else around.
         let m = Arc::new(Mutex::new(0u64));
@@ -63,6 +143,7 @@ both_sync!(
     mt,
     corral_mutex_contended,
     tokio_mutex_contended,
+    async_lock_mutex_contended,
     |rt, spawn, _y, Mutex, _S| {
         // 8 tasks x 10,000 increments under one Mutex on 2 workers.
         Box::new(move || {
@@ -93,6 +174,7 @@ both_sync!(
     mt,
     corral_mutex_contended_yield,
     tokio_mutex_contended_yield,
+    async_lock_mutex_contended_yield,
     |rt, spawn, yield_now, Mutex, _S| {
         // As above, with a yield while holding the lock (read-yield-write):
         // every lock is contended and handed over.
@@ -127,6 +209,7 @@ both_sync!(
     mt,
     corral_semaphore_4_of_64,
     tokio_semaphore_4_of_64,
+    async_lock_semaphore_4_of_64,
     |rt, spawn, yield_now, _M, Semaphore| {
         // Semaphore(4) shared by 64 tasks, each acquiring 200 times and
         // yielding once while it holds the permit.
