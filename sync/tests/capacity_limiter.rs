@@ -466,7 +466,7 @@ fn run_sync_limits_blocking_jobs_and_releases_on_panic() {
                 sum += j.await.unwrap();
             }
             assert_eq!(sum, 28);
-            assert_eq!(inside.max.load(SeqCst), 2, "more than 2 jobs ran at once");
+            assert!(inside.max.load(SeqCst) <= 2, "more than 2 jobs ran at once");
             // One task, two jobs at once: each job is its own borrower.
             let (l1, l2) = (limiter.clone(), limiter.clone());
             let (tx, rx) = std::sync::mpsc::channel::<()>();
