@@ -449,8 +449,7 @@ impl CapacityLimiter {
     }
 
     /// Blocks the current thread until it holds a token (FIFO with the
-    /// async waiters); the borrower is the current thread (or the task, in
-    /// the rare case a task calls it from a thread that may block).
+    /// async waiters); the borrower is the current thread.
     ///
     /// # Errors
     ///
