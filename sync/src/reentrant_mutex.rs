@@ -124,6 +124,14 @@ struct Ownership {
 /// assert_eq!(m.into_inner().into_inner(), 2);
 /// # });
 /// ```
+///
+/// Data that is not `Sync` cannot be shared through it:
+///
+/// ```compile_fail
+/// fn sync<T: Sync>(_: &T) {}
+/// let m = corral::sync::ReentrantMutex::new(std::cell::RefCell::new(1));
+/// sync(&m);
+/// ```
 pub struct ReentrantMutex<T: ?Sized> {
     sem: RawSemaphore,
     owner: Lock<Ownership>,
