@@ -399,3 +399,29 @@ fn guards_are_send_and_sync_for_sync_data() {
     let g = m.try_lock().unwrap();
     send_sync(&g);
 }
+
+#[test]
+fn a_guard_dropped_on_another_thread_while_the_owner_reenters() {
+    run_with_timeout("rmutex_cross_drop", 30, || {
+        let m = ReentrantMutex::new(AtomicUsize::new(0));
+        for _ in 0..stress() * 5 {
+            let g1 = m.blocking_lock();
+            let g2 = m.blocking_lock();
+            std::thread::scope(|s| {
+                // One level is released on another thread while the owner
+                // re-enters (it still holds g1).
+                s.spawn(move || drop(g2));
+                let g3 = m.try_lock().expect("the owner could not re-enter");
+                g3.fetch_add(1, SeqCst);
+                let other = s.spawn(|| m.try_lock().is_err()).join().unwrap();
+                assert!(other, "another thread got in while the owner held a level");
+                drop(g3);
+            });
+            assert_eq!(m.statistics().depth, 1);
+            drop(g1);
+            let s = m.statistics();
+            assert!(!s.locked && s.depth == 0 && s.holder_thread.is_none(), "{s:?}");
+        }
+        assert_eq!(m.into_inner().into_inner(), stress() * 5);
+    });
+}
