@@ -45,7 +45,9 @@ pub struct Workload {
 }
 
 mod sync;
+mod sync_barrier;
 mod sync_limiter;
+mod sync_ratelimit;
 
 pub fn all() -> Vec<Workload> {
     use Kind::*;
@@ -151,6 +153,8 @@ pub fn all() -> Vec<Workload> {
     ];
     v.extend(sync::rows());
     v.extend(sync_limiter::rows());
+    v.extend(sync_barrier::rows());
+    v.extend(sync_ratelimit::rows());
     v
 }
 
@@ -170,6 +174,7 @@ pub fn alternates() -> Vec<Alternate> {
     let mut v = Vec::new();
     v.extend(sync::alternates());
     v.extend(sync_limiter::alternates());
+    v.extend(sync_barrier::alternates());
     v
 }
 

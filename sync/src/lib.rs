@@ -23,6 +23,12 @@
 //!   run time; `run_sync` under a token.
 //! - [`ReentrantMutex`]: Python's `RLock`: the owning task (or thread) may
 //!   lock again; shared access only; FIFO handoff between owners.
+//! - [`Barrier`]: `parties` tasks or threads meet, cycle after cycle;
+//!   threading's action, break, `reset`, `abort` and timeouts.
+//! - [`Notify`]: tokio's task notification: `notify_one` (one stored
+//!   permit), `notify_waiters`, `notified().await`.
+//! - [`RateLimiter`]: at most `max_calls` per `period` (sliding window) or
+//!   a token bucket; FIFO waiters on the runtime's timers.
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -43,15 +49,22 @@
 //! - `loom`: the lock type, switched to loom's under `--cfg loom`.
 //! - `error`: the typed errors.
 
+mod barrier;
 mod bounded_semaphore;
 mod capacity_limiter;
 mod error;
 mod loom;
 mod mutex;
+mod notify;
+mod rate_limiter;
 mod raw;
 mod reentrant_mutex;
 mod semaphore;
 
+pub use barrier::{
+    Barrier, BarrierStatistics, BarrierTimeoutError, BarrierWait, BarrierWaitResult, BarrierWaitTimeout,
+    BrokenBarrier, BrokenCause,
+};
 pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
 pub use capacity_limiter::{
     BlockingBorrowError, BorrowError, Borrower, CapacityLimiter, CapacityLimiterStatistics, CapacityToken,
@@ -59,5 +72,10 @@ pub use capacity_limiter::{
 };
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
+pub use notify::{Notified, Notify, NotifyStatistics, NotifyTimeout};
+pub use rate_limiter::{
+    BlockingRateLimitError, RateLimitError, RateLimiter, RateLimiterConfigError, RateLimiterStatistics,
+    TryRateLimitError,
+};
 pub use reentrant_mutex::{ReentrantMutex, ReentrantMutexGuard, ReentrantMutexStatistics};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};
