@@ -197,16 +197,131 @@ fn memory_rows() -> Vec<(&'static str, f64, f64)> {
             rt.block_on(async { tokio::time::sleep(Duration::from_millis(5)).await });
         },
     );
+    // async-lock's types (a third opinion; its waiters on the corral
+    // runtime), in the row's name: the table has two columns.
+    let mutex_async_lock = boxed_bytes(|| async_lock::Mutex::new(0u64));
+    let waiter_async_lock = corral_waiting(
+        || {
+            let m = std::sync::Arc::new(async_lock::Mutex::new(0u64));
+            let held = m.try_lock_arc().unwrap();
+            (m, held)
+        },
+        |m| async move { *m.lock().await += 1 },
+    );
+    let sem_corral = boxed_bytes(|| corral::sync::Semaphore::new(4));
+    let sem_tokio = boxed_bytes(|| tokio::sync::Semaphore::new(4));
+    let sem_async_lock = boxed_bytes(|| async_lock::Semaphore::new(4));
+    // Tasks waiting on one Semaphore with no free permit.
+    let sem_waiter_corral = corral_waiting(
+        || (std::sync::Arc::new(corral::sync::Semaphore::new(0)), ()),
+        |s| async move { drop(s.acquire().await) },
+    );
+    let sem_waiter_tokio = tokio_waiting(
+        || (std::sync::Arc::new(tokio::sync::Semaphore::new(0)), ()),
+        |s| async move { drop(s.acquire().await) },
+    );
+    let sem_waiter_async_lock = corral_waiting(
+        || (std::sync::Arc::new(async_lock::Semaphore::new(0)), ()),
+        |s| async move { drop(s.acquire().await) },
+    );
     vec![
         ("heap bytes per idle task", idle_task_corral, idle_task_tokio),
         ("heap bytes per pending sleep", sleep_corral, sleep_tokio),
-        ("heap bytes per Mutex<u64> (boxed)", mutex_corral, mutex_tokio),
         (
-            "heap bytes per task waiting on a Mutex",
+            also("heap bytes per Mutex<u64> (boxed)", mutex_async_lock),
+            mutex_corral,
+            mutex_tokio,
+        ),
+        (
+            also("heap bytes per task waiting on a Mutex", waiter_async_lock),
             waiter_corral,
             waiter_tokio,
         ),
+        (
+            also("heap bytes per Semaphore (boxed)", sem_async_lock),
+            sem_corral,
+            sem_tokio,
+        ),
+        (
+            also(
+                "heap bytes per task waiting on a Semaphore",
+                sem_waiter_async_lock,
+            ),
+            sem_waiter_corral,
+            sem_waiter_tokio,
+        ),
     ]
+}
+
+/// A memory row's name with async-lock's figure.
+fn also(name: &str, async_lock: f64) -> &'static str {
+    Box::leak(format!("{name} (async-lock: {async_lock:.0})").into_boxed_str())
+}
+
+/// Heap bytes per boxed value from `make`: the primitive's own size.
+fn boxed_bytes<T>(make: fn() -> T) -> f64 {
+    const N: usize = 20_000;
+    bytes_per(
+        N,
+        || std::cell::RefCell::new(Vec::<Box<T>>::with_capacity(N)),
+        |v, n| {
+            let mut v = v.borrow_mut();
+            for _ in 0..n {
+                v.push(Box::new(make()));
+            }
+        },
+    )
+}
+
+/// Heap bytes per corral task parked in `wait(shared)` (the task and its
+/// waiting future); `setup` gives the shared primitive and whatever keeps
+/// it unavailable (a held guard) for the duration.
+fn corral_waiting<S, H, F>(setup: impl FnOnce() -> (S, H), wait: impl Fn(S) -> F) -> f64
+where
+    S: Clone,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    const N: usize = 20_000;
+    bytes_per(
+        N,
+        || {
+            let rt = corral::Builder::new_current_thread().build().unwrap();
+            let (shared, held) = setup();
+            (rt, shared, held)
+        },
+        |(rt, shared, _held), n| {
+            for _ in 0..n {
+                drop(rt.spawn(wait(shared.clone())));
+            }
+            rt.block_on(async { corral::time::sleep(Duration::from_millis(5)).await });
+        },
+    )
+}
+
+/// As [`corral_waiting`], on a tokio current-thread runtime.
+fn tokio_waiting<S, H, F>(setup: impl FnOnce() -> (S, H), wait: impl Fn(S) -> F) -> f64
+where
+    S: Clone,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    const N: usize = 20_000;
+    bytes_per(
+        N,
+        || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let (shared, held) = setup();
+            (rt, shared, held)
+        },
+        |(rt, shared, _held), n| {
+            for _ in 0..n {
+                drop(rt.spawn(wait(shared.clone())));
+            }
+            rt.block_on(async { tokio::time::sleep(Duration::from_millis(5)).await });
+        },
+    )
 }
 
 struct Options {

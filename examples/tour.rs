@@ -310,6 +310,7 @@ async fn sync_tour() {
 
     barrier_tour().await;
     ratelimit_tour().await;
+    rwlock_tour().await;
     limiter_tour().await;
 }
 
@@ -442,6 +443,81 @@ async fn ratelimit_tour() {
         most.load(SeqCst),
         per_window.statistics().calls_in_window,
         per_window.created_at()
+    );
+}
+
+/// corral::sync::RwLock: readers together, the writer alone, and the
+/// readers that came after a waiting writer wait behind it.
+async fn rwlock_tour() {
+    use corral::sync::{RwLock, RwLockWriteGuard};
+    use std::sync::{Arc, Mutex as StdMutex};
+    use std::time::Instant;
+
+    let config = Arc::new(RwLock::new(1u32));
+    let t0 = Instant::now();
+    let spans = Arc::new(StdMutex::new(Vec::new()));
+    let ms = move || t0.elapsed().as_millis();
+    // (name, arrives at ms, writes?)
+    let plan = [
+        ("R1", 0, false),
+        ("R2", 0, false),
+        ("R3", 0, false),
+        ("W", 10, true),
+        ("R4", 20, false),
+        ("R5", 20, false),
+    ];
+    let tasks: Vec<_> = plan
+        .into_iter()
+        .map(|(name, at, write)| {
+            let (config, spans) = (config.clone(), spans.clone());
+            corral::spawn(async move {
+                sleep(Duration::from_millis(at)).await;
+                let (start, end, seen) = if write {
+                    let mut g = config.write().await;
+                    let start = ms();
+                    *g += 1;
+                    sleep(Duration::from_millis(30)).await;
+                    (start, ms(), *g) // the end is taken before releasing
+                } else {
+                    let g = config.read().await;
+                    let start = ms();
+                    sleep(Duration::from_millis(30)).await;
+                    (start, ms(), *g)
+                };
+                spans.lock().unwrap().push((name, start, end, seen));
+            })
+        })
+        .collect();
+    sleep(Duration::from_millis(25)).await;
+    let s = config.statistics();
+    println!(
+        "RwLock: at 25 ms: {} readers inside, writer waiting with {} behind it ({} waiting)",
+        s.readers,
+        s.tasks_waiting - 1,
+        s.tasks_waiting
+    );
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut spans = spans.lock().unwrap().clone();
+    spans.sort_by_key(|&(name, start, ..)| (start, name));
+    for &(name, start, end, seen) in &spans {
+        let overlap: Vec<_> = spans
+            .iter()
+            .filter(|&&(other, s, e, _)| other != name && s < end && start < e)
+            .map(|&(other, ..)| other)
+            .collect();
+        println!("RwLock: {name:>2} held {start:>3}..{end:>3} ms, saw config v{seen}, alongside {overlap:?}");
+    }
+    // Downgrade: publish v3 and keep reading it, with no writer in between.
+    let mut w = config.write().await;
+    *w = 3;
+    let r = RwLockWriteGuard::downgrade(w);
+    println!(
+        "RwLock: downgraded after writing v{}: others read alongside (v{}), try_write fails: {}",
+        *r,
+        *config.try_read().unwrap(),
+        config.try_write().is_err()
     );
 }
 

@@ -48,6 +48,7 @@ mod sync;
 mod sync_barrier;
 mod sync_limiter;
 mod sync_ratelimit;
+mod sync_rwlock;
 
 pub fn all() -> Vec<Workload> {
     use Kind::*;
@@ -155,6 +156,7 @@ pub fn all() -> Vec<Workload> {
     v.extend(sync_limiter::rows());
     v.extend(sync_barrier::rows());
     v.extend(sync_ratelimit::rows());
+    v.extend(sync_rwlock::rows());
     v
 }
 
@@ -175,6 +177,7 @@ pub fn alternates() -> Vec<Alternate> {
     v.extend(sync::alternates());
     v.extend(sync_limiter::alternates());
     v.extend(sync_barrier::alternates());
+    v.extend(sync_rwlock::alternates());
     v
 }
 

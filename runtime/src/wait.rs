@@ -275,6 +275,8 @@ impl Drop for TaskRef {
 }
 
 struct Links<T> {
+    /// The node before this one; for the head, the tail (so the list needs
+    /// no tail pointer of its own).
     prev: Option<NonNull<WaitNode<T>>>,
     next: Option<NonNull<WaitNode<T>>>,
 }
@@ -557,9 +559,12 @@ impl fmt::Debug for StaleWaiter {
 /// A `WaitList` does no locking of its own: the primitive keeps it under
 /// its lock, and every method that touches nodes takes `&mut self` as the
 /// proof that the lock is held.
+///
+/// Two words: the head and the length. The tail is the head's `prev` link
+/// (the only `prev` that points backwards around the list), so a
+/// primitive that embeds a `WaitList` stays small.
 pub struct WaitList<T> {
     head: Option<NonNull<WaitNode<T>>>,
-    tail: Option<NonNull<WaitNode<T>>>,
     len: usize,
 }
 
@@ -584,11 +589,7 @@ impl<T> WaitList<T> {
     /// assert!(list.is_empty());
     /// ```
     pub const fn new() -> Self {
-        WaitList {
-            head: None,
-            tail: None,
-            len: 0,
-        }
+        WaitList { head: None, len: 0 }
     }
 
     /// Number of queued waiters (what `statistics().tasks_waiting` shows).
@@ -658,20 +659,39 @@ impl<T> WaitList<T> {
                 *w = make();
             }
         });
-        // SAFETY: as above.
-        node.links.with_mut(|l| unsafe {
-            (*l).prev = self.tail;
-            (*l).next = None;
-        });
-        match self.tail {
-            // SAFETY: queued nodes are alive (they leave before they drop)
-            // and ours under the lock.
-            Some(tail) => unsafe { tail.as_ref() }
-                .links
-                .with_mut(|l| unsafe { (*l).next = Some(ptr) }),
-            None => self.head = Some(ptr),
+        match self.head {
+            None => {
+                // Alone: its own tail.
+                // SAFETY: as above.
+                node.links.with_mut(|l| unsafe {
+                    (*l).prev = Some(ptr);
+                    (*l).next = None;
+                });
+                self.head = Some(ptr);
+            }
+            Some(head) => {
+                // SAFETY: queued nodes are alive (they leave before they
+                // drop) and ours under the lock; the head's `prev` is the
+                // tail.
+                let head = unsafe { head.as_ref() };
+                // SAFETY: as above.
+                let tail = head
+                    .links
+                    .with(|l| unsafe { (*l).prev })
+                    .expect("a queued head has a tail");
+                // SAFETY: as above (the node's own cells: owner's until queued).
+                node.links.with_mut(|l| unsafe {
+                    (*l).prev = Some(tail);
+                    (*l).next = None;
+                });
+                // SAFETY: as above.
+                unsafe { tail.as_ref() }
+                    .links
+                    .with_mut(|l| unsafe { (*l).next = Some(ptr) });
+                // SAFETY: as above.
+                head.links.with_mut(|l| unsafe { (*l).prev = Some(ptr) });
+            }
         }
-        self.tail = Some(ptr);
         self.len += 1;
         node.state.store(QUEUED, Release);
     }
@@ -843,19 +863,30 @@ impl<T> WaitList<T> {
         let (prev, next) = unsafe { node.as_ref() }
             .links
             .with_mut(|l| unsafe { ((*l).prev.take(), (*l).next.take()) });
-        match prev {
+        let prev = prev.expect("a queued node has a prev (the tail, for the head)");
+        if self.head == Some(node) {
+            // `prev` is the tail; it stays the (new) head's `prev`.
+            self.head = next;
+            if let Some(n) = next {
+                // SAFETY: as above.
+                unsafe { n.as_ref() }
+                    .links
+                    .with_mut(|l| unsafe { (*l).prev = Some(prev) });
+            }
+        } else {
             // SAFETY: as above.
-            Some(p) => unsafe { p.as_ref() }
+            unsafe { prev.as_ref() }
                 .links
-                .with_mut(|l| unsafe { (*l).next = next }),
-            None => self.head = next,
-        }
-        match next {
+                .with_mut(|l| unsafe { (*l).next = next });
+            let back = match next {
+                Some(n) => n,
+                // It was the tail: the head's `prev` moves back.
+                None => self.head.expect("a list with a queued node has a head"),
+            };
             // SAFETY: as above.
-            Some(n) => unsafe { n.as_ref() }
+            unsafe { back.as_ref() }
                 .links
-                .with_mut(|l| unsafe { (*l).prev = prev }),
-            None => self.tail = prev,
+                .with_mut(|l| unsafe { (*l).prev = Some(prev) });
         }
         self.len -= 1;
     }
@@ -936,4 +967,68 @@ fn refuse_to_block(what: &str) -> ! {
          `block_on`): it would stall every task queued behind it. `.await` the async version \
          instead, or move the blocking call onto `corral::run_sync`"
     )
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::pin::pin;
+    use std::task::Waker;
+
+    fn order(list: &mut WaitList<u32>) -> Vec<u32> {
+        list.iter_mut().map(|v| *v).collect()
+    }
+
+    /// The head's `prev` doubles as the tail: removing the tail, the head
+    /// and a middle node in turn keeps the FIFO intact, and pushes after
+    /// each removal land at the true back.
+    #[test]
+    fn removals_keep_the_tail_link_right() {
+        let cx = Context::from_waker(Waker::noop());
+        let mut list = WaitList::new();
+        let nodes = [
+            pin!(WaitNode::new(0u32)),
+            pin!(WaitNode::new(1)),
+            pin!(WaitNode::new(2)),
+            pin!(WaitNode::new(3)),
+            pin!(WaitNode::new(4)),
+        ];
+        let n = |i: usize| nodes[i].as_ref();
+        for i in 0..4 {
+            // SAFETY: in no list; only this one; all removed below.
+            unsafe { list.push_back(n(i), &cx) };
+        }
+        assert_eq!(order(&mut list), [0, 1, 2, 3]);
+        // SAFETY: queued here (or nowhere) for each call below.
+        unsafe {
+            assert_eq!(list.remove(n(3)), Removed::Unlinked { was_head: false }); // the tail
+            list.push_back(n(4), &cx);
+            assert_eq!(order(&mut list), [0, 1, 2, 4]);
+            assert_eq!(list.remove(n(0)), Removed::Unlinked { was_head: true }); // the head
+            list.push_back(n(3), &cx);
+            assert_eq!(order(&mut list), [1, 2, 4, 3]);
+            assert_eq!(list.remove(n(2)), Removed::Unlinked { was_head: false }); // a middle one
+            list.push_back(n(0), &cx);
+            assert_eq!(order(&mut list), [1, 4, 3, 0]);
+        }
+        assert_eq!(list.len(), 4);
+        let mut batch = WakeBatch::new();
+        assert!(list.wake_front(&mut batch)); // 1
+                                              // SAFETY: as above.
+        unsafe {
+            assert_eq!(list.remove(n(0)), Removed::Unlinked { was_head: false }); // the tail again
+            assert_eq!(list.remove(n(4)), Removed::Unlinked { was_head: true });
+            list.push_back(n(2), &cx);
+            assert_eq!(order(&mut list), [3, 2]);
+            assert_eq!(list.remove(n(3)), Removed::Unlinked { was_head: true });
+            assert_eq!(list.remove(n(2)), Removed::Unlinked { was_head: true });
+        }
+        assert!(list.is_empty() && order(&mut list).is_empty());
+        drop(batch);
+        assert!(n(1).take_notified());
+        assert_eq!(
+            std::mem::size_of::<WaitList<u32>>(),
+            2 * std::mem::size_of::<usize>()
+        );
+    }
 }

@@ -5,6 +5,7 @@
 use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
 use crate::semaphore::{Semaphore, SemaphorePermit, SemaphoreStatistics};
 use std::fmt;
+use std::future::Future;
 use std::panic::Location;
 use std::time::Duration;
 
@@ -144,8 +145,8 @@ impl BoundedSemaphore {
     /// assert_eq!(p.num_permits(), 1);
     /// # });
     /// ```
-    pub async fn acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
-        self.sem.acquire().await
+    pub fn acquire(&self) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
+        self.sem.acquire()
     }
 
     /// Waits for a permit and keeps it until [`release`](Self::release)

@@ -29,6 +29,9 @@
 //!   permit), `notify_waiters`, `notified().await`.
 //! - [`RateLimiter`]: at most `max_calls` per `period` (sliding window) or
 //!   a token bucket; FIFO waiters on the runtime's timers.
+//! - [`RwLock`]: fair, write-preferring reader-writer lock (readers at the
+//!   head admitted together, a waiting writer keeps new readers out),
+//!   atomic downgrade.
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -59,6 +62,7 @@ mod notify;
 mod rate_limiter;
 mod raw;
 mod reentrant_mutex;
+mod rwlock;
 mod semaphore;
 
 pub use barrier::{
@@ -78,4 +82,8 @@ pub use rate_limiter::{
     TryRateLimitError,
 };
 pub use reentrant_mutex::{ReentrantMutex, ReentrantMutexGuard, ReentrantMutexStatistics};
-pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};
+pub use rwlock::{
+    OwnedRwLockMappedWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockMappedWriteGuard,
+    RwLockReadGuard, RwLockStatistics, RwLockTimeout, RwLockWriteGuard, TryReadError, TryWriteError,
+};
+pub use semaphore::{OwnedSemaphorePermit, PermitHolder, Semaphore, SemaphorePermit, SemaphoreStatistics};

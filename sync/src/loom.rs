@@ -1,22 +1,53 @@
-//! The one place corral-sync names its lock: parking_lot's mutex in normal
-//! builds, loom's under `RUSTFLAGS="--cfg loom"`, with one API, so that the
-//! primitives switch together with corral-runtime's own shim (which already
-//! hands [`WaitList`](corral_runtime::wait::WaitList) loom's atomics and
-//! cells under the same flag).
+//! The one place corral-sync names its lock, its atomics and its data
+//! cells: parking_lot's mutex, std's atomics and a `std::cell::UnsafeCell`
+//! in normal builds, loom's under `RUSTFLAGS="--cfg loom"`, with one API, so
+//! that the primitives switch together with corral-runtime's own shim
+//! (which already hands [`WaitList`](corral_runtime::wait::WaitList) loom's
+//! atomics and cells under the same flag).
 //!
-//! Loom's gap, noted here: the protected data of a `Mutex<T>` lives in a
-//! plain `std::cell::UnsafeCell` (guards deref to it), so loom checks the
-//! handoff protocol (who holds the permit) rather than each data access.
+//! The protected data of a `Mutex<T>` lives in this module's [`UnsafeCell`]
+//! and is reached only through `with` / `with_mut` (closure access), so
+//! under loom every guard access is checked: two accesses that the lock's
+//! handoff does not order are reported as a data race.
 
 #[cfg(not(loom))]
 mod imp {
+    pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+
     /// parking_lot's mutex: no poisoning, one word, fast uncontended path.
     pub(crate) type Lock<T> = parking_lot::Mutex<T>;
     pub(crate) type LockGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+
+    /// `UnsafeCell` with closure access, mirroring loom's API.
+    #[repr(transparent)]
+    pub(crate) struct UnsafeCell<T: ?Sized>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            Self(std::cell::UnsafeCell::new(value))
+        }
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner()
+        }
+    }
+
+    impl<T: ?Sized> UnsafeCell<T> {
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
 }
 
 #[cfg(loom)]
 mod imp {
+    pub(crate) use loom::cell::UnsafeCell;
+    pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
+
     /// loom's mutex behind parking_lot's API (no poisoning).
     #[derive(Debug)]
     pub(crate) struct Lock<T>(loom::sync::Mutex<T>);

@@ -1,16 +1,20 @@
-//! [`Mutex`]: an async mutual-exclusion lock with FIFO handoff, built on the
-//! one-permit [`RawSemaphore`](crate::raw), and its guards.
+//! [`Mutex`]: an async mutual-exclusion lock with FIFO handoff, built on
+//! [`RawMutex`](crate::raw) (one atomic word on the uncontended path, the
+//! wait hook behind it), and its guards.
 
-use crate::error::{BlockingAcquireError, LockTimeout, TryLockError};
-use crate::raw::RawSemaphore;
+use crate::error::{LockTimeout, TryLockError};
+use crate::loom::UnsafeCell;
+use crate::raw::{MutexAcquire, RawMutex};
 use corral_runtime::task::Id;
-use std::cell::UnsafeCell;
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
+use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 /// An async mutex (the seeds' `Lock`): one holder at a time, for tasks,
@@ -22,8 +26,10 @@ use std::time::{Duration, Instant};
 ///   the lock straight to the first waiter, which is woken onto the
 ///   unlocking worker's run queue (it runs next there); nobody can barge in
 ///   between, not even [`try_lock`](Self::try_lock). This is tokio's and
-///   asyncio's order: no waiter starves. It is a single permit of the same
-///   fair semaphore as [`Semaphore`](crate::Semaphore).
+///   asyncio's order: no waiter starves. It follows the same rules as
+///   [`Semaphore`](crate::Semaphore) with one permit, on a smaller engine:
+///   an uncontended `lock` / unlock is one atomic compare-and-swap each,
+///   and a `Mutex<u64>` is 48 bytes.
 /// - **No poisoning.** A task that panics while holding the guard releases
 ///   the lock as the guard drops during unwinding (as tokio's); the data is
 ///   whatever the panicking code left. Check invariants yourself if a panic
@@ -32,8 +38,12 @@ use std::time::{Duration, Instant};
 ///   queue; if the lock had already been handed to it, it passes the lock on
 ///   to the next waiter.
 /// - **Diagnostics.** The creation site (`#[track_caller]` on
-///   [`new`](Self::new)) and the holding task's id are recorded;
-///   [`statistics`](Self::statistics) shows them.
+///   [`new`](Self::new)) and the holding task's id are recorded (the id
+///   rides in the same atomic word as the lock bit, so it costs nothing);
+///   [`statistics`](Self::statistics) shows them, and the tasks waiting.
+///   The holder is the task that locked (or was handed the lock): a guard
+///   moved into another task (an [`OwnedMutexGuard`]) still names it; a
+///   thread or a future outside corral shows as no task.
 ///
 /// Hold a `std::sync::Mutex` or `parking_lot::Mutex` instead when the lock
 /// is never held across an `.await`: it is cheaper.
@@ -62,7 +72,7 @@ use std::time::{Duration, Instant};
 /// # });
 /// ```
 pub struct Mutex<T: ?Sized> {
-    sem: RawSemaphore,
+    raw: RawMutex,
     created_at: &'static Location<'static>,
     data: UnsafeCell<T>,
 }
@@ -110,7 +120,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn new(value: T) -> Self {
         Mutex {
-            sem: RawSemaphore::new(1),
+            raw: RawMutex::new(),
             created_at: Location::caller(),
             data: UnsafeCell::new(value),
         }
@@ -143,13 +153,12 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock().await, 2);
     /// # });
     /// ```
-    pub async fn lock(&self) -> MutexGuard<'_, T> {
-        if let Err(e) = self.sem.acquire(1).await {
-            unreachable!("a Mutex's semaphore is never closed: {e}");
-        }
-        MutexGuard {
+    pub fn lock(&self) -> impl Future<Output = MutexGuard<'_, T>> + '_ {
+        // A hand-written future rather than an `async fn`: it keeps a
+        // waiting task's state small (no generator around the waiter).
+        Lock {
             mutex: self,
-            _not_sync: PhantomData,
+            acquire: self.raw.lock(),
         }
     }
 
@@ -167,12 +176,13 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock().is_ok());
     /// ```
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
-        match self.sem.try_acquire(1) {
-            Ok(()) => Ok(MutexGuard {
+        if self.raw.try_lock() {
+            Ok(MutexGuard {
                 mutex: self,
                 _not_sync: PhantomData,
-            }),
-            Err(_) => Err(TryLockError(())),
+            })
+        } else {
+            Err(TryLockError(()))
         }
     }
 
@@ -193,9 +203,7 @@ impl<T: ?Sized> Mutex<T> {
     /// # });
     /// ```
     pub async fn lock_owned(self: Arc<Self>) -> OwnedMutexGuard<T> {
-        if let Err(e) = self.sem.acquire(1).await {
-            unreachable!("a Mutex's semaphore is never closed: {e}");
-        }
+        self.raw.lock().await;
         OwnedMutexGuard {
             mutex: self,
             _not_sync: PhantomData,
@@ -215,12 +223,13 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.clone().try_lock_owned().is_err());
     /// ```
     pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedMutexGuard<T>, TryLockError> {
-        match self.sem.try_acquire(1) {
-            Ok(()) => Ok(OwnedMutexGuard {
+        if self.raw.try_lock() {
+            Ok(OwnedMutexGuard {
                 mutex: self,
                 _not_sync: PhantomData,
-            }),
-            Err(_) => Err(TryLockError(())),
+            })
+        } else {
+            Err(TryLockError(()))
         }
     }
 
@@ -240,9 +249,8 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[track_caller]
     pub fn blocking_lock(&self) -> MutexGuard<'_, T> {
-        if let Err(e) = self.sem.blocking_acquire(1, None, "Mutex::blocking_lock") {
-            unreachable!("a Mutex's semaphore is never closed, and waits without timeout: {e}");
-        }
+        let locked = self.raw.blocking_lock(None, "Mutex::blocking_lock");
+        debug_assert!(locked, "no deadline, so no timeout");
         MutexGuard {
             mutex: self,
             _not_sync: PhantomData,
@@ -270,16 +278,13 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     pub fn blocking_lock_timeout(&self, timeout: Duration) -> Result<MutexGuard<'_, T>, LockTimeout> {
         let deadline = Instant::now().checked_add(timeout);
-        match self
-            .sem
-            .blocking_acquire(1, deadline, "Mutex::blocking_lock_timeout")
-        {
-            Ok(()) => Ok(MutexGuard {
+        if self.raw.blocking_lock(deadline, "Mutex::blocking_lock_timeout") {
+            Ok(MutexGuard {
                 mutex: self,
                 _not_sync: PhantomData,
-            }),
-            Err(BlockingAcquireError::Timeout) => Err(LockTimeout(())),
-            Err(e) => unreachable!("a Mutex's semaphore is never closed: {e}"),
+            })
+        } else {
+            Err(LockTimeout(()))
         }
     }
 
@@ -291,7 +296,8 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(m.into_inner(), 2);
     /// ```
     pub fn get_mut(&mut self) -> &mut T {
-        self.data.get_mut()
+        // SAFETY: `&mut self`: no guard exists, nobody else can reach the data.
+        self.data.with_mut(|p| unsafe { &mut *p })
     }
 
     /// True if someone holds the lock right now.
@@ -304,7 +310,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(!m.is_locked());
     /// ```
     pub fn is_locked(&self) -> bool {
-        self.sem.available() == 0
+        self.raw.is_locked()
     }
 
     /// Where this mutex was created.
@@ -334,14 +340,35 @@ impl<T: ?Sized> Mutex<T> {
     /// # });
     /// ```
     pub fn statistics(&self) -> MutexStatistics {
-        let (available, tasks_waiting, _) = self.sem.snapshot();
-        let locked = available == 0;
         MutexStatistics {
-            locked,
-            tasks_waiting,
-            holder: if locked { self.sem.holder() } else { None },
+            locked: self.raw.is_locked(),
+            tasks_waiting: self.raw.waiting(),
+            holder: self.raw.holder(),
             created_at: self.created_at,
         }
+    }
+}
+
+/// The future of [`Mutex::lock`].
+struct Lock<'a, T: ?Sized> {
+    mutex: &'a Mutex<T>,
+    acquire: MutexAcquire<'a>,
+}
+
+impl<'a, T: ?Sized> Future for Lock<'a, T> {
+    type Output = MutexGuard<'a, T>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
+        // SAFETY: `acquire` is structurally pinned (never moved out); the
+        // `&Mutex` is Copy and not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        ready!(unsafe { Pin::new_unchecked(&mut this.acquire) }.poll(cx));
+        Poll::Ready(MutexGuard {
+            mutex: this.mutex,
+            _not_sync: PhantomData,
+        })
     }
 }
 
@@ -428,11 +455,11 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         };
         // SAFETY: we hold the lock (this guard), so `&mut T` is exclusive
         // for as long as `'a` and the lock last.
-        let data = f(unsafe { &mut *this.mutex.data.get() });
+        let data = f(this.mutex.data.with_mut(|p| unsafe { &mut *p }));
         let data = NonNull::from(data);
         std::mem::forget(unlock);
         MappedMutexGuard {
-            sem: &this.mutex.sem,
+            raw: &this.mutex.raw,
             data,
             _marker: PhantomData,
         }
@@ -454,20 +481,20 @@ impl<T: ?Sized> Deref for MutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
         // SAFETY: the guard holds the lock: no `&mut T` exists elsewhere.
-        unsafe { &*self.mutex.data.get() }
+        self.mutex.data.with(|p| unsafe { &*p })
     }
 }
 
 impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: the guard holds the lock and is borrowed mutably.
-        unsafe { &mut *self.mutex.data.get() }
+        self.mutex.data.with_mut(|p| unsafe { &mut *p })
     }
 }
 
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
-        self.mutex.sem.release(1);
+        self.mutex.raw.unlock();
     }
 }
 
@@ -490,7 +517,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MappedMutexGuard<'a, T: ?Sized> {
-    sem: &'a RawSemaphore,
+    raw: &'a RawMutex,
     data: NonNull<T>,
     _marker: PhantomData<&'a mut T>,
 }
@@ -518,7 +545,7 @@ impl<T: ?Sized> DerefMut for MappedMutexGuard<'_, T> {
 
 impl<T: ?Sized> Drop for MappedMutexGuard<'_, T> {
     fn drop(&mut self) {
-        self.sem.release(1);
+        self.raw.unlock();
     }
 }
 
@@ -569,20 +596,20 @@ impl<T: ?Sized> Deref for OwnedMutexGuard<T> {
     type Target = T;
     fn deref(&self) -> &T {
         // SAFETY: the guard holds the lock: no `&mut T` exists elsewhere.
-        unsafe { &*self.mutex.data.get() }
+        self.mutex.data.with(|p| unsafe { &*p })
     }
 }
 
 impl<T: ?Sized> DerefMut for OwnedMutexGuard<T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: the guard holds the lock and is borrowed mutably.
-        unsafe { &mut *self.mutex.data.get() }
+        self.mutex.data.with_mut(|p| unsafe { &mut *p })
     }
 }
 
 impl<T: ?Sized> Drop for OwnedMutexGuard<T> {
     fn drop(&mut self) {
-        self.mutex.sem.release(1);
+        self.mutex.raw.unlock();
     }
 }
 

@@ -1,7 +1,8 @@
 //! The shared machinery every corral-sync primitive that hands out permits
 //! stands on: a fair, counting [`RawSemaphore`] over
-//! [`corral_runtime::wait`], its waiter future [`Acquire`], and the
-//! blocking path for plain threads.
+//! [`corral_runtime::wait`], its waiter future [`Acquire`], the blocking
+//! path for plain threads, the holder records, and the Mutex's own
+//! one-word engine [`RawMutex`].
 //!
 //! # State, and who may touch it
 //!
@@ -48,9 +49,67 @@
 //! on `dispatch` hands nothing out, so a release that runs between two
 //! chunks leaves its permits in the pool instead of giving them to a
 //! waiter that will return `Err(Closed)`.
-
+//!
+//! # Holder records (opt-in)
+//!
+//! For the task dump and deadlock detection of a later issue ("task 12
+//! waits on the Semaphore created at src/main.rs:10, held by task 7"),
+//! a primitive can ask for one record per outstanding grant: the task the
+//! permits were granted to (`None`: a thread, or a future outside corral)
+//! and how many. The records live in the state, in a slab (`Holders`)
+//! whose freed slots the next grant reuses; a grant or a release costs a
+//! few stores under the lock it takes anyway. Waiters say who waits in
+//! their [`Request`] (`task`), so a dump can list both sides.
+//!
+//! To opt in, use the `_recorded` methods instead of their plain twins,
+//! and keep the [`Slot`] they return with the permits:
+//!
+//! | plain                  | recorded                                  |
+//! |------------------------|-------------------------------------------|
+//! | `acquire(n)`           | `acquire_recorded(n)` -> `Ok(Slot)`       |
+//! | `try_acquire(n)`       | `try_acquire_recorded(n)` -> `Ok(Slot)`   |
+//! | `blocking_acquire(..)` | `blocking_acquire_recorded(..)` -> `Ok(Slot)` |
+//! | `release(n)`           | `release_recorded(slot, n)` (`n = 0`: a forgotten permit, record only) |
+//!
+//! and read them with `holders()`. A grant handed to a waiter records the
+//! waiter's task (the record is made in `dispatch`, when the permits are
+//! handed over); a waiter cancelled after that drops the record with the
+//! permits it gives back. A permit that moves to another task (an owned
+//! permit sent elsewhere) still names the task that acquired it: the
+//! record is of the acquisition, not of whoever holds the value now.
+//! Semaphore (and so BoundedSemaphore) opts in. Without opting in,
+//! `holder()` still gives "the task granted permits last", which is exact
+//! for a one-permit semaphore.
+//!
+//! # RawMutex: the Mutex's engine
+//!
+//! A Mutex is a one-permit semaphore in semantics, but has its own engine
+//! ([`RawMutex`]) for size and speed: an atomic word
+//! `holder << 2 | WAITERS | LOCKED` beside a [`WaitList`] under a short
+//! lock (48 bytes for a `Mutex<u64>` in all, and no lock taken on the
+//! uncontended path).
+//!
+//! - Lock: one CAS from 0 (free, nobody waits) to `held_by(me)`, which
+//!   records the holder's task id in the same store. Otherwise, under the
+//!   list's lock: CAS again if it became 0, or set WAITERS and queue.
+//! - Unlock: one CAS from the word we hold (without WAITERS) to 0. If
+//!   WAITERS is set: under the list's lock, hand the lock straight to the
+//!   first waiter (the word names it, WAITERS stays if more wait) and wake
+//!   it onto this worker's run queue, or free it if the waiters left.
+//! - No barging: WAITERS is set (under the list's lock) before a waiter
+//!   queues and cleared only when the list is empty, and a lock with
+//!   waiters is handed over, never freed; so the word is 0 only when
+//!   nobody waits, and the fast path and `try_lock` cannot overtake.
+//! - Cancellation: a waiter dropped after the handoff passes the lock on
+//!   (`hand_off`); one dropped while queued leaves, clearing WAITERS if it
+//!   was the last. A blocking waiter whose timeout races the handoff keeps
+//!   the lock.
+//! - Ordering: the unlock's CAS is Release and the lock's Acquire; a
+//!   handoff is published by the wake's Release (the waiter's
+//!   `take_notified` is Acquire). The loom models check this with the
+//!   data in a loom cell.
 use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
-use crate::loom::{Lock, LockGuard};
+use crate::loom::{AtomicU64, Lock, LockGuard, Ordering};
 use corral_runtime::coop;
 use corral_runtime::task::{self, Id};
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
@@ -75,18 +134,158 @@ pub(crate) struct Request {
     closed: bool,
     /// The task that waits (None: a thread, or a future outside corral).
     task: Option<Id>,
+    /// Keep a holder record when served (see "Holder records").
+    record: bool,
+    /// The record kept when it was served in full.
+    slot: Slot,
+}
+
+impl Request {
+    fn new(needed: usize, record: bool) -> Self {
+        Request {
+            needed,
+            assigned: 0,
+            closed: false,
+            task: None,
+            record,
+            slot: Slot::NONE,
+        }
+    }
+}
+
+/// Where a grant's holder record sits in its semaphore (`Slot::NONE`: no
+/// record). The permit keeps it and hands it back on release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot(u32);
+
+impl Slot {
+    /// No record: the primitive did not opt in, the grant was of zero
+    /// permits, or (past 4 billion concurrent grants) no room was left.
+    pub(crate) const NONE: Slot = Slot(u32::MAX);
+}
+
+/// One record per outstanding grant of a primitive that opted in: the task
+/// it was granted to and how many permits. A slab: a freed slot is reused
+/// by the next grant, so the vector grows to the most grants held at once
+/// and no further, and a grant or a release costs a few stores under the
+/// lock the semaphore takes anyway.
+#[derive(Debug)]
+struct Holders {
+    slots: Vec<HolderSlot>,
+    /// First free slot (`Slot::NONE.0`: none).
+    free: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum HolderSlot {
+    Held { task: Option<Id>, permits: usize },
+    Free { next: u32 },
+}
+
+impl Default for Holders {
+    fn default() -> Self {
+        Holders {
+            slots: Vec::new(),
+            free: Slot::NONE.0,
+        }
+    }
+}
+
+impl Holders {
+    fn record_in(holders: &mut Option<Box<Holders>>, task: Option<Id>, permits: usize) -> Slot {
+        holders.get_or_insert_with(Default::default).insert(task, permits)
+    }
+
+    fn insert(&mut self, task: Option<Id>, permits: usize) -> Slot {
+        if permits == 0 {
+            return Slot::NONE;
+        }
+        let held = HolderSlot::Held { task, permits };
+        if self.free != Slot::NONE.0 {
+            let i = self.free;
+            match std::mem::replace(&mut self.slots[i as usize], held) {
+                HolderSlot::Free { next } => self.free = next,
+                HolderSlot::Held { .. } => unreachable!("a held slot on the free list"),
+            }
+            return Slot(i);
+        }
+        match u32::try_from(self.slots.len()) {
+            Ok(i) if i != Slot::NONE.0 => {
+                self.slots.push(held);
+                Slot(i)
+            }
+            _ => Slot::NONE,
+        }
+    }
+
+    fn remove(&mut self, slot: Slot) {
+        if slot == Slot::NONE {
+            return;
+        }
+        let old = std::mem::replace(
+            &mut self.slots[slot.0 as usize],
+            HolderSlot::Free { next: self.free },
+        );
+        debug_assert!(
+            matches!(old, HolderSlot::Held { .. }),
+            "a holder record released twice"
+        );
+        self.free = slot.0;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (Option<Id>, usize)> + '_ {
+        self.slots.iter().filter_map(|s| match *s {
+            HolderSlot::Held { task, permits } => Some((task, permits)),
+            HolderSlot::Free { .. } => None,
+        })
+    }
 }
 
 pub(crate) struct State {
     permits: usize,
-    closed: bool,
-    /// The task granted permits last; exact for a one-permit semaphore
-    /// (the Mutex's holder), cleared by every release.
+    /// The task granted permits last, cleared by every release: exact for
+    /// a one-permit semaphore. The holder records are exact for any.
     holder: Option<Id>,
-    /// Free permits never exceed this: [`MAX_PERMITS`], or a bounded
-    /// semaphore's initial value.
-    bound: usize,
+    /// Free permits never exceed the bound ([`MAX_PERMITS`], or a bounded
+    /// semaphore's initial value), kept in the low bits; the top bit is
+    /// `closed` (bounds fit in 61 bits: one word for both).
+    bound_closed: usize,
     waiters: WaitList<Request>,
+    /// Who holds what, for grants of primitives that opted in; allocated
+    /// at the first recorded grant, so a semaphore that never records
+    /// carries one null pointer.
+    holders: Option<Box<Holders>>,
+}
+
+/// The `closed` bit of `State::bound_closed`.
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
+impl State {
+    #[inline]
+    fn closed(&self) -> bool {
+        self.bound_closed & CLOSED != 0
+    }
+
+    fn set_closed(&mut self) {
+        self.bound_closed |= CLOSED;
+    }
+
+    #[inline]
+    fn bound(&self) -> usize {
+        self.bound_closed & !CLOSED
+    }
+
+    /// Keeps a holder record (see the module docs).
+    fn record(&mut self, task: Option<Id>, permits: usize) -> Slot {
+        Holders::record_in(&mut self.holders, task, permits)
+    }
+
+    /// Drops a holder record (`Slot::NONE`: none).
+    fn unrecord(&mut self, slot: Slot) {
+        if let Some(h) = &mut self.holders {
+            h.remove(slot);
+        }
+    }
 }
 
 impl State {
@@ -94,7 +293,7 @@ impl State {
     /// served in full for waking. Returns true if more could be served but
     /// the batch is full (wake it, lock again, call once more).
     fn dispatch(&mut self, batch: &mut WakeBatch) -> bool {
-        if self.closed {
+        if self.closed() {
             // Every waiter is marked closed and `close` is waking them (in
             // chunks, between which a release may run): a permit handed to
             // one now would be dropped with its `Err(Closed)`. Keep it.
@@ -117,6 +316,9 @@ impl State {
             self.permits -= want;
             front.assigned = front.needed;
             self.holder = front.task;
+            if front.record {
+                front.slot = Holders::record_in(&mut self.holders, front.task, front.needed);
+            }
             self.waiters.wake_front(batch);
         }
         false
@@ -124,7 +326,7 @@ impl State {
 
     /// Adds `n` permits (saturating at the bound).
     fn add(&mut self, n: usize) {
-        self.permits = self.permits.saturating_add(n).min(self.bound);
+        self.permits = self.permits.saturating_add(n).min(self.bound());
     }
 }
 
@@ -139,7 +341,7 @@ impl fmt::Debug for RawSemaphore {
         let st = self.state.lock();
         f.debug_struct("RawSemaphore")
             .field("permits", &st.permits)
-            .field("closed", &st.closed)
+            .field("closed", &st.closed())
             .field("waiting", &st.waiters.len())
             .finish()
     }
@@ -156,10 +358,10 @@ impl RawSemaphore {
         RawSemaphore {
             state: Lock::new(State {
                 permits: permits.min(bound),
-                closed: false,
                 holder: None,
-                bound,
+                bound_closed: bound,
                 waiters: WaitList::new(),
+                holders: None,
             }),
         }
     }
@@ -167,10 +369,11 @@ impl RawSemaphore {
     /// `(free permits, waiters, closed)`.
     pub(crate) fn snapshot(&self) -> (usize, usize, bool) {
         let st = self.state.lock();
-        (st.permits, st.waiters.len(), st.closed)
+        (st.permits, st.waiters.len(), st.closed())
     }
 
     /// The task granted permits last (see `State::holder`).
+    #[allow(dead_code)] // the API of primitives without holder records (RwLock, ...)
     pub(crate) fn holder(&self) -> Option<Id> {
         self.state.lock().holder
     }
@@ -180,11 +383,16 @@ impl RawSemaphore {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.state.lock().closed
+        self.state.lock().closed()
     }
 
     /// Takes `n` permits now if they are free and nobody waits.
+    #[allow(dead_code)] // the API of primitives without holder records (RwLock, ...)
     pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryAcquireError> {
+        self.try_acquire_inner(n, false).map(drop)
+    }
+
+    fn try_acquire_inner(&self, n: usize, record: bool) -> Result<Slot, TryAcquireError> {
         if n > MAX_PERMITS {
             return Err(TryAcquireError::TooMany {
                 requested: n,
@@ -192,30 +400,27 @@ impl RawSemaphore {
             });
         }
         let mut st = self.state.lock();
-        if st.closed {
+        if st.closed() {
             return Err(TryAcquireError::Closed);
         }
         // `permits > 0` implies nobody waits (module invariant), so taking
         // them barges past nobody.
         if st.permits >= n {
             st.permits -= n;
-            st.holder = task::try_id();
-            Ok(())
+            let me = task::try_id();
+            st.holder = me;
+            Ok(if record { st.record(me, n) } else { Slot::NONE })
         } else {
             Err(TryAcquireError::NoPermits)
         }
     }
 
     /// A future that waits for `n` permits.
+    #[allow(dead_code)] // the API of primitives without holder records (RwLock, ...)
     pub(crate) fn acquire(&self, n: usize) -> Acquire<'_> {
         Acquire {
             sem: self,
-            node: WaitNode::new(Request {
-                needed: n,
-                assigned: 0,
-                closed: false,
-                task: None,
-            }),
+            node: WaitNode::new(Request::new(n, false)),
         }
     }
 
@@ -273,7 +478,7 @@ impl RawSemaphore {
         WakeBatch::wake_in_chunks(
             || self.state.lock(),
             |st, batch| {
-                st.closed = true;
+                st.set_closed();
                 let mut back = 0;
                 for req in st.waiters.iter_mut() {
                     back += std::mem::take(&mut req.assigned);
@@ -293,12 +498,24 @@ impl RawSemaphore {
     /// On a thread that drives a corral runtime (see
     /// [`assert_may_block`]); `what` names the caller in the message.
     #[track_caller]
+    #[allow(dead_code)] // the API of primitives without holder records (RwLock, ...)
     pub(crate) fn blocking_acquire(
         &self,
         n: usize,
         deadline: Option<Instant>,
         what: &str,
     ) -> Result<(), BlockingAcquireError> {
+        self.blocking_acquire_inner(n, deadline, what, false).map(drop)
+    }
+
+    #[track_caller]
+    fn blocking_acquire_inner(
+        &self,
+        n: usize,
+        deadline: Option<Instant>,
+        what: &str,
+        record: bool,
+    ) -> Result<Slot, BlockingAcquireError> {
         assert_may_block(what);
         if n > MAX_PERMITS {
             return Err(BlockingAcquireError::TooMany {
@@ -306,21 +523,21 @@ impl RawSemaphore {
                 max: MAX_PERMITS,
             });
         }
+        // A `run_sync` closure runs as a task: name it; a plain thread is None.
+        let me = task::try_id();
         let mut node = pin!(WaitNode::new(Request {
-            needed: n,
-            assigned: 0,
-            closed: false,
-            task: None,
+            task: me,
+            ..Request::new(n, record)
         }));
         {
             let mut st = self.state.lock();
-            if st.closed {
+            if st.closed() {
                 return Err(BlockingAcquireError::Closed);
             }
             if n == 0 || (st.waiters.is_empty() && st.permits >= n) {
                 st.permits -= n;
-                st.holder = None;
-                return Ok(());
+                st.holder = me;
+                return Ok(if record { st.record(me, n) } else { Slot::NONE });
             }
             if st.waiters.is_empty() {
                 // Head of an empty queue: take what there is now.
@@ -361,7 +578,7 @@ impl RawSemaphore {
         if req.closed {
             Err(BlockingAcquireError::Closed)
         } else {
-            Ok(())
+            Ok(req.slot)
         }
     }
 
@@ -373,6 +590,389 @@ impl RawSemaphore {
             || first.take().unwrap_or_else(|| self.state.lock()),
             |st, batch| st.dispatch(batch),
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Holder records: the opt-in API (see "Holder records" in the module docs).
+// ---------------------------------------------------------------------------
+
+impl RawSemaphore {
+    /// As [`acquire`](Self::acquire), keeping a holder record for the grant;
+    /// the future's `Ok` is the record's slot, for
+    /// [`release_recorded`](Self::release_recorded).
+    pub(crate) fn acquire_recorded(&self, n: usize) -> AcquireRecorded<'_> {
+        AcquireRecorded(Acquire {
+            sem: self,
+            node: WaitNode::new(Request::new(n, true)),
+        })
+    }
+
+    /// As [`try_acquire`](Self::try_acquire), keeping a holder record.
+    pub(crate) fn try_acquire_recorded(&self, n: usize) -> Result<Slot, TryAcquireError> {
+        self.try_acquire_inner(n, true)
+    }
+
+    /// As [`blocking_acquire`](Self::blocking_acquire), keeping a holder
+    /// record (its task: the `run_sync` task calling it, None on a plain
+    /// thread).
+    #[track_caller]
+    pub(crate) fn blocking_acquire_recorded(
+        &self,
+        n: usize,
+        deadline: Option<Instant>,
+        what: &str,
+    ) -> Result<Slot, BlockingAcquireError> {
+        self.blocking_acquire_inner(n, deadline, what, true)
+    }
+
+    /// Gives back `n` permits granted with a record, and drops the record
+    /// (`n == 0`: only the record, for forgotten permits).
+    pub(crate) fn release_recorded(&self, slot: Slot, n: usize) {
+        let mut st = self.state.lock();
+        st.unrecord(slot);
+        if n == 0 {
+            return;
+        }
+        st.holder = None;
+        if st.waiters.is_empty() {
+            st.add(n);
+            return;
+        }
+        self.release_slow(st, n);
+    }
+
+    /// The outstanding recorded grants: (task it was granted to, permits).
+    pub(crate) fn holders(&self) -> Vec<(Option<Id>, usize)> {
+        let st = self.state.lock();
+        st.holders.iter().flat_map(|h| h.iter()).collect()
+    }
+}
+
+/// The future of [`RawSemaphore::acquire_recorded`]: an [`Acquire`] whose
+/// `Ok` is the holder record's slot. Cancellation as [`Acquire`]'s (a grant
+/// handed to it and never used gives back its permits and its record).
+pub(crate) struct AcquireRecorded<'a>(Acquire<'a>);
+
+impl Future for AcquireRecorded<'_> {
+    type Output = Result<Slot, AcquireError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: structural pinning of the only field.
+        unsafe { self.map_unchecked_mut(|a| &mut a.0) }.poll_slot(cx)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// RawMutex: the Mutex's engine.
+// ---------------------------------------------------------------------------
+
+/// The lock is held.
+const LOCKED: u64 = 1;
+/// The wait list is not empty (set and cleared only under its lock).
+const WAITERS: u64 = 2;
+/// The holder's task id sits above the two flag bits.
+const TAG_SHIFT: u32 = 2;
+
+/// The word of a lock held by `task` (0 in the tag: a thread, a foreign
+/// future, or an id too large to pack, which no process reaches).
+#[inline]
+fn held_by(task: Option<Id>) -> u64 {
+    match task {
+        Some(id) if id.as_u64() <= u64::MAX >> TAG_SHIFT => (id.as_u64() << TAG_SHIFT) | LOCKED,
+        _ => LOCKED,
+    }
+}
+
+/// A mutex waiter's payload: who waits. The handoff itself is the
+/// notification (a woken waiter holds the lock), so nothing else is needed.
+#[derive(Debug)]
+pub(crate) struct MutexWaiter {
+    task: Option<Id>,
+}
+
+/// A fair one-holder lock with direct handoff: the engine of
+/// [`Mutex`](crate::Mutex), smaller and faster than a one-permit
+/// [`RawSemaphore`] (see the section on it in the module docs).
+pub(crate) struct RawMutex {
+    /// `holder << TAG_SHIFT | WAITERS | LOCKED`; 0 is free.
+    word: AtomicU64,
+    waiters: Lock<WaitList<MutexWaiter>>,
+}
+
+impl fmt::Debug for RawMutex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawMutex")
+            .field("locked", &self.is_locked())
+            .field("holder", &self.holder())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RawMutex {
+    pub(crate) fn new() -> Self {
+        RawMutex {
+            word: AtomicU64::new(0),
+            waiters: Lock::new(WaitList::new()),
+        }
+    }
+
+    /// Takes the lock if it is free (which implies nobody waits), for the
+    /// current task.
+    #[inline]
+    pub(crate) fn try_lock(&self) -> bool {
+        self.try_lock_for(task::try_id())
+    }
+
+    #[inline]
+    fn try_lock_for(&self, me: Option<Id>) -> bool {
+        // Acquire: pairs with the Release of the unlock that freed it, so
+        // the last holder's writes to the data are visible.
+        self.word
+            .compare_exchange(0, held_by(me), Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    pub(crate) fn is_locked(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & LOCKED != 0
+    }
+
+    /// The task that took the lock (or was handed it); None if it is free
+    /// or held by a thread or a foreign future.
+    pub(crate) fn holder(&self) -> Option<Id> {
+        let w = self.word.load(Ordering::Relaxed);
+        if w & LOCKED == 0 {
+            return None;
+        }
+        Id::from_u64(w >> TAG_SHIFT)
+    }
+
+    /// Tasks and threads waiting.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiters.lock().len()
+    }
+
+    /// A future that waits for the lock.
+    pub(crate) fn lock(&self) -> MutexAcquire<'_> {
+        MutexAcquire {
+            mutex: self,
+            node: WaitNode::new(MutexWaiter { task: None }),
+        }
+    }
+
+    /// Releases the lock: handed straight to the first waiter, if any.
+    #[inline]
+    pub(crate) fn unlock(&self) {
+        let w = self.word.load(Ordering::Relaxed);
+        // Release: publishes the holder's writes to the next locker (whose
+        // CAS is Acquire). Fails if WAITERS appeared meanwhile.
+        if w & WAITERS == 0
+            && self
+                .word
+                .compare_exchange(w, 0, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+        {
+            return;
+        }
+        self.unlock_slow();
+    }
+
+    #[cold]
+    fn unlock_slow(&self) {
+        let list = self.waiters.lock();
+        self.hand_off(list);
+    }
+
+    /// The caller holds the lock and the list: hands the lock to the first
+    /// waiter (woken after `list` is released), or frees it.
+    fn hand_off(&self, mut list: LockGuard<'_, WaitList<MutexWaiter>>) {
+        let more = if list.len() > 1 { WAITERS } else { 0 };
+        let Some(front) = list.front_mut() else {
+            // Release: as in `unlock`. Nobody else writes the word while
+            // we hold both the lock and the list (WAITERS changes under
+            // the list's lock, the rest only by the holder).
+            self.word.store(0, Ordering::Release);
+            return;
+        };
+        let next = held_by(front.task) | more;
+        // The waiter learns it holds the lock from the notification
+        // (Release in `wake_front`), which also orders our data writes
+        // before its reads; the word is for try_lock and statistics.
+        self.word.store(next, Ordering::Relaxed);
+        let mut batch = WakeBatch::new();
+        list.wake_front(&mut batch);
+        batch.wake_after(list);
+    }
+
+    /// Under the list's lock: takes the lock if it is free, or marks it as
+    /// having waiters (so its holder's unlock takes the slow path and hands
+    /// it over). True if taken.
+    fn lock_or_mark_waiting(&self, me: Option<Id>) -> bool {
+        let mut w = self.word.load(Ordering::Relaxed);
+        loop {
+            let (new, ordering) = if w == 0 {
+                (held_by(me), Ordering::Acquire)
+            } else if w & WAITERS != 0 {
+                return false;
+            } else {
+                (w | WAITERS, Ordering::Relaxed)
+            };
+            match self.word.compare_exchange(w, new, ordering, Ordering::Relaxed) {
+                Ok(_) => return w == 0,
+                Err(now) => w = now,
+            }
+        }
+    }
+
+    /// After a waiter left without the lock: the flag goes if nobody waits.
+    fn left(&self, list: &WaitList<MutexWaiter>) {
+        if list.is_empty() {
+            self.word.fetch_and(!WAITERS, Ordering::Relaxed);
+        }
+    }
+
+    /// Blocks the current (non-runtime) thread until the lock is ours, or
+    /// `deadline` passes (false).
+    ///
+    /// # Panics
+    ///
+    /// On a thread that drives a corral runtime ([`assert_may_block`]).
+    #[track_caller]
+    pub(crate) fn blocking_lock(&self, deadline: Option<Instant>, what: &str) -> bool {
+        assert_may_block(what);
+        // A `run_sync` closure runs as a task: name it; a plain thread is None.
+        let me = task::try_id();
+        if self.try_lock_for(me) {
+            return true;
+        }
+        let node = pin!(WaitNode::new(MutexWaiter { task: me }));
+        {
+            let mut list = self.waiters.lock();
+            if self.lock_or_mark_waiting(me) {
+                return true;
+            }
+            // SAFETY: the node is in no list; it only ever goes into this
+            // one, under this lock, and leaves it (woken, or `remove`d
+            // below) before this function returns and drops it.
+            unsafe { list.push_back_thread(node.as_ref()) };
+        }
+        let notified = match deadline {
+            None => {
+                node.as_ref().park_until_notified();
+                true
+            }
+            Some(d) => node.as_ref().park_until_notified_or(d),
+        };
+        if notified {
+            return true;
+        }
+        let mut list = self.waiters.lock();
+        // SAFETY: the node is queued in this list or in none; lock held.
+        match unsafe { list.remove(node.as_ref()) } {
+            // The handoff raced the timeout: the lock is ours, keep it.
+            Removed::Notified => true,
+            Removed::Unlinked { .. } => {
+                self.left(&list);
+                false
+            }
+            Removed::NotQueued => unreachable!("a blocking waiter lost its node"),
+        }
+    }
+}
+
+/// The future of [`RawMutex::lock`]. First poll: the one-CAS fast path
+/// (after one unit of cooperative budget); then, under the list's lock,
+/// take the lock or set WAITERS and queue. Ready once the unlocker handed
+/// the lock over (its notification). Dropped while waiting: leaves the
+/// queue, or, if the lock was already handed to it, hands it on.
+pub(crate) struct MutexAcquire<'a> {
+    mutex: &'a RawMutex,
+    node: WaitNode<MutexWaiter>,
+}
+
+impl MutexAcquire<'_> {
+    fn node(self: Pin<&Self>) -> Pin<&WaitNode<MutexWaiter>> {
+        // SAFETY: `node` is structurally pinned: never moved out of the future.
+        unsafe { self.map_unchecked(|a| &a.node) }
+    }
+}
+
+impl Future for MutexAcquire<'_> {
+    type Output = ();
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let node = self.as_ref().node();
+        if node.take_notified() {
+            return Poll::Ready(());
+        }
+        let me = task::try_id();
+        if !node.is_queued() {
+            ready!(coop::poll_consume_budget(cx));
+            if self.mutex.try_lock_for(me) {
+                return Poll::Ready(());
+            }
+        }
+        self.poll_slow(cx, me)
+    }
+}
+
+impl MutexAcquire<'_> {
+    #[cold]
+    fn poll_slow(self: Pin<&mut Self>, cx: &mut Context<'_>, me: Option<Id>) -> Poll<()> {
+        let mutex = self.mutex;
+        let node = self.as_ref().node();
+        let mut list = mutex.waiters.lock();
+        // Again under the lock: a wake may have landed in between.
+        if node.take_notified() {
+            return Poll::Ready(());
+        }
+        if node.is_queued() {
+            // SAFETY: queued in this list; lock held.
+            let stale = unsafe { list.update_waker(node, cx) };
+            stale.drop_after(list);
+            return Poll::Pending;
+        }
+        if mutex.lock_or_mark_waiting(me) {
+            return Poll::Ready(());
+        }
+        // SAFETY: not queued: the payload is ours (the owner's).
+        unsafe { list.value_of(node) }.task = me;
+        // SAFETY: the node is in no list; it only ever goes into this one,
+        // under this lock, and `Drop` removes it before it is freed.
+        unsafe { list.push_back(node, cx) };
+        Poll::Pending
+    }
+}
+
+impl Drop for MutexAcquire<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: `self` is pinned (a `Drop` of a pinned value runs in
+        // place); the reference does not move the node.
+        let node = unsafe { Pin::new_unchecked(&self.node) };
+        if !node.is_queued() && !node.is_notified() {
+            return;
+        }
+        self.drop_slow();
+    }
+}
+
+impl MutexAcquire<'_> {
+    /// Drop of a future that queued: leave, or pass the lock on.
+    #[cold]
+    fn drop_slow(&mut self) {
+        // SAFETY: as in `drop`.
+        let node = unsafe { Pin::new_unchecked(&self.node) };
+        let mut list = self.mutex.waiters.lock();
+        // SAFETY: the node can only be in this mutex's list; lock held.
+        match unsafe { list.remove(node) } {
+            // Handed the lock, never used: pass it on.
+            Removed::Notified => self.mutex.hand_off(list),
+            Removed::Unlinked { .. } => self.mutex.left(&list),
+            Removed::NotQueued => {}
+        }
     }
 }
 
@@ -402,7 +1002,7 @@ impl Acquire<'_> {
     }
 
     /// The outcome of a notified (and consumed) node.
-    fn finish(self: Pin<&mut Self>) -> Poll<Result<(), AcquireError>> {
+    fn finish(self: Pin<&mut Self>) -> Poll<Result<Slot, AcquireError>> {
         let req = self
             .node_mut()
             .value_mut()
@@ -410,7 +1010,7 @@ impl Acquire<'_> {
         if req.closed {
             Poll::Ready(Err(AcquireError::Closed))
         } else {
-            Poll::Ready(Ok(()))
+            Poll::Ready(Ok(req.slot))
         }
     }
 }
@@ -418,7 +1018,16 @@ impl Acquire<'_> {
 impl Future for Acquire<'_> {
     type Output = Result<(), AcquireError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.poll_slot(cx).map(|r| r.map(drop))
+    }
+}
+
+impl Acquire<'_> {
+    /// Polls for the permits; Ok carries the holder record's slot (NONE
+    /// unless the request asked for one).
+    fn poll_slot(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Slot, AcquireError>> {
         let node = self.as_ref().node();
         if node.take_notified() {
             return self.finish();
@@ -449,19 +1058,22 @@ impl Future for Acquire<'_> {
                 max: MAX_PERMITS,
             }));
         }
-        if st.closed {
+        if st.closed() {
             return Poll::Ready(Err(AcquireError::Closed));
         }
         if needed == 0 {
             // Nothing to wait for, even behind other waiters.
-            return Poll::Ready(Ok(()));
+            return Poll::Ready(Ok(Slot::NONE));
         }
         let me = task::try_id();
         if st.waiters.is_empty() {
             if st.permits >= needed {
                 st.permits -= needed;
                 st.holder = me;
-                return Poll::Ready(Ok(()));
+                // SAFETY: not queued: the payload is ours.
+                let record = unsafe { st.waiters.value_of(node) }.record;
+                let slot = if record { st.record(me, needed) } else { Slot::NONE };
+                return Poll::Ready(Ok(slot));
             }
             // First in line: take what there is now (partial handoff).
             let take = std::mem::take(&mut st.permits);
@@ -478,6 +1090,7 @@ impl Future for Acquire<'_> {
 }
 
 impl Drop for Acquire<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: `self` is pinned (a `Drop` of a pinned value runs in
         // place); the reference does not move the node.
@@ -485,6 +1098,16 @@ impl Drop for Acquire<'_> {
         if !node.is_queued() && !node.is_notified() {
             return;
         }
+        self.drop_slow();
+    }
+}
+
+impl Acquire<'_> {
+    /// Drop of a future that queued: give back what it was handed.
+    #[cold]
+    fn drop_slow(&mut self) {
+        // SAFETY: as in `drop`.
+        let node = unsafe { Pin::new_unchecked(&self.node) };
         let mut st = self.sem.state.lock();
         // SAFETY: the node can only be in this semaphore's list; lock held.
         let removed = unsafe { st.waiters.remove(node) };
@@ -495,7 +1118,10 @@ impl Drop for Acquire<'_> {
                 // asked for, or nothing: give it back, and dispatch, so the
                 // permits or the head's place pass on.
                 // SAFETY: no longer queued: the payload is ours again.
-                let back = std::mem::take(&mut unsafe { st.waiters.value_of(node) }.assigned);
+                let req = unsafe { st.waiters.value_of(node) };
+                let back = std::mem::take(&mut req.assigned);
+                let slot = std::mem::replace(&mut req.slot, Slot::NONE);
+                st.unrecord(slot);
                 let head_left = matches!(removed, Removed::Unlinked { was_head: true });
                 if back == 0 && !head_left {
                     return;
@@ -504,5 +1130,17 @@ impl Drop for Acquire<'_> {
                 self.sem.dispatch_after(st);
             }
         }
+    }
+}
+
+// Added for RwLock (kept apart from the engine's own code above).
+impl RawSemaphore {
+    /// `(free permits, the head waiter's partial handoff, waiters)`, read
+    /// under one lock: with a known total, `total - free - partial` is what
+    /// the holders have (RwLock counts its readers this way).
+    pub(crate) fn snapshot_held(&self) -> (usize, usize, usize) {
+        let mut st = self.state.lock();
+        let partial = st.waiters.front_mut().map_or(0, |r| r.assigned);
+        (st.permits, partial, st.waiters.len())
     }
 }

@@ -1,13 +1,12 @@
 //! [`ReentrantMutex`]: Python's `RLock` for async code (parking_lot's shape:
-//! shared access only), built on the one-permit
-//! [`RawSemaphore`](crate::raw) for the FIFO handoff between owners.
+//! shared access only), built on the [`RawMutex`](crate::raw) (the
+//! Mutex's engine) for the FIFO handoff between owners.
 //!
 //! # State, and who may touch it
 //!
-//! - `sem`: one permit, held by the current owner from its first lock to
-//!   its last unlock. Waiters queue there (FIFO, direct handoff, and the
-//!   raw semaphore's pass-on when a waiter that was handed the permit is
-//!   cancelled).
+//! - `raw`: the lock proper, held by the current owner from its first
+//!   lock to its last unlock. Waiters queue there (FIFO, direct handoff,
+//!   and the pass-on when a waiter that was handed the lock is cancelled).
 //! - `owner`: who holds the permit and how many guards it has out (the
 //!   recursion depth), under its own short lock. Guards of a `T: Sync`
 //!   mutex are `Send`, so the last one may drop on another thread than
@@ -20,16 +19,16 @@
 //!
 //! 1. Under `owner`'s lock: if `me` owns it, `depth += 1` and return a
 //!    guard at once (re-entry).
-//! 2. Otherwise take the permit from `sem` (wait in FIFO order), then
-//!    record `owner = me, depth = 1`.
+//! 2. Otherwise take `raw` (wait in FIFO order), then record
+//!    `owner = me, depth = 1`.
 //!
 //! A guard's drop: under `owner`'s lock `depth -= 1`; at 0, clear the owner
-//! and, after releasing that lock, give the permit back (handed to the
-//! first waiter).
+//! and, after releasing that lock, unlock `raw` (handed to the first
+//! waiter).
 
-use crate::error::{BlockingAcquireError, LockTimeout, TryLockError};
+use crate::error::{LockTimeout, TryLockError};
 use crate::loom::Lock;
-use crate::raw::RawSemaphore;
+use crate::raw::RawMutex;
 use corral_runtime::task::{self, Id};
 use std::fmt;
 use std::ops::Deref;
@@ -72,8 +71,8 @@ struct Ownership {
 ///
 /// - **Who the owner is.** Inside a corral task: the task (by its
 ///   [`Id`]), whichever worker thread polls it, across `.await`s. Outside
-///   a task (a plain thread, [`blocking_lock`](Self::blocking_lock), a
-///   `run_sync` job, `block_on`, a future on another executor): the
+///   a task (a plain thread, [`blocking_lock`](Self::blocking_lock),
+///   `block_on`, a future on another executor): the
 ///   current thread, as Python's `RLock`: the thread of the poll that
 ///   obtains the lock, which for a future on another executor may differ
 ///   from the thread that first polled it.
@@ -85,7 +84,8 @@ struct Ownership {
 ///   taken for the owner's) or moves a task between threads (its re-entry
 ///   after a move waits for itself). So on other executors, do not hold a
 ///   guard across an `.await`; run such code in a corral task.
-/// - **Fair, FIFO handoff** between owners: the last unlock hands the lock
+/// - **Fair, FIFO handoff** between owners (the [`Mutex`](crate::Mutex)'s
+///   engine): the last unlock hands the lock
 ///   to the first waiter (woken onto the unlocking worker's run queue); a
 ///   [`try_lock`](Self::try_lock) by anyone else cannot barge in between.
 ///   Re-entry by the owner never waits, even while others queue.
@@ -133,7 +133,7 @@ struct Ownership {
 /// sync(&m);
 /// ```
 pub struct ReentrantMutex<T: ?Sized> {
-    sem: RawSemaphore,
+    raw: RawMutex,
     owner: Lock<Ownership>,
     created_at: &'static Location<'static>,
     data: T,
@@ -177,7 +177,7 @@ impl<T> ReentrantMutex<T> {
     #[track_caller]
     pub fn new(value: T) -> Self {
         ReentrantMutex {
-            sem: RawSemaphore::new(1),
+            raw: RawMutex::new(),
             owner: Lock::new(Ownership {
                 owner: None,
                 depth: 0,
@@ -220,9 +220,7 @@ impl<T: ?Sized> ReentrantMutex<T> {
         if let Some(g) = self.reenter(Owner::current()) {
             return g;
         }
-        if let Err(e) = self.sem.acquire(1).await {
-            unreachable!("a ReentrantMutex's semaphore is never closed: {e}");
-        }
+        self.raw.lock().await;
         // Who we are *now*: outside a corral task, the poll that completes
         // may run on another thread than the first.
         self.take_ownership(Owner::current())
@@ -249,9 +247,10 @@ impl<T: ?Sized> ReentrantMutex<T> {
         if let Some(g) = self.reenter(me) {
             return Ok(g);
         }
-        match self.sem.try_acquire(1) {
-            Ok(()) => Ok(self.take_ownership(me)),
-            Err(_) => Err(TryLockError(())),
+        if self.raw.try_lock() {
+            Ok(self.take_ownership(me))
+        } else {
+            Err(TryLockError(()))
         }
     }
 
@@ -278,12 +277,8 @@ impl<T: ?Sized> ReentrantMutex<T> {
         if let Some(g) = self.reenter(me) {
             return g;
         }
-        if let Err(e) = self
-            .sem
-            .blocking_acquire(1, None, "ReentrantMutex::blocking_lock")
-        {
-            unreachable!("a ReentrantMutex's semaphore is never closed, and waits without timeout: {e}");
-        }
+        let locked = self.raw.blocking_lock(None, "ReentrantMutex::blocking_lock");
+        debug_assert!(locked, "a wait without a deadline ends locked");
         self.take_ownership(me)
     }
 
@@ -317,13 +312,13 @@ impl<T: ?Sized> ReentrantMutex<T> {
             return Ok(g);
         }
         let deadline = Instant::now().checked_add(timeout);
-        match self
-            .sem
-            .blocking_acquire(1, deadline, "ReentrantMutex::blocking_lock_timeout")
+        if self
+            .raw
+            .blocking_lock(deadline, "ReentrantMutex::blocking_lock_timeout")
         {
-            Ok(()) => Ok(self.take_ownership(me)),
-            Err(BlockingAcquireError::Timeout) => Err(LockTimeout(())),
-            Err(e) => unreachable!("a ReentrantMutex's semaphore is never closed: {e}"),
+            Ok(self.take_ownership(me))
+        } else {
+            Err(LockTimeout(()))
         }
     }
 
@@ -348,7 +343,7 @@ impl<T: ?Sized> ReentrantMutex<T> {
     /// assert!(!m.is_locked());
     /// ```
     pub fn is_locked(&self) -> bool {
-        self.sem.available() == 0
+        self.raw.is_locked()
     }
 
     /// True if the current task (outside a task: thread) holds the lock.
@@ -397,10 +392,9 @@ impl<T: ?Sized> ReentrantMutex<T> {
             let o = self.owner.lock();
             (o.owner, o.depth)
         };
-        let (available, tasks_waiting, _) = self.sem.snapshot();
         ReentrantMutexStatistics {
-            locked: available == 0,
-            tasks_waiting,
+            locked: self.raw.is_locked(),
+            tasks_waiting: self.raw.waiting(),
             holder: match owner {
                 Some(Owner::Task(id)) => Some(id),
                 _ => None,
@@ -441,7 +435,7 @@ impl<T: ?Sized> ReentrantMutex<T> {
         if o.depth == 0 {
             o.owner = None;
             drop(o);
-            self.sem.release(1);
+            self.raw.unlock();
         }
     }
 }

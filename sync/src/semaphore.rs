@@ -2,10 +2,14 @@
 //! permits, and its statistics. The engine is [`RawSemaphore`](crate::raw).
 
 use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
-use crate::raw::{RawSemaphore, MAX_PERMITS};
+use crate::raw::{AcquireRecorded, RawSemaphore, Slot, MAX_PERMITS};
+use corral_runtime::task::Id;
 use std::fmt;
+use std::future::Future;
 use std::panic::Location;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 /// A counting semaphore: a pool of permits that tasks (and threads)
@@ -29,6 +33,16 @@ use std::time::{Duration, Instant};
 /// - **Closing.** [`close`](Self::close) wakes every waiter with
 ///   [`AcquireError::Closed`] and makes later acquires fail the same way;
 ///   permits already held stay valid and are returned as usual.
+/// - **Holders.** Each outstanding permit records the task that acquired
+///   it and how many permits it holds ([`statistics`](Self::statistics)'
+///   `holders`): what a task dump or a deadlock detector needs to say
+///   "task 12 waits on the Semaphore created at src/main.rs:10, held by
+///   tasks 7 and 9". A permit moved into another task (an
+///   [`OwnedSemaphorePermit`] sent elsewhere) still names the task that
+///   acquired it; one taken from a thread or a foreign executor names no
+///   task. The record costs a few stores under the lock the acquire takes
+///   anyway, and goes with the permit (dropped or
+///   [`forget`](SemaphorePermit::forget)-ed).
 /// - **Limits.** At most [`MAX_PERMITS`](Self::MAX_PERMITS) permits;
 ///   [`new`](Self::new) and [`add_permits`](Self::add_permits) saturate there
 ///   rather than panic, and a request for more is a typed error
@@ -69,8 +83,9 @@ pub struct Semaphore {
 /// let _p = sem.try_acquire().unwrap();
 /// let stats = sem.statistics();
 /// assert_eq!((stats.available, stats.tasks_waiting, stats.closed), (2, 0, false));
+/// assert_eq!(stats.holders.len(), 1); // one permit out, held by no task (this thread)
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SemaphoreStatistics {
     /// Free permits (AnyIO's `value`).
@@ -79,8 +94,37 @@ pub struct SemaphoreStatistics {
     pub tasks_waiting: usize,
     /// [`Semaphore::close`] was called.
     pub closed: bool,
+    /// One entry per outstanding permit (or batch of permits from one
+    /// `acquire_many`): who acquired it, and how many it holds. Forgotten
+    /// permits are not listed.
+    pub holders: Vec<PermitHolder>,
     /// Where the semaphore was created.
     pub created_at: &'static Location<'static>,
+}
+
+/// An outstanding permit (or batch of permits) of a [`Semaphore`], in
+/// [`SemaphoreStatistics::holders`].
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// let sem = Arc::new(corral::sync::Semaphore::new(4));
+/// let s = sem.clone();
+/// let task = corral::spawn(async move { s.acquire_many_owned(3).await.unwrap() });
+/// let id = task.id();
+/// let _permits = task.await.unwrap(); // moved out of the task: still names it
+/// let holders = sem.statistics().holders;
+/// assert_eq!((holders[0].task, holders[0].permits), (Some(id), 3));
+/// # });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PermitHolder {
+    /// The corral task that acquired the permits; None if a thread or a
+    /// future outside corral did.
+    pub task: Option<Id>,
+    /// How many permits it holds.
+    pub permits: usize,
 }
 
 impl Semaphore {
@@ -184,10 +228,17 @@ impl Semaphore {
     /// ```
     pub fn statistics(&self) -> SemaphoreStatistics {
         let (available, tasks_waiting, closed) = self.raw.snapshot();
+        let holders = self
+            .raw
+            .holders()
+            .into_iter()
+            .map(|(task, permits)| PermitHolder { task, permits })
+            .collect();
         SemaphoreStatistics {
             available,
             tasks_waiting,
             closed,
+            holders,
             created_at: self.created_at,
         }
     }
@@ -213,8 +264,8 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 1);
     /// # });
     /// ```
-    pub async fn acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
-        self.acquire_many(1).await
+    pub fn acquire(&self) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
+        self.acquire_many(1)
     }
 
     /// Waits for `n` permits at once. At the head of the queue it collects
@@ -239,12 +290,17 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 2);
     /// # });
     /// ```
-    pub async fn acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
-        self.raw.acquire(n).await?;
-        Ok(SemaphorePermit {
+    pub fn acquire_many(
+        &self,
+        n: usize,
+    ) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
+        // A hand-written future rather than an `async fn`: it keeps a
+        // waiting task's state small (no generator around the waiter).
+        AcquirePermit {
             sem: self,
             permits: n,
-        })
+            acquire: self.raw.acquire_recorded(n),
+        }
     }
 
     /// Takes one permit if one is free and nobody waits.
@@ -277,10 +333,11 @@ impl Semaphore {
     /// assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
     /// ```
     pub fn try_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, TryAcquireError> {
-        self.raw.try_acquire(n)?;
+        let slot = self.raw.try_acquire_recorded(n)?;
         Ok(SemaphorePermit {
             sem: self,
             permits: n,
+            slot,
         })
     }
 
@@ -327,10 +384,11 @@ impl Semaphore {
     /// # });
     /// ```
     pub async fn acquire_many_owned(self: Arc<Self>, n: usize) -> Result<OwnedSemaphorePermit, AcquireError> {
-        self.raw.acquire(n).await?;
+        let slot = self.raw.acquire_recorded(n).await?;
         Ok(OwnedSemaphorePermit {
             sem: self,
             permits: n,
+            slot,
         })
     }
 
@@ -365,10 +423,11 @@ impl Semaphore {
         self: Arc<Self>,
         n: usize,
     ) -> Result<OwnedSemaphorePermit, TryAcquireError> {
-        self.raw.try_acquire(n)?;
+        let slot = self.raw.try_acquire_recorded(n)?;
         Ok(OwnedSemaphorePermit {
             sem: self,
             permits: n,
+            slot,
         })
     }
 
@@ -413,11 +472,13 @@ impl Semaphore {
     /// ```
     #[track_caller]
     pub fn blocking_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, BlockingAcquireError> {
-        self.raw
-            .blocking_acquire(n, None, "Semaphore::blocking_acquire")?;
+        let slot = self
+            .raw
+            .blocking_acquire_recorded(n, None, "Semaphore::blocking_acquire")?;
         Ok(SemaphorePermit {
             sem: self,
             permits: n,
+            slot,
         })
     }
 
@@ -472,12 +533,39 @@ impl Semaphore {
         timeout: Duration,
     ) -> Result<SemaphorePermit<'_>, BlockingAcquireError> {
         let deadline = Instant::now().checked_add(timeout);
-        self.raw
-            .blocking_acquire(n, deadline, "Semaphore::blocking_acquire_timeout")?;
+        let slot = self
+            .raw
+            .blocking_acquire_recorded(n, deadline, "Semaphore::blocking_acquire_timeout")?;
         Ok(SemaphorePermit {
             sem: self,
             permits: n,
+            slot,
         })
+    }
+}
+
+/// The future of [`Semaphore::acquire_many`].
+struct AcquirePermit<'a> {
+    sem: &'a Semaphore,
+    permits: usize,
+    acquire: AcquireRecorded<'a>,
+}
+
+impl<'a> Future for AcquirePermit<'a> {
+    type Output = Result<SemaphorePermit<'a>, AcquireError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `acquire` is structurally pinned (never moved out); the
+        // other fields are Copy and not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let slot = ready!(unsafe { Pin::new_unchecked(&mut this.acquire) }.poll(cx))?;
+        Poll::Ready(Ok(SemaphorePermit {
+            sem: this.sem,
+            permits: this.permits,
+            slot,
+        }))
     }
 }
 
@@ -506,6 +594,8 @@ impl fmt::Debug for Semaphore {
 pub struct SemaphorePermit<'a> {
     sem: &'a Semaphore,
     permits: usize,
+    /// The holder record of this grant.
+    slot: Slot,
 }
 
 impl SemaphorePermit<'_> {
@@ -527,13 +617,14 @@ impl SemaphorePermit<'_> {
     /// assert_eq!(sem.available_permits(), 1);
     /// ```
     pub fn forget(mut self) {
+        // Drop gives back nothing, and drops the holder record.
         self.permits = 0;
     }
 }
 
 impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
-        self.sem.raw.release(self.permits);
+        self.sem.raw.release_recorded(self.slot, self.permits);
     }
 }
 
@@ -558,6 +649,8 @@ impl fmt::Debug for SemaphorePermit<'_> {
 pub struct OwnedSemaphorePermit {
     sem: Arc<Semaphore>,
     permits: usize,
+    /// The holder record of this grant.
+    slot: Slot,
 }
 
 impl OwnedSemaphorePermit {
@@ -593,13 +686,14 @@ impl OwnedSemaphorePermit {
     /// assert_eq!(sem.available_permits(), 0);
     /// ```
     pub fn forget(mut self) {
+        // Drop gives back nothing, and drops the holder record.
         self.permits = 0;
     }
 }
 
 impl Drop for OwnedSemaphorePermit {
     fn drop(&mut self) {
-        self.sem.raw.release(self.permits);
+        self.sem.raw.release_recorded(self.slot, self.permits);
     }
 }
 

@@ -79,7 +79,13 @@ fn semaphore_acquire_vs_cancel_vs_close() {
         large.join().unwrap();
         small.join().unwrap();
         assert_eq!(sem.available_permits(), 1, "a permit was lost");
-        assert_eq!(sem.statistics().tasks_waiting, 0);
+        let s = sem.statistics();
+        assert_eq!(s.tasks_waiting, 0);
+        assert!(
+            s.holders.is_empty(),
+            "a holder record outlived its permit: {:?}",
+            s.holders
+        );
     });
 }
 
@@ -105,6 +111,32 @@ fn semaphore_handoff_vs_cancel() {
         // the only permit and gave it back through its drop.
         waiter.join().unwrap();
         assert_eq!(sem.available_permits(), 0);
+        // The forgotten permit took its record with it, and the cancelled
+        // one (if handed the permit) left none behind.
+        assert!(sem.statistics().holders.is_empty());
+    });
+}
+
+/// Holder records under a handoff race: while a waiter (a thread) holds
+/// the permit it was handed, the records show exactly one holder of one
+/// permit (never the releaser's record as well, never none).
+#[test]
+fn semaphore_holder_records_follow_the_handoff() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let held = sem.try_acquire().unwrap();
+        let s1 = sem.clone();
+        let waiter = thread::spawn(move || {
+            let p = loom::future::block_on(s1.acquire()).unwrap();
+            let holders = s1.statistics().holders;
+            assert_eq!(holders.len(), 1, "{holders:?}");
+            assert_eq!(holders[0].permits, 1);
+            drop(p);
+        });
+        drop(held);
+        waiter.join().unwrap();
+        assert!(sem.statistics().holders.is_empty());
+        assert_eq!(sem.available_permits(), 1);
     });
 }
 
@@ -157,5 +189,62 @@ fn mutex_handoff_to_corral_tasks_vs_abort() {
         th.join().unwrap();
         let v = *m.try_lock().expect("the lock was lost");
         assert!(v == 10 || v == 11, "{v}");
+    });
+}
+
+/// The atomic fast path against the queued slow path: three lockers (two
+/// threads through a foreign executor, one through `try_lock` falling back
+/// to waiting) each do a read-modify-write through the guard. Loom checks
+/// every guard access against the lock's handoff (the data is a loom cell),
+/// so an unlock that did not publish the holder's writes, or a lock taken
+/// while another holder runs, fails here; a wake lost between "set
+/// WAITERS" and the holder's fast unlock deadlocks the model.
+#[test]
+fn mutex_fast_path_vs_queue() {
+    loom::model(|| {
+        let m = Arc::new(Mutex::new(0usize));
+        let spawn_locker = |m: Arc<Mutex<usize>>| {
+            thread::spawn(move || {
+                let mut g = loom::future::block_on(m.lock());
+                let v = *g;
+                *g = v + 1;
+            })
+        };
+        let a = spawn_locker(m.clone());
+        let b = spawn_locker(m.clone());
+        {
+            let mut g = match m.try_lock() {
+                Ok(g) => g,
+                Err(_) => loom::future::block_on(m.lock()),
+            };
+            let v = *g;
+            *g = v + 1;
+        }
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(*m.try_lock().expect("the lock was lost"), 3);
+        let s = m.statistics();
+        assert!(!s.locked && s.tasks_waiting == 0, "{s:?}");
+    });
+}
+
+/// A blocking locker whose timeout races the unlock: it gets the lock (and
+/// the holder's write) or times out holding nothing; either way the lock is
+/// free at the end and WAITERS is clear (a later try_lock succeeds).
+#[test]
+fn mutex_blocking_timeout_vs_unlock() {
+    loom::model(|| {
+        let m = Arc::new(Mutex::new(0usize));
+        let mut held = m.try_lock().unwrap();
+        let m1 = m.clone();
+        let t = thread::spawn(move || match m1.blocking_lock_timeout(Duration::from_millis(1)) {
+            Ok(g) => assert_eq!(*g, 1),
+            Err(_) => {}
+        });
+        *held = 1;
+        drop(held);
+        t.join().unwrap();
+        assert!(m.try_lock().is_ok(), "the lock was lost");
+        assert_eq!(m.statistics().tasks_waiting, 0);
     });
 }

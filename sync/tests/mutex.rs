@@ -326,6 +326,8 @@ fn stress_read_yield_write_is_exact() {
                     let (m, order) = (m.clone(), order.clone());
                     corral::spawn(async move {
                         let mut g = m.lock().await;
+                        // The holder is exact through handoffs under load.
+                        assert_eq!(m.statistics().holder, corral::task::try_id());
                         let v = *g;
                         corral::yield_now().await;
                         *g = v + 1;
@@ -339,7 +341,9 @@ fn stress_read_yield_write_is_exact() {
         });
         assert_eq!(*m.try_lock().unwrap(), n);
         assert_eq!(*order.lock().unwrap(), n);
-        assert_eq!(m.statistics().tasks_waiting, 0);
+        let s = m.statistics();
+        assert_eq!(s.tasks_waiting, 0);
+        assert_eq!(s.holder, None, "the last unlock cleared the holder");
     });
 }
 
@@ -360,5 +364,78 @@ fn uncontended_lock_loop_gives_way_to_other_tasks() {
                 assert!(spins < 1_000_000, "the lock loop never gave way");
             }
         });
+    });
+}
+
+/// Issue 9's memory rows: a `Mutex<u64>` is at most tokio's 48 bytes (it
+/// was 80: a parking_lot lock word padded to 8, a three-word wait list, a
+/// bound and a holder beside the data and the creation site), and a
+/// waiting `lock()` future stays small (it was 112 bytes: a 96-byte
+/// waiter in an `async fn`).
+#[test]
+fn a_mutex_and_its_waiter_are_small() {
+    let m = Mutex::new(0u64);
+    assert!(
+        std::mem::size_of_val(&m) <= 48,
+        "Mutex<u64> is {} bytes",
+        std::mem::size_of_val(&m)
+    );
+    let fut = m.lock();
+    assert!(
+        std::mem::size_of_val(&fut) <= 72,
+        "lock() is {} bytes",
+        std::mem::size_of_val(&fut)
+    );
+}
+
+/// The holder is recorded by the lock's atomic fast path too, and a guard
+/// that moves to another task still names the task that locked.
+#[test]
+fn holder_is_the_locking_task_even_after_the_guard_moves() {
+    current().block_on(async {
+        let m = Arc::new(Mutex::new(0));
+        let m2 = m.clone();
+        let locker = corral::spawn(async move { m2.lock_owned().await });
+        let locker_id = locker.id();
+        let guard = locker.await.unwrap();
+        assert_eq!(m.statistics().holder, Some(locker_id));
+        let mover = corral::spawn(async move {
+            let mut g = guard;
+            *g += 1;
+        });
+        mover.await.unwrap();
+        assert_eq!(m.statistics().holder, None);
+        // try_lock records its task as well.
+        let m3 = m.clone();
+        let t = corral::spawn(async move {
+            let _g = m3.try_lock().unwrap();
+            m3.statistics().holder
+        });
+        let id = t.id();
+        assert_eq!(t.await.unwrap(), Some(id));
+    });
+}
+
+/// `blocking_lock` inside `corral::run_sync` records the run_sync task as
+/// the holder (a plain thread records none).
+#[test]
+fn blocking_holder_is_the_run_sync_task() {
+    multi(2).block_on(async {
+        let m = Arc::new(Mutex::new(0));
+        let m2 = m.clone();
+        let t = corral::run_sync(move || {
+            let _g = m2.blocking_lock();
+            m2.statistics().holder
+        });
+        let id = t.id();
+        assert_eq!(t.await.unwrap(), Some(id));
+        let m3 = m.clone();
+        let on_thread = std::thread::spawn(move || {
+            let _g = m3.blocking_lock();
+            m3.statistics()
+        })
+        .join()
+        .unwrap();
+        assert!(on_thread.locked && on_thread.holder.is_none());
     });
 }

@@ -29,8 +29,19 @@ impl Id {
         Id(NonZeroU64::new(id).expect("task id counter wrapped"))
     }
 
-    /// The id with this number, if it is one (ids start at 1).
-    pub(crate) fn from_u64(id: u64) -> Option<Id> {
+    /// The id with this number, if it is one (ids start at 1): the inverse
+    /// of [`as_u64`](Self::as_u64), for primitives that keep a holder's id
+    /// packed in an atomic word.
+    ///
+    /// ```
+    /// use corral::task::Id;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let id = corral::spawn(async {}).id();
+    /// assert_eq!(Id::from_u64(id.as_u64()), Some(id));
+    /// assert_eq!(Id::from_u64(0), None);
+    /// # });
+    /// ```
+    pub fn from_u64(id: u64) -> Option<Id> {
         NonZeroU64::new(id).map(Id)
     }
 
