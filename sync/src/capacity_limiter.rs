@@ -198,7 +198,8 @@ fn queued_error(e: TryBorrowError) -> BorrowError {
 ///   and trio refuse totals below 1; for us it is a pause switch).
 /// - **Who "the current borrower" is.** Inside a corral task: the task (by
 ///   [`Id`](corral_runtime::task::Id)), whichever worker polls it.
-///   Outside one (a plain thread, `block_on`, a future on another
+///   A `corral::run_sync` closure runs as a task, so it is one too.
+///   Outside a task (a plain thread, `block_on`, a future on another
 ///   executor): the current thread. The thread is the right identity for
 ///   blocking code and single-threaded executors; another executor that
 ///   runs several tasks per thread, or moves a task between threads, does
@@ -449,7 +450,8 @@ impl CapacityLimiter {
     }
 
     /// Blocks the current thread until it holds a token (FIFO with the
-    /// async waiters); the borrower is the current thread.
+    /// async waiters); the borrower is the current thread (inside a
+    /// `corral::run_sync` closure, which runs as a task: that task).
     ///
     /// # Errors
     ///

@@ -642,3 +642,19 @@ fn futures_and_tokens_are_send_and_sync() {
     send_sync(&t);
     send_sync(&limiter.statistics());
 }
+
+#[test]
+fn inside_a_run_sync_closure_the_borrower_is_its_task() {
+    multi(2).block_on(async {
+        let limiter = Arc::new(CapacityLimiter::new(1));
+        let l = limiter.clone();
+        let job = corral::run_sync(move || {
+            let token = l.blocking_acquire().unwrap();
+            (token.borrower().task_id(), corral::task::try_id())
+        });
+        let (borrower, id) = job.await.unwrap();
+        assert!(id.is_some(), "run_sync closures run as tasks");
+        assert_eq!(borrower, id);
+        assert_eq!(limiter.borrowed_tokens(), 0);
+    });
+}
