@@ -313,6 +313,7 @@ async fn sync_tour() {
     rwlock_tour().await;
     queue_tour().await;
     event_tour().await;
+    limiter_tour().await;
 }
 
 /// Barrier and Notify: a Barrier of 3 OS threads doing 2 phases, its
@@ -721,5 +722,91 @@ async fn event_tour() {
         "Condition: 6 items pushed, {total} taken; afterwards {} waiting, lock held: {}",
         queue.statistics().tasks_waiting,
         queue.statistics().lock_statistics.locked
+    );
+}
+
+/// CapacityLimiter and ReentrantMutex.
+async fn limiter_tour() {
+    use corral::sync::{CapacityLimiter, ReentrantMutex};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    // A CapacityLimiter of 3 with 5 tasks and a named borrower (the named
+    // one and 2 tasks get in, 3 tasks wait); the total is raised to 5 at
+    // run time: 2 more get in at once, the last when a token comes back.
+    let limiter = Arc::new(CapacityLimiter::new(3));
+    limiter.acquire_on_behalf_of("nightly-report").await.unwrap();
+    let gate = Arc::new(corral::sync::Semaphore::new(0));
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..5)
+        .map(|_| {
+            let (limiter, gate, running, most) =
+                (limiter.clone(), gate.clone(), running.clone(), most.clone());
+            corral::spawn(async move {
+                let _token = limiter.acquire().await.unwrap();
+                most.fetch_max(running.fetch_add(1, SeqCst) + 1, SeqCst);
+                gate.acquire().await.unwrap().forget(); // hold the token until let go
+                running.fetch_sub(1, SeqCst);
+            })
+        })
+        .collect();
+    while limiter.statistics().tasks_waiting < 3 {
+        corral::yield_now().await;
+    }
+    let show = |when: &str, limiter: &CapacityLimiter| {
+        let s = limiter.statistics();
+        let mut who: Vec<String> = s.borrowers.iter().map(|b| b.to_string()).collect();
+        who.sort();
+        println!(
+            "CapacityLimiter: {when}: {}/{} tokens borrowed, {} waiting; borrowers: {}",
+            s.borrowed_tokens,
+            s.total_tokens,
+            s.tasks_waiting,
+            who.join(", ")
+        );
+    };
+    show("before", &limiter);
+    limiter.set_total_tokens(5);
+    show("after set_total_tokens(5)", &limiter);
+    let again = limiter.acquire_on_behalf_of("nightly-report").await.unwrap_err();
+    println!("CapacityLimiter: the named borrower asks twice: {again}");
+    gate.add_permits(5);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    limiter.release_on_behalf_of(&"nightly-report").unwrap();
+    println!(
+        "CapacityLimiter: at most {} tasks (+ the named borrower) ran at once; at the end {} borrowed, created at {}",
+        most.load(SeqCst),
+        limiter.borrowed_tokens(),
+        limiter.created_at()
+    );
+
+    // A ReentrantMutex taken by an outer function and again by the inner
+    // one it calls, in the same task: no deadlock.
+    async fn inner(m: &ReentrantMutex<AtomicUsize>) -> usize {
+        let n = m.lock().await; // already held by this task: returns at once
+        n.fetch_add(1, SeqCst);
+        m.statistics().depth
+    }
+    async fn outer(m: &ReentrantMutex<AtomicUsize>) -> usize {
+        let n = m.lock().await;
+        n.fetch_add(1, SeqCst);
+        inner(m).await
+    }
+    let m = Arc::new(ReentrantMutex::new(AtomicUsize::new(0)));
+    let m2 = m.clone();
+    let (depth, holder) = corral::spawn(async move {
+        let depth = outer(&m2).await;
+        (depth, m2.statistics())
+    })
+    .await
+    .unwrap();
+    println!(
+        "ReentrantMutex: outer and inner both locked it (depth {depth} inside inner); count {}, locked after: {}, waiting: {}",
+        m.lock().await.load(SeqCst),
+        holder.locked,
+        holder.tasks_waiting
     );
 }

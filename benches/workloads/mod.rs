@@ -47,6 +47,7 @@ pub struct Workload {
 mod sync;
 mod sync_barrier;
 mod sync_event;
+mod sync_limiter;
 mod sync_queue;
 mod sync_ratelimit;
 mod sync_rwlock;
@@ -154,6 +155,7 @@ pub fn all() -> Vec<Workload> {
         w("tcp_echo_100conn", Net, corral_tcp_echo_100, tokio_tcp_echo_100),
     ];
     v.extend(sync::rows());
+    v.extend(sync_limiter::rows());
     v.extend(sync_barrier::rows());
     v.extend(sync_ratelimit::rows());
     v.extend(sync_rwlock::rows());
@@ -177,6 +179,7 @@ pub struct Alternate {
 pub fn alternates() -> Vec<Alternate> {
     let mut v = Vec::new();
     v.extend(sync::alternates());
+    v.extend(sync_limiter::alternates());
     v.extend(sync_barrier::alternates());
     v.extend(sync_rwlock::alternates());
     v.extend(sync_queue::alternates());

@@ -18,6 +18,11 @@
 //! - [`BoundedSemaphore`]: a Semaphore that never exceeds its initial
 //!   value; asyncio-style `acquire_manual` / `release` beside RAII permits.
 //! - [`Mutex`]: fair async mutex with direct handoff, no poisoning.
+//! - [`CapacityLimiter`]: AnyIO's limiter: at most N borrowers (tasks,
+//!   threads, blocking jobs, any key), one token each, total changeable at
+//!   run time; `run_sync` under a token.
+//! - [`ReentrantMutex`]: Python's `RLock`: the owning task (or thread) may
+//!   lock again; shared access only; FIFO handoff between owners.
 //! - [`Barrier`]: `parties` tasks or threads meet, cycle after cycle;
 //!   threading's action, break, `reset`, `abort` and timeouts.
 //! - [`Notify`]: tokio's task notification: `notify_one` (one stored
@@ -56,6 +61,7 @@
 
 mod barrier;
 mod bounded_semaphore;
+mod capacity_limiter;
 mod condition;
 mod error;
 mod event;
@@ -65,6 +71,7 @@ mod notify;
 mod queue;
 mod rate_limiter;
 mod raw;
+mod reentrant_mutex;
 mod rwlock;
 mod semaphore;
 mod signal;
@@ -74,6 +81,10 @@ pub use barrier::{
     BrokenBarrier, BrokenCause,
 };
 pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
+pub use capacity_limiter::{
+    BlockingBorrowError, BorrowError, Borrower, CapacityLimiter, CapacityLimiterStatistics, CapacityToken,
+    ReleaseTokenError, TryBorrowError,
+};
 pub use condition::{Condition, ConditionStatistics, WaitTimeoutResult};
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
 pub use event::{Event, EventStatistics, EventTimeout, EventWait};
@@ -87,6 +98,7 @@ pub use rate_limiter::{
     BlockingRateLimitError, RateLimitError, RateLimiter, RateLimiterConfigError, RateLimiterStatistics,
     TryRateLimitError,
 };
+pub use reentrant_mutex::{ReentrantMutex, ReentrantMutexGuard, ReentrantMutexStatistics};
 pub use rwlock::{
     OwnedRwLockMappedWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockMappedWriteGuard,
     RwLockReadGuard, RwLockStatistics, RwLockTimeout, RwLockWriteGuard, TryReadError, TryWriteError,

@@ -1,0 +1,1012 @@
+//! [`CapacityLimiter`]: AnyIO's capacity limiter, a pool of tokens that
+//! each *borrower* (a task, a thread, a blocking job, or any key) holds at
+//! most one of, with its RAII [`CapacityToken`] and its statistics.
+//!
+//! # State, and who may touch it
+//!
+//! One short lock (`state`) guards `total` (the tokens there are),
+//! `borrowed` (the tokens handed out, which may exceed `total` after it was
+//! lowered), `keys` (every known borrower: `Holding` a token or `Waiting`
+//! for one) and the [`WaitList`] of waiters. A waiter's payload is its
+//! borrower [`Key`]; the map holds a second copy, so an acquire twice by
+//! the same borrower is refused at once, whether it holds or waits.
+//!
+//! It is its own engine on the wait hook rather than a
+//! [`RawSemaphore`](crate::raw): tokens are named (the borrower set), and
+//! lowering the total takes nothing back but leaves `borrowed` above it,
+//! which a semaphore's permit count cannot express.
+//!
+//! # Invariant: no barging
+//!
+//! `borrowed < total` only while nobody waits. Every release, every raise
+//! of the total and every cancelled handoff goes through
+//! [`State::dispatch`], which grants tokens to the head of the queue while
+//! `borrowed < total`: it marks the waiter's key `Holding`, counts the
+//! token as borrowed and wakes it (`wake_front`: it runs next on the
+//! waking worker). The token is therefore already the waiter's when it is
+//! woken: a `try_acquire` that runs before the waiter is polled finds no
+//! free token. The fast paths (first poll, `try_acquire*`) take a token
+//! only when nobody waits.
+//!
+//! # Cancellation (the handoff-or-pass-on rule)
+//!
+//! A waiting [`AcquireKey`] dropped locks the state and calls
+//! [`WaitList::remove`]:
+//!
+//! - `Removed::Unlinked`: no token reached it; its key leaves the map.
+//!   Nobody behind it becomes servable (one token per waiter, and the
+//!   invariant says none is free), so there is nothing to dispatch.
+//! - `Removed::Notified`: it was granted a token; the key leaves the map,
+//!   the token comes back, and `dispatch` passes it to the next waiter (if
+//!   `borrowed` is still below `total`).
+//! - `Removed::NotQueued`: nothing to do.
+//!
+//! A blocking acquire that times out does the same, except that a
+//! `Notified` race is kept (reported as success).
+
+mod error;
+mod key;
+
+pub use error::{BlockingBorrowError, BorrowError, ReleaseTokenError, TryBorrowError};
+pub use key::Borrower;
+
+use crate::loom::{Lock, LockGuard};
+use corral_runtime::coop;
+use corral_runtime::task::JoinError;
+use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
+use corral_runtime::Handle;
+use key::{describe_to_string, AsDynKey, DynKey, Key, KeyMap};
+use std::borrow::Borrow;
+use std::collections::hash_map::Entry;
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+use std::panic::Location;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+/// What the limiter knows of a borrower.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Held {
+    /// Holds a token (granted, even if not yet polled).
+    Holding,
+    /// Queued for one.
+    Waiting,
+}
+
+struct State {
+    total: usize,
+    borrowed: usize,
+    keys: KeyMap<Held>,
+    waiters: WaitList<Key>,
+}
+
+impl State {
+    /// Admits `key`: a token now if one is free and nobody waits
+    /// (`Ok(true)`), else, if `queue`, records it as waiting (`Ok(false)`:
+    /// the caller queues its node). Refuses a borrower that already holds
+    /// or waits. One hash lookup.
+    fn enter(&mut self, key: Key, queue: bool) -> Result<bool, TryBorrowError> {
+        let free = self.waiters.is_empty() && self.borrowed < self.total;
+        match self.keys.entry(key) {
+            Entry::Occupied(e) => {
+                let who = Borrower(e.key().clone());
+                Err(match e.get() {
+                    Held::Holding => TryBorrowError::AlreadyBorrowing(who),
+                    Held::Waiting => TryBorrowError::AlreadyWaiting(who),
+                })
+            }
+            Entry::Vacant(v) if free => {
+                v.insert(Held::Holding);
+                self.borrowed += 1;
+                Ok(true)
+            }
+            Entry::Vacant(v) if queue => {
+                v.insert(Held::Waiting);
+                Ok(false)
+            }
+            Entry::Vacant(_) => Err(TryBorrowError::NoTokens),
+        }
+    }
+
+    /// Grants free tokens to the waiters, front first, and marks them for
+    /// waking. Returns true if more could be served but the batch is full
+    /// (wake it, lock again, call once more).
+    fn dispatch(&mut self, batch: &mut WakeBatch) -> bool {
+        while self.borrowed < self.total {
+            let Some(front) = self.waiters.front_mut() else {
+                return false;
+            };
+            if batch.is_full() {
+                return true;
+            }
+            let held = self.keys.get_mut(&*front);
+            debug_assert_eq!(held.as_deref(), Some(&Held::Waiting));
+            if let Some(held) = held {
+                *held = Held::Holding;
+            }
+            self.borrowed += 1;
+            self.waiters.wake_front(batch);
+        }
+        false
+    }
+
+    /// Takes `key`'s token back. Ok(true): a waiter may be servable now.
+    /// `key` is a stored [`Key`] or, for a user's `&K`, its `dyn` view.
+    fn take_back<Q: ?Sized + Hash + Eq>(&mut self, key: &Q) -> Result<bool, ()>
+    where
+        Key: Borrow<Q>,
+    {
+        match self.keys.remove_entry(key) {
+            Some((_, Held::Holding)) => {
+                self.borrowed -= 1;
+                Ok(!self.waiters.is_empty() && self.borrowed < self.total)
+            }
+            Some((k, Held::Waiting)) => {
+                // Waiting is not holding: put it back, untouched.
+                self.keys.insert(k, Held::Waiting);
+                Err(())
+            }
+            None => Err(()),
+        }
+    }
+}
+
+/// The error of an async or blocking acquire (which always queue, so never
+/// see `NoTokens`).
+fn queued_error(e: TryBorrowError) -> BorrowError {
+    match e {
+        TryBorrowError::AlreadyBorrowing(b) => BorrowError::AlreadyBorrowing(b),
+        TryBorrowError::AlreadyWaiting(b) => BorrowError::AlreadyWaiting(b),
+        TryBorrowError::NoTokens => {
+            unreachable!("an acquire that may queue is never refused for lack of tokens")
+        }
+    }
+}
+
+/// AnyIO's capacity limiter: at most `total_tokens` borrowers at once, each
+/// holding at most one token.
+///
+/// A semaphore that knows *who* holds its permits: a borrower is the
+/// current corral task (for [`acquire`](Self::acquire) and friends), a
+/// thread, a [`run_sync`](Self::run_sync) job, or any key given to the
+/// `*_on_behalf_of` methods (`Hash + Eq + Send + Sync + 'static`: a name, an
+/// id, a request). The total can be changed while tokens are out.
+///
+/// # Semantics, and the choices made
+///
+/// - **One token per borrower.** A borrower that acquires again while it
+///   holds a token, or while another acquire of it still waits, gets
+///   [`BorrowError::AlreadyBorrowing`] / [`BorrowError::AlreadyWaiting`]
+///   *at once*, even when no token is free (AnyIO raises `RuntimeError`
+///   for the first; it does not notice the second, we refuse it). A
+///   release by a borrower that holds nothing is [`ReleaseTokenError`].
+/// - **Fair, FIFO, direct handoff.** Waiters are served first come, first
+///   served. A released token is granted to the first waiter before it is
+///   woken (it runs next on the releasing worker), so a
+///   [`try_acquire`](Self::try_acquire) arriving in between cannot snatch
+///   it. A waiter cancelled after being granted a token passes it on.
+/// - **Changing the total.** [`set_total_tokens`](Self::set_total_tokens)
+///   may raise or lower it at run time. Raising wakes as many waiters as
+///   tokens became free. Lowering takes nothing back: tokens out above the
+///   new total stay with their borrowers and are simply not re-issued when
+///   returned. (AnyIO wakes `new - old` waiters on a raise even while
+///   lowering left more tokens out than the total; we never grant past the
+///   total.) A total of 0 is allowed and admits nobody until raised (AnyIO
+///   and trio refuse totals below 1; for us it is a pause switch).
+/// - **Who "the current borrower" is.** Inside a corral task: the task (by
+///   [`Id`](corral_runtime::task::Id)), whichever worker polls it.
+///   A `corral::run_sync` closure runs as a task, so it is one too.
+///   Outside a task (a plain thread, `block_on`, a future on another
+///   executor): the current thread. The thread is the right identity for
+///   blocking code and single-threaded executors; another executor that
+///   runs several tasks per thread, or moves a task between threads, does
+///   not match it: use the `*_on_behalf_of` methods there with a key of
+///   your own. The [`CapacityToken`] guard remembers its borrower, so its
+///   drop releases the right token even after a move.
+/// - **Borrower keys are type-erased**: one limiter mixes tasks, threads
+///   and keys of any types (as AnyIO mixes any objects). Keys compare by
+///   type *and* value: `"job"` (a `&str`) and `String::from("job")` are
+///   two borrowers. A task's [`Id`](corral_runtime::task::Id) given as a
+///   key is that task.
+/// - **Blocking work.** [`run_sync`](Self::run_sync) runs a closure on
+///   corral's blocking pool under a token, borrowed by the job itself (as
+///   trio's `to_thread_run_sync`), so a task may run several jobs at once.
+/// - **Diagnostics.** The creation site and the borrowers are in
+///   [`statistics`](Self::statistics).
+///
+/// ```
+/// use corral::sync::CapacityLimiter;
+/// use std::sync::Arc;
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let limiter = Arc::new(CapacityLimiter::new(2)); // 2 at a time
+/// let mut tasks = Vec::new();
+/// for i in 0..5 {
+///     let limiter = limiter.clone();
+///     tasks.push(corral::spawn(async move {
+///         let _token = limiter.acquire().await.unwrap();
+///         assert!(limiter.borrowed_tokens() <= 2);
+///         i
+///     }));
+/// }
+/// for t in tasks {
+///     t.await.unwrap();
+/// }
+/// assert_eq!(limiter.available_tokens(), 2);
+/// # });
+/// ```
+pub struct CapacityLimiter {
+    state: Lock<State>,
+    created_at: &'static Location<'static>,
+}
+
+/// A snapshot of a [`CapacityLimiter`], from
+/// [`CapacityLimiter::statistics`] (AnyIO's field names).
+///
+/// ```
+/// let limiter = corral::sync::CapacityLimiter::new(3);
+/// limiter.try_acquire_on_behalf_of("a").unwrap();
+/// let stats = limiter.statistics();
+/// assert_eq!((stats.borrowed_tokens, stats.total_tokens, stats.tasks_waiting), (1, 3, 0));
+/// assert_eq!(stats.borrowers[0].to_string(), "\"a\"");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CapacityLimiterStatistics {
+    /// Tokens held (may exceed `total_tokens` after the total was lowered).
+    pub borrowed_tokens: usize,
+    /// The tokens there are.
+    pub total_tokens: usize,
+    /// Tasks and threads waiting for a token.
+    pub tasks_waiting: usize,
+    /// Who holds the tokens (in no particular order).
+    pub borrowers: Vec<Borrower>,
+    /// Where the limiter was created.
+    pub created_at: &'static Location<'static>,
+}
+
+impl CapacityLimiter {
+    /// A limiter with `total_tokens` tokens; records the caller's location.
+    ///
+    /// ```
+    /// let limiter = corral::sync::CapacityLimiter::new(4);
+    /// assert_eq!(limiter.total_tokens(), 4);
+    /// assert!(limiter.created_at().file().ends_with(".rs"));
+    /// ```
+    #[track_caller]
+    pub fn new(total_tokens: usize) -> Self {
+        CapacityLimiter {
+            state: Lock::new(State {
+                total: total_tokens,
+                borrowed: 0,
+                keys: KeyMap::default(),
+                waiters: WaitList::new(),
+            }),
+            created_at: Location::caller(),
+        }
+    }
+
+    /// The tokens there are.
+    ///
+    /// ```
+    /// assert_eq!(corral::sync::CapacityLimiter::new(3).total_tokens(), 3);
+    /// ```
+    pub fn total_tokens(&self) -> usize {
+        self.state.lock().total
+    }
+
+    /// Changes the number of tokens. Raising it grants the new tokens to
+    /// waiters (FIFO) at once; lowering it takes nothing back: tokens out
+    /// above the new total are not re-issued when they are returned.
+    ///
+    /// ```
+    /// let limiter = corral::sync::CapacityLimiter::new(2);
+    /// limiter.try_acquire_on_behalf_of(1).unwrap();
+    /// limiter.try_acquire_on_behalf_of(2).unwrap();
+    /// limiter.set_total_tokens(1); // both keep their tokens
+    /// assert_eq!((limiter.borrowed_tokens(), limiter.available_tokens()), (2, 0));
+    /// limiter.release_on_behalf_of(&1).unwrap(); // not re-issued
+    /// assert_eq!(limiter.available_tokens(), 0);
+    /// limiter.set_total_tokens(3);
+    /// assert_eq!(limiter.available_tokens(), 2);
+    /// ```
+    pub fn set_total_tokens(&self, total_tokens: usize) {
+        let mut st = self.state.lock();
+        st.total = total_tokens;
+        if st.waiters.is_empty() || st.borrowed >= st.total {
+            return;
+        }
+        self.dispatch_after(st);
+    }
+
+    /// Tokens held right now.
+    ///
+    /// ```
+    /// let limiter = corral::sync::CapacityLimiter::new(2);
+    /// let _t = limiter.try_acquire().unwrap();
+    /// assert_eq!(limiter.borrowed_tokens(), 1);
+    /// ```
+    pub fn borrowed_tokens(&self) -> usize {
+        self.state.lock().borrowed
+    }
+
+    /// Tokens free right now: `total - borrowed`, or 0 while more are out
+    /// than the total.
+    ///
+    /// ```
+    /// let limiter = corral::sync::CapacityLimiter::new(2);
+    /// let _t = limiter.try_acquire().unwrap();
+    /// assert_eq!(limiter.available_tokens(), 1);
+    /// ```
+    pub fn available_tokens(&self) -> usize {
+        let st = self.state.lock();
+        st.total.saturating_sub(st.borrowed)
+    }
+
+    /// Where this limiter was created.
+    ///
+    /// ```
+    /// let limiter = corral::sync::CapacityLimiter::new(1);
+    /// println!("created at {}", limiter.created_at());
+    /// ```
+    pub fn created_at(&self) -> &'static Location<'static> {
+        self.created_at
+    }
+
+    /// A snapshot: tokens borrowed and total, waiters, borrowers.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// let limiter = Arc::new(corral::sync::CapacityLimiter::new(1));
+    /// let l = limiter.clone();
+    /// let task = corral::spawn(async move {
+    ///     let _token = l.acquire().await.unwrap();
+    ///     l.statistics()
+    /// });
+    /// let id = task.id();
+    /// let stats = task.await.unwrap();
+    /// assert_eq!(stats.borrowed_tokens, 1);
+    /// assert_eq!(stats.borrowers[0].task_id(), Some(id));
+    /// assert_eq!(limiter.statistics().borrowed_tokens, 0);
+    /// # });
+    /// ```
+    pub fn statistics(&self) -> CapacityLimiterStatistics {
+        let st = self.state.lock();
+        let borrowers = st
+            .keys
+            .iter()
+            .filter(|(_, h)| **h == Held::Holding)
+            .map(|(k, _)| Borrower(k.clone()))
+            .collect();
+        CapacityLimiterStatistics {
+            borrowed_tokens: st.borrowed,
+            total_tokens: st.total,
+            tasks_waiting: st.waiters.len(),
+            borrowers,
+            created_at: self.created_at,
+        }
+    }
+
+    /// Waits for a token for the current borrower (the corral task; outside
+    /// a task, the thread: see the [type docs](Self)) and returns it as a
+    /// guard that gives it back on drop (AnyIO's `async with limiter`).
+    /// [`CapacityToken::detach`] keeps it for a manual
+    /// [`release`](Self::release) instead (AnyIO's `acquire()`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe and fair: a dropped future gives up its place; if a
+    /// token had already been granted to it, the token passes to the next
+    /// waiter.
+    ///
+    /// # Errors
+    ///
+    /// [`BorrowError`] if the current borrower already holds a token or
+    /// waits for one (at once, without waiting).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let limiter = corral::sync::CapacityLimiter::new(1);
+    /// let token = limiter.acquire().await.unwrap();
+    /// assert!(limiter.acquire().await.is_err()); // the same borrower again
+    /// drop(token);
+    /// assert_eq!(limiter.available_tokens(), 1);
+    /// # });
+    /// ```
+    pub async fn acquire(&self) -> Result<CapacityToken<'_>, BorrowError> {
+        let key = Key::current();
+        self.acquire_key(key.clone()).await?;
+        Ok(CapacityToken {
+            limiter: self,
+            key: Some(key),
+        })
+    }
+
+    /// Takes a token for the current borrower if one is free and nobody
+    /// waits (AnyIO's `acquire_nowait`).
+    ///
+    /// # Errors
+    ///
+    /// [`TryBorrowError::NoTokens`] if none is free (or others wait first);
+    /// `AlreadyBorrowing` / `AlreadyWaiting` for a second acquire.
+    ///
+    /// ```
+    /// let limiter = corral::sync::CapacityLimiter::new(1);
+    /// let token = limiter.try_acquire().unwrap();
+    /// assert!(limiter.try_acquire_on_behalf_of("other").is_err());
+    /// drop(token);
+    /// assert!(limiter.try_acquire_on_behalf_of("other").is_ok());
+    /// ```
+    pub fn try_acquire(&self) -> Result<CapacityToken<'_>, TryBorrowError> {
+        let key = Key::current();
+        self.try_acquire_key(key.clone())?;
+        Ok(CapacityToken {
+            limiter: self,
+            key: Some(key),
+        })
+    }
+
+    /// Blocks the current thread until it holds a token (FIFO with the
+    /// async waiters); the borrower is the current thread (inside a
+    /// `corral::run_sync` closure, which runs as a task: that task).
+    ///
+    /// # Errors
+    ///
+    /// `AlreadyBorrowing` / `AlreadyWaiting` for a second acquire.
+    ///
+    /// # Panics
+    ///
+    /// On a thread that drives a corral runtime (a worker, or inside
+    /// `block_on`): blocking there would stall its tasks. Use
+    /// [`acquire`](Self::acquire) there, or call this from `corral::run_sync`.
+    ///
+    /// ```
+    /// let limiter = corral::sync::CapacityLimiter::new(1);
+    /// let token = limiter.blocking_acquire().unwrap();
+    /// assert_eq!(limiter.borrowed_tokens(), 1);
+    /// drop(token);
+    /// ```
+    #[track_caller]
+    pub fn blocking_acquire(&self) -> Result<CapacityToken<'_>, BlockingBorrowError> {
+        let key = Key::current();
+        self.blocking_acquire_key(key.clone(), None, "CapacityLimiter::blocking_acquire")?;
+        Ok(CapacityToken {
+            limiter: self,
+            key: Some(key),
+        })
+    }
+
+    /// As [`blocking_acquire`](Self::blocking_acquire), giving up after
+    /// `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`BlockingBorrowError::Timeout`] if no token was ours in time; as
+    /// [`blocking_acquire`](Self::blocking_acquire) otherwise.
+    ///
+    /// # Panics
+    ///
+    /// As [`blocking_acquire`](Self::blocking_acquire).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let limiter = corral::sync::CapacityLimiter::new(1);
+    /// limiter.try_acquire_on_behalf_of("busy").unwrap();
+    /// assert!(limiter.blocking_acquire_timeout(Duration::from_millis(5)).is_err());
+    /// limiter.release_on_behalf_of(&"busy").unwrap();
+    /// assert!(limiter.blocking_acquire_timeout(Duration::from_millis(5)).is_ok());
+    /// ```
+    #[track_caller]
+    pub fn blocking_acquire_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<CapacityToken<'_>, BlockingBorrowError> {
+        let key = Key::current();
+        let deadline = Instant::now().checked_add(timeout);
+        self.blocking_acquire_key(key.clone(), deadline, "CapacityLimiter::blocking_acquire_timeout")?;
+        Ok(CapacityToken {
+            limiter: self,
+            key: Some(key),
+        })
+    }
+
+    /// Gives back the current borrower's token (one kept with
+    /// [`CapacityToken::detach`]), granting it to the first waiter.
+    ///
+    /// # Errors
+    ///
+    /// [`ReleaseTokenError`] if the current borrower holds no token.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let limiter = corral::sync::CapacityLimiter::new(1);
+    /// limiter.acquire().await.unwrap().detach(); // AnyIO's acquire()
+    /// assert_eq!(limiter.borrowed_tokens(), 1);
+    /// limiter.release().unwrap();
+    /// assert!(limiter.release().is_err()); // nothing left to release
+    /// # });
+    /// ```
+    pub fn release(&self) -> Result<(), ReleaseTokenError> {
+        self.release_key(&Key::current())
+    }
+
+    /// Waits for a token on behalf of `borrower` (any key: a name, a
+    /// request id, a task's [`Id`](corral_runtime::task::Id)). Give it back
+    /// with [`release_on_behalf_of`](Self::release_on_behalf_of).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Self::acquire): a dropped future gives up its place
+    /// and passes on a token already granted to it; `borrower` then holds
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`BorrowError`] if `borrower` already holds a token or waits for
+    /// one (at once, without waiting).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let limiter = corral::sync::CapacityLimiter::new(2);
+    /// limiter.acquire_on_behalf_of("indexer").await.unwrap();
+    /// assert_eq!(limiter.borrowed_tokens(), 1);
+    /// limiter.release_on_behalf_of(&"indexer").unwrap();
+    /// # });
+    /// ```
+    pub async fn acquire_on_behalf_of<K>(&self, borrower: K) -> Result<(), BorrowError>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+    {
+        self.acquire_key(Key::from_value(borrower)).await
+    }
+
+    /// Takes a token on behalf of `borrower` if one is free and nobody
+    /// waits.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire).
+    ///
+    /// ```
+    /// use corral::sync::{CapacityLimiter, TryBorrowError};
+    /// let limiter = CapacityLimiter::new(1);
+    /// limiter.try_acquire_on_behalf_of(String::from("a")).unwrap();
+    /// assert_eq!(limiter.try_acquire_on_behalf_of("b"), Err(TryBorrowError::NoTokens));
+    /// ```
+    pub fn try_acquire_on_behalf_of<K>(&self, borrower: K) -> Result<(), TryBorrowError>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+    {
+        self.try_acquire_key(Key::from_value(borrower))
+    }
+
+    /// Blocks the current thread until `borrower` holds a token.
+    ///
+    /// # Errors
+    ///
+    /// As [`blocking_acquire`](Self::blocking_acquire).
+    ///
+    /// # Panics
+    ///
+    /// As [`blocking_acquire`](Self::blocking_acquire).
+    ///
+    /// ```
+    /// let limiter = corral::sync::CapacityLimiter::new(1);
+    /// limiter.blocking_acquire_on_behalf_of("loader").unwrap();
+    /// limiter.release_on_behalf_of(&"loader").unwrap();
+    /// ```
+    #[track_caller]
+    pub fn blocking_acquire_on_behalf_of<K>(&self, borrower: K) -> Result<(), BlockingBorrowError>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+    {
+        self.blocking_acquire_key(
+            Key::from_value(borrower),
+            None,
+            "CapacityLimiter::blocking_acquire_on_behalf_of",
+        )
+    }
+
+    /// As [`blocking_acquire_on_behalf_of`](Self::blocking_acquire_on_behalf_of),
+    /// giving up after `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`blocking_acquire_timeout`](Self::blocking_acquire_timeout).
+    ///
+    /// # Panics
+    ///
+    /// As [`blocking_acquire`](Self::blocking_acquire).
+    ///
+    /// ```
+    /// use corral::sync::{BlockingBorrowError, CapacityLimiter};
+    /// use std::time::Duration;
+    /// let limiter = CapacityLimiter::new(1);
+    /// limiter.try_acquire_on_behalf_of(1).unwrap();
+    /// let r = limiter.blocking_acquire_on_behalf_of_timeout(2, Duration::from_millis(5));
+    /// assert_eq!(r, Err(BlockingBorrowError::Timeout));
+    /// ```
+    #[track_caller]
+    pub fn blocking_acquire_on_behalf_of_timeout<K>(
+        &self,
+        borrower: K,
+        timeout: Duration,
+    ) -> Result<(), BlockingBorrowError>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+    {
+        let deadline = Instant::now().checked_add(timeout);
+        self.blocking_acquire_key(
+            Key::from_value(borrower),
+            deadline,
+            "CapacityLimiter::blocking_acquire_on_behalf_of_timeout",
+        )
+    }
+
+    /// Gives back `borrower`'s token, granting it to the first waiter (if
+    /// the total still allows).
+    ///
+    /// # Errors
+    ///
+    /// [`ReleaseTokenError`] if `borrower` holds no token (keys compare by
+    /// type and value: a token taken for `String::from("a")` is not
+    /// released by `&"a"`).
+    ///
+    /// ```
+    /// let limiter = corral::sync::CapacityLimiter::new(1);
+    /// limiter.try_acquire_on_behalf_of(7u64).unwrap();
+    /// assert!(limiter.release_on_behalf_of(&7u32).is_err()); // another type
+    /// limiter.release_on_behalf_of(&7u64).unwrap();
+    /// ```
+    pub fn release_on_behalf_of<K>(&self, borrower: &K) -> Result<(), ReleaseTokenError>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+    {
+        self.release_key(borrower as &dyn DynKey)
+    }
+
+    /// Runs `f` on corral's blocking pool while holding a token: waits for
+    /// the token first (FIFO), and the token goes back when `f` returns or
+    /// panics. The borrower is the job itself (shown as `blocking job N`),
+    /// so one task may run several jobs at once under the limiter.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while waiting for the token: nothing ran, and a token
+    /// already granted passes on. Dropped after `f` started: `f` runs to
+    /// the end on the pool, holding its token until then (the limiter keeps
+    /// counting what really runs).
+    ///
+    /// # Errors
+    ///
+    /// [`JoinError`] if `f` panicked (the token is released all the same),
+    /// or the runtime shut down before it ran.
+    ///
+    /// # Panics
+    ///
+    /// Outside a corral runtime, as `corral::run_sync`.
+    ///
+    /// ```
+    /// use corral::sync::CapacityLimiter;
+    /// use std::sync::Arc;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let limiter = Arc::new(CapacityLimiter::new(2));
+    /// let jobs: Vec<_> = (0..4u64)
+    ///     .map(|i| {
+    ///         let limiter = limiter.clone();
+    ///         corral::spawn(async move { limiter.run_sync(move || i * i).await.unwrap() })
+    ///     })
+    ///     .collect();
+    /// let mut sum = 0;
+    /// for j in jobs {
+    ///     sum += j.await.unwrap();
+    /// }
+    /// assert_eq!(sum, 14);
+    /// assert_eq!(limiter.borrowed_tokens(), 0);
+    /// # });
+    /// ```
+    pub async fn run_sync<F, R>(self: &Arc<Self>, f: F) -> Result<R, JoinError>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let handle = match Handle::try_current() {
+            Ok(h) => h,
+            Err(e) => panic!("CapacityLimiter::run_sync called outside a corral runtime: {e}"),
+        };
+        let key = Key::job();
+        if let Err(e) = self.acquire_key(key.clone()).await {
+            unreachable!("a fresh job key is never borrowed twice: {e}");
+        }
+        let token = OwnedToken {
+            limiter: self.clone(),
+            key: Some(key),
+        };
+        handle
+            .run_sync(move || {
+                let _token = token;
+                f()
+            })
+            .await
+    }
+
+    /// The waiter future for `key`.
+    fn acquire_key(&self, key: Key) -> AcquireKey<'_> {
+        AcquireKey {
+            limiter: self,
+            node: WaitNode::new(key),
+        }
+    }
+
+    fn try_acquire_key(&self, key: Key) -> Result<(), TryBorrowError> {
+        self.state.lock().enter(key, false).map(|_| ())
+    }
+
+    fn release_key<Q: ?Sized + Hash + Eq + AsDynKey>(&self, key: &Q) -> Result<(), ReleaseTokenError>
+    where
+        Key: Borrow<Q>,
+    {
+        let mut st = self.state.lock();
+        match st.take_back(key) {
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                self.dispatch_after(st);
+                Ok(())
+            }
+            Err(()) => {
+                drop(st);
+                Err(ReleaseTokenError {
+                    borrower: describe_to_string(key.as_dyn_key()),
+                })
+            }
+        }
+    }
+
+    /// Blocks the current (non-runtime) thread until `key` holds a token,
+    /// or `deadline` passes.
+    #[track_caller]
+    fn blocking_acquire_key(
+        &self,
+        key: Key,
+        deadline: Option<Instant>,
+        what: &str,
+    ) -> Result<(), BlockingBorrowError> {
+        assert_may_block(what);
+        let node = pin!(WaitNode::new(key));
+        {
+            let mut guard = self.state.lock();
+            let st = &mut *guard;
+            // SAFETY: not queued yet: the payload is ours.
+            let key = unsafe { st.waiters.value_of(node.as_ref()) }.clone();
+            if st.enter(key, true).map_err(queued_error)? {
+                return Ok(());
+            }
+            // SAFETY: the node is in no list; it only ever goes into this
+            // one, under this lock, and leaves it (granted, or `remove`d
+            // below) before this function returns and drops it.
+            unsafe { st.waiters.push_back_thread(node.as_ref()) };
+        }
+        let notified = match deadline {
+            None => {
+                node.as_ref().park_until_notified();
+                true
+            }
+            Some(d) => node.as_ref().park_until_notified_or(d),
+        };
+        if notified {
+            return Ok(());
+        }
+        let mut guard = self.state.lock();
+        let st = &mut *guard;
+        // SAFETY: the node is queued in this list or in none; lock held.
+        match unsafe { st.waiters.remove(node.as_ref()) } {
+            // The grant raced the timeout: the token is ours, keep it.
+            Removed::Notified => Ok(()),
+            Removed::Unlinked { .. } => {
+                // SAFETY: unlinked: the payload is ours again.
+                let key = unsafe { st.waiters.value_of(node.as_ref()) };
+                st.keys.remove(&*key);
+                Err(BlockingBorrowError::Timeout)
+            }
+            Removed::NotQueued => unreachable!("a blocking waiter lost its node"),
+        }
+    }
+
+    /// Grants free tokens to the waiters, waking them after releasing `st`.
+    fn dispatch_after(&self, st: LockGuard<'_, State>) {
+        let mut first = Some(st);
+        WakeBatch::wake_in_chunks(
+            || first.take().unwrap_or_else(|| self.state.lock()),
+            |st, batch| st.dispatch(batch),
+        );
+    }
+}
+
+impl fmt::Debug for CapacityLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state.lock();
+        f.debug_struct("CapacityLimiter")
+            .field("total_tokens", &st.total)
+            .field("borrowed_tokens", &st.borrowed)
+            .field("tasks_waiting", &st.waiters.len())
+            .field("created_at", &format_args!("{}", self.created_at))
+            .finish()
+    }
+}
+
+/// The waiter future: takes a token for its key if one is free and nobody
+/// waits (after spending one unit of the task's cooperative budget), or
+/// queues; the grant arrives in `dispatch`. Dropping it while it waits
+/// follows the cancellation rule in the [module docs](self).
+struct AcquireKey<'a> {
+    limiter: &'a CapacityLimiter,
+    node: WaitNode<Key>,
+}
+
+impl AcquireKey<'_> {
+    fn node(self: Pin<&Self>) -> Pin<&WaitNode<Key>> {
+        // SAFETY: `node` is structurally pinned: never moved out of `AcquireKey`.
+        unsafe { self.map_unchecked(|a| &a.node) }
+    }
+}
+
+impl Future for AcquireKey<'_> {
+    type Output = Result<(), BorrowError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let node = self.as_ref().node();
+        if node.take_notified() {
+            return Poll::Ready(Ok(()));
+        }
+        if !node.is_queued() {
+            ready!(coop::poll_consume_budget(cx));
+        }
+        let mut guard = self.limiter.state.lock();
+        // Again under the lock: a grant may have landed in between.
+        if node.take_notified() {
+            drop(guard);
+            return Poll::Ready(Ok(()));
+        }
+        let st = &mut *guard;
+        if node.is_queued() {
+            // SAFETY: queued in this list; lock held.
+            let stale = unsafe { st.waiters.update_waker(node, cx) };
+            stale.drop_after(guard);
+            return Poll::Pending;
+        }
+        // SAFETY: not queued: the payload is ours (the owner's).
+        let key = unsafe { st.waiters.value_of(node) }.clone();
+        match st.enter(key, true) {
+            Ok(true) => return Poll::Ready(Ok(())),
+            Ok(false) => {}
+            Err(e) => {
+                drop(guard);
+                return Poll::Ready(Err(queued_error(e)));
+            }
+        }
+        // SAFETY: the node is in no list; it only ever goes into this one,
+        // under this lock, and `Drop` removes it before it is freed.
+        unsafe { st.waiters.push_back(node, cx) };
+        Poll::Pending
+    }
+}
+
+impl Drop for AcquireKey<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `self` is pinned (a `Drop` of a pinned value runs in
+        // place); the reference does not move the node.
+        let node = unsafe { Pin::new_unchecked(&self.node) };
+        if !node.is_queued() && !node.is_notified() {
+            return;
+        }
+        let mut guard = self.limiter.state.lock();
+        let st = &mut *guard;
+        // SAFETY: the node can only be in this limiter's list; lock held.
+        let removed = unsafe { st.waiters.remove(node) };
+        // SAFETY: no longer queued: the payload is ours again.
+        let key = unsafe { st.waiters.value_of(node) };
+        match removed {
+            Removed::NotQueued => {}
+            // Never granted: forget the waiting borrower. Nobody behind
+            // becomes servable (no token is free while anyone waits).
+            Removed::Unlinked { .. } => {
+                st.keys.remove(&*key);
+            }
+            // Granted a token it will not use: give it back, pass it on.
+            Removed::Notified => {
+                let key = key.clone();
+                if st.take_back(&key) == Ok(true) {
+                    self.limiter.dispatch_after(guard);
+                }
+            }
+        }
+    }
+}
+
+/// A token of a [`CapacityLimiter`], held by its borrower; given back (to
+/// the first waiter) when dropped. From [`CapacityLimiter::acquire`],
+/// [`try_acquire`](CapacityLimiter::try_acquire) and the blocking variants.
+///
+/// It remembers its borrower, so it releases the right token wherever it
+/// is dropped. Do not also release that borrower's token by hand
+/// ([`CapacityLimiter::release`]) while the guard lives.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let limiter = corral::sync::CapacityLimiter::new(1);
+/// {
+///     let token = limiter.acquire().await.unwrap();
+///     assert_eq!(limiter.statistics().borrowers, vec![token.borrower()]);
+/// }
+/// assert_eq!(limiter.borrowed_tokens(), 0);
+/// # });
+/// ```
+#[must_use = "the token is given back as soon as the guard is dropped"]
+pub struct CapacityToken<'a> {
+    limiter: &'a CapacityLimiter,
+    /// None once detached.
+    key: Option<Key>,
+}
+
+impl CapacityToken<'_> {
+    /// Who holds the token.
+    ///
+    /// ```
+    /// let limiter = corral::sync::CapacityLimiter::new(1);
+    /// let token = limiter.try_acquire().unwrap();
+    /// assert_eq!(token.borrower().thread_id(), Some(std::thread::current().id()));
+    /// ```
+    pub fn borrower(&self) -> Borrower {
+        Borrower(self.key.clone().expect("a live token has its key"))
+    }
+
+    /// Keeps the token borrowed after the guard is gone, for a manual
+    /// [`CapacityLimiter::release`] (or `release_on_behalf_of`) later:
+    /// AnyIO's `acquire()` / `release()` style.
+    ///
+    /// ```
+    /// let limiter = corral::sync::CapacityLimiter::new(1);
+    /// limiter.try_acquire().unwrap().detach();
+    /// assert_eq!(limiter.borrowed_tokens(), 1);
+    /// limiter.release().unwrap();
+    /// assert_eq!(limiter.borrowed_tokens(), 0);
+    /// ```
+    pub fn detach(mut self) {
+        self.key = None;
+    }
+}
+
+impl Drop for CapacityToken<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            // Err only if the borrower's token was released by hand too:
+            // then there is nothing left to give back.
+            let _ = self.limiter.release_key(&key);
+        }
+    }
+}
+
+impl fmt::Debug for CapacityToken<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CapacityToken")
+            .field("borrower", &self.key.as_ref().map(|k| Borrower(k.clone())))
+            .finish()
+    }
+}
+
+/// The token a `run_sync` job carries onto the blocking pool.
+struct OwnedToken {
+    limiter: Arc<CapacityLimiter>,
+    key: Option<Key>,
+}
+
+impl Drop for OwnedToken {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let _ = self.limiter.release_key(&key);
+        }
+    }
+}
