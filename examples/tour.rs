@@ -1,7 +1,9 @@
 //! A short tour of corral: spawn, join, yield, abort, a panic that is
 //! contained, timers and timeouts, blocking work on the blocking pool, and
 //! the stall monitor catching a task that blocks its worker, and the sync
-//! primitives (Mutex, Semaphore) with their statistics.
+//! primitives (Mutex, Semaphore, RwLock, CapacityLimiter, ReentrantMutex,
+//! Event, Condition, Barrier, Notify, Queue, RateLimiter) with their
+//! statistics.
 //! Run it with `cargo run --release --example tour`.
 
 use corral::time::{sleep, timeout};
@@ -308,12 +310,18 @@ async fn sync_tour() {
         stats.created_at
     );
 
-    barrier_tour().await;
-    ratelimit_tour().await;
+    println!("\n13. RwLock: readers together, the writer alone");
     rwlock_tour().await;
-    queue_tour().await;
-    event_tour().await;
+    println!("\n14. CapacityLimiter and ReentrantMutex");
     limiter_tour().await;
+    println!("\n15. Event and Condition");
+    event_tour().await;
+    println!("\n16. Barrier and Notify");
+    barrier_tour().await;
+    println!("\n17. Queue: backpressure, a worker pool, priorities");
+    queue_tour().await;
+    println!("\n18. RateLimiter");
+    ratelimit_tour().await;
 }
 
 /// Barrier and Notify: a Barrier of 3 OS threads doing 2 phases, its
