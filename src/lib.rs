@@ -23,8 +23,13 @@ pub use corral_runtime::{
     StallReport, TryCurrentError, YieldNow,
 };
 
-/// Synchronization primitives wired into the scheduler: [`Mutex`](sync::Mutex),
-/// [`Semaphore`](sync::Semaphore), [`BoundedSemaphore`](sync::BoundedSemaphore),
+/// Synchronization primitives wired into the scheduler: locks
+/// ([`Mutex`](sync::Mutex), [`RwLock`](sync::RwLock),
+/// [`ReentrantMutex`](sync::ReentrantMutex)), permits
+/// ([`Semaphore`](sync::Semaphore), [`BoundedSemaphore`](sync::BoundedSemaphore),
+/// [`CapacityLimiter`](sync::CapacityLimiter), [`RateLimiter`](sync::RateLimiter)),
+/// signals ([`Event`](sync::Event), [`Notify`](sync::Notify),
+/// [`Condition`](sync::Condition), [`Barrier`](sync::Barrier)),
 /// [`Queue`](sync::Queue), and their guards, futures, errors and statistics.
 ///
 /// ```
