@@ -18,6 +18,8 @@
 //! - [`BoundedSemaphore`]: a Semaphore that never exceeds its initial
 //!   value; asyncio-style `acquire_manual` / `release` beside RAII permits.
 //! - [`Mutex`]: fair async mutex with direct handoff, no poisoning.
+//! - [`oneshot`] and [`mpsc`]: tokio's channels in tokio's shapes (one
+//!   value; many senders to one receiver, bounded or unbounded).
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -39,9 +41,13 @@
 //! - `error`: the typed errors.
 
 mod bounded_semaphore;
+mod cell;
 mod error;
 mod loom;
+pub mod mpsc;
 mod mutex;
+pub mod oneshot;
+mod park;
 mod raw;
 mod semaphore;
 
