@@ -45,6 +45,7 @@ pub struct Workload {
 }
 
 mod sync;
+mod sync_channels;
 
 pub fn all() -> Vec<Workload> {
     use Kind::*;
@@ -149,6 +150,7 @@ pub fn all() -> Vec<Workload> {
         w("tcp_echo_100conn", Net, corral_tcp_echo_100, tokio_tcp_echo_100),
     ];
     v.extend(sync::rows());
+    v.extend(sync_channels::rows());
     v
 }
 
@@ -167,6 +169,7 @@ pub struct Alternate {
 pub fn alternates() -> Vec<Alternate> {
     let mut v = Vec::new();
     v.extend(sync::alternates());
+    v.extend(sync_channels::alternates());
     v
 }
 
