@@ -48,7 +48,6 @@
 use crate::cell::{Arc, AtomicUsize, Ordering::*, UnsafeCell};
 use std::fmt;
 use std::future::Future;
-use std::panic::Location;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -154,7 +153,6 @@ struct Inner<T> {
     value: UnsafeCell<Option<T>>,
     rx_waker: UnsafeCell<Option<Waker>>,
     tx_waker: UnsafeCell<Option<Waker>>,
-    created_at: &'static Location<'static>,
 }
 
 // SAFETY: the cells are handed between the two sides by the state word's
@@ -165,8 +163,9 @@ unsafe impl<T: Send> Send for Inner<T> {}
 unsafe impl<T: Send> Sync for Inner<T> {}
 
 /// Creates a oneshot channel: a [`Sender`] for one value and the
-/// [`Receiver`] that awaits it. One allocation. Records the caller's
-/// location (see [`Receiver::created_at`]).
+/// [`Receiver`] that awaits it. One allocation, as small as tokio's (72
+/// bytes for a `u64`): unlike the long-lived primitives, a oneshot does not
+/// record its creation site, which would cost 8 bytes on every request.
 ///
 /// ```
 /// use corral::sync::oneshot;
@@ -174,14 +173,12 @@ unsafe impl<T: Send> Sync for Inner<T> {}
 /// tx.send(5).unwrap();
 /// assert_eq!(rx.try_recv(), Ok(5));
 /// ```
-#[track_caller]
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let inner = Arc::new(Inner {
         state: AtomicUsize::new(0),
         value: UnsafeCell::new(None),
         rx_waker: UnsafeCell::new(None),
         tx_waker: UnsafeCell::new(None),
-        created_at: Location::caller(),
     });
     (
         Sender {
@@ -524,17 +521,6 @@ impl<T> Receiver<T> {
             None => true,
             Some(inner) => inner.state.load(Acquire) & SENT == 0,
         }
-    }
-
-    /// Where the channel was created (`#[track_caller]` on [`channel`]);
-    /// None once the receiver completed.
-    ///
-    /// ```
-    /// let (_tx, rx) = corral::sync::oneshot::channel::<u8>();
-    /// assert!(rx.created_at().unwrap().file().ends_with(".rs"));
-    /// ```
-    pub fn created_at(&self) -> Option<&'static Location<'static>> {
-        self.inner.as_ref().map(|i| i.created_at)
     }
 }
 

@@ -239,12 +239,6 @@ fn under_a_tokio_runtime() {
     });
 }
 
-#[test]
-fn created_at_points_here() {
-    let (_tx, rx) = oneshot::channel::<u8>();
-    assert!(rx.created_at().unwrap().file().ends_with("oneshot.rs"));
-}
-
 /// Threads and tasks race sends, drops and receives; every value is
 /// delivered exactly once or handed back, and every value is dropped once.
 #[test]

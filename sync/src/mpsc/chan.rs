@@ -111,14 +111,40 @@ impl<T> State<T> {
     /// Pushes an item (or drops it, if the receiver is gone: then it comes
     /// back to be dropped after the lock) and takes the receiver's waker.
     #[inline]
-    fn push(&mut self, value: T) -> (Option<T>, Option<Waker>) {
+    fn push(&mut self, value: T, max: Option<usize>) -> (Option<T>, Option<Waker>) {
         if self.rx_dropped {
             return (Some(value), None);
+        }
+        if self.queue.len() == self.queue.capacity() {
+            self.grow(max);
         }
         self.queue.push_back(value);
         (None, self.rx_waker.take())
     }
+
+    /// Grows the full buffer: doubling, but never past a bounded channel's
+    /// capacity (so a full bounded channel holds `capacity` items in about
+    /// `capacity` slots, not the next power of two).
+    #[cold]
+    fn grow(&mut self, max: Option<usize>) {
+        let len = self.queue.len();
+        let want = (len * 2).max(4);
+        let want = max.map_or(want, |m| want.min(m).max(len + 1));
+        self.queue.reserve_exact(want - len);
+    }
+
+    /// After a pop: a buffer that a burst grew large is freed once it has
+    /// drained, so an idle channel does not keep its peak memory.
+    #[inline]
+    fn maybe_shrink(&mut self) {
+        if self.queue.is_empty() && self.queue.capacity() > SHRINK_ABOVE {
+            self.queue.shrink_to_fit();
+        }
+    }
 }
+
+/// Buffers larger than this (in items) are freed when they drain.
+const SHRINK_ABOVE: usize = 1024;
 
 /// One channel; see the [module docs](self).
 pub(crate) struct Chan<T> {
@@ -252,7 +278,7 @@ impl<T> Chan<T> {
         if st.closed {
             return Err(value);
         }
-        let (back, w) = st.push(value);
+        let (back, w) = st.push(value, self.max);
         drop(st);
         drop(back);
         if let Some(w) = w {
@@ -265,7 +291,7 @@ impl<T> Chan<T> {
     /// is gone the item is dropped.
     pub(crate) fn push_reserved(&self, value: T) {
         let mut st = self.state.lock();
-        let (back, w) = st.push(value);
+        let (back, w) = st.push(value, self.max);
         drop(st);
         drop(back);
         if let Some(w) = w {
@@ -286,7 +312,7 @@ impl<T> Chan<T> {
         // `free > 0` implies nobody waits: no barging.
         st.free -= 1;
         if let Some(v) = value {
-            let (back, w) = st.push(v);
+            let (back, w) = st.push(v, self.max);
             drop(st);
             drop(back);
             if let Some(w) = w {
@@ -367,7 +393,7 @@ impl<T> Chan<T> {
             return Poll::Ready(match fast.take() {
                 None => Slot::Reserved,
                 Some(v) => {
-                    let (back, w) = st.push(v);
+                    let (back, w) = st.push(v, self.max);
                     drop(st);
                     drop(back);
                     if let Some(w) = w {
@@ -494,6 +520,7 @@ impl<T> Chan<T> {
     /// first, then to the pool (bounded channels).
     #[inline]
     fn after_pop(&self, mut st: LockGuard<'_, State<T>>, n: usize) {
+        st.maybe_shrink();
         if self.max.is_none() {
             return;
         }
