@@ -674,3 +674,33 @@ fn handles_and_futures_are_send_and_sync() {
     send_sync(&otx);
     send_sync(&orx);
 }
+
+#[test]
+fn sender_closed_waits_for_the_receiver_to_close() {
+    multi(2).block_on(async {
+        let (tx, mut rx) = mpsc::channel::<u8>(1);
+        let watchers: Vec<_> = (0..40)
+            .map(|_| {
+                let tx = tx.clone();
+                corral::spawn(async move { tx.closed().await })
+            })
+            .collect();
+        // One cancelled watcher changes nothing.
+        {
+            let mut c = pin!(tx.closed());
+            assert!(poll_once(c.as_mut()).is_pending());
+        }
+        settle().await;
+        assert!(!tx.is_closed());
+        rx.close();
+        for w in watchers {
+            w.await.unwrap();
+        }
+        tx.closed().await; // at once, after the close
+        let (utx, urx) = mpsc::unbounded_channel::<u8>();
+        let w = corral::spawn(async move { utx.closed().await });
+        settle().await;
+        drop(urx);
+        w.await.unwrap();
+    });
+}

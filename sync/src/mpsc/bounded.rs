@@ -408,6 +408,27 @@ impl<T> Sender<T> {
         }
     }
 
+    /// Waits until the receiver closes the channel or is dropped (e.g. to
+    /// stop producing for nobody).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: nothing is handed to the waiter, so a dropped future
+    /// loses nothing; call again.
+    ///
+    /// ```
+    /// use corral::sync::mpsc;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let (tx, rx) = mpsc::channel::<u8>(1);
+    /// corral::spawn(async move { drop(rx) });
+    /// tx.closed().await;
+    /// assert!(tx.is_closed());
+    /// # });
+    /// ```
+    pub async fn closed(&self) {
+        self.chan.closed().await
+    }
+
     /// True once the receiver closed the channel or was dropped.
     ///
     /// ```

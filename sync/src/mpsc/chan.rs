@@ -84,6 +84,8 @@ pub(crate) struct State<T> {
     tx_gone: bool,
     rx_waker: Option<Waker>,
     senders: WaitList<Grant>,
+    /// Senders waiting in `closed()` for the receiver to close.
+    closed_watchers: WaitList<()>,
 }
 
 impl<T> State<T> {
@@ -186,6 +188,7 @@ impl<T> Chan<T> {
                 tx_gone: false,
                 rx_waker: None,
                 senders: WaitList::new(),
+                closed_watchers: WaitList::new(),
             }),
             tx_count: AtomicUsize::new(1),
             max,
@@ -570,10 +573,18 @@ impl<T> Chan<T> {
                 for g in st.senders.iter_mut() {
                     *g = Grant::Closed;
                 }
-                st.senders.wake_all(batch)
+                st.senders.wake_all(batch) || st.closed_watchers.wake_all(batch)
             },
         );
         drop(items);
+    }
+
+    /// A future that waits until the receiver closes (`Sender::closed`).
+    pub(crate) fn closed(&self) -> Closed<'_, T> {
+        Closed {
+            chan: self,
+            node: WaitNode::new(()),
+        }
     }
 }
 
@@ -582,4 +593,55 @@ impl<T> Chan<T> {
 pub(crate) enum TryErr {
     Full,
     Closed,
+}
+
+/// The future of `Sender::closed`: a node (no payload) in
+/// `closed_watchers`, woken by `close`. Nothing is handed over, so a
+/// cancelled one has nothing to pass on.
+pub(crate) struct Closed<'a, T> {
+    chan: &'a Chan<T>,
+    node: WaitNode<()>,
+}
+
+impl<T> std::future::Future for Closed<'_, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: `node` is structurally pinned: never moved out.
+        let node = unsafe { self.as_ref().map_unchecked(|c| &c.node) };
+        if node.take_notified() {
+            return Poll::Ready(());
+        }
+        let mut st = self.chan.state.lock();
+        if node.take_notified() || st.closed {
+            // A node still queued on a closed channel is being woken by
+            // `close` right now (in chunks); `Drop` takes it out.
+            return Poll::Ready(());
+        }
+        if node.is_queued() {
+            // SAFETY: queued in this list; lock held.
+            let stale = unsafe { st.closed_watchers.update_waker(node, cx) };
+            stale.drop_after(st);
+            return Poll::Pending;
+        }
+        // SAFETY: in no list; only ever this one, under this lock; `Drop`
+        // removes it before it is freed.
+        unsafe { st.closed_watchers.push_back(node, cx) };
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Closed<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: pinned (drop runs in place); taking a reference does not
+        // move the node.
+        let node = unsafe { Pin::new_unchecked(&self.node) };
+        if !node.is_queued() && !node.is_notified() {
+            return;
+        }
+        let mut st = self.chan.state.lock();
+        // SAFETY: the node can only be in this channel's list; lock held.
+        // Whatever `remove` found, nothing was handed over.
+        let _ = unsafe { st.closed_watchers.remove(node) };
+    }
 }

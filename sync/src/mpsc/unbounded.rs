@@ -86,6 +86,27 @@ impl<T> UnboundedSender<T> {
         self.chan.send_unbounded(value).map_err(SendError)
     }
 
+    /// Waits until the receiver closes the channel or is dropped (e.g. to
+    /// stop producing for nobody).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: nothing is handed to the waiter, so a dropped future
+    /// loses nothing; call again.
+    ///
+    /// ```
+    /// use corral::sync::mpsc;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let (tx, rx) = mpsc::unbounded_channel::<u8>();
+    /// corral::spawn(async move { drop(rx) });
+    /// tx.closed().await;
+    /// assert!(tx.is_closed());
+    /// # });
+    /// ```
+    pub async fn closed(&self) {
+        self.chan.closed().await
+    }
+
     /// True once the receiver closed the channel or was dropped.
     ///
     /// ```
