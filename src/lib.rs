@@ -25,7 +25,8 @@ pub use corral_runtime::{
 
 /// Synchronization primitives wired into the scheduler: [`Mutex`](sync::Mutex),
 /// [`Semaphore`](sync::Semaphore), [`BoundedSemaphore`](sync::BoundedSemaphore),
-/// and their guards, errors and statistics.
+/// the [`oneshot`](sync::oneshot) and [`mpsc`](sync::mpsc) channels, and
+/// their guards, errors and statistics.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {

@@ -38,6 +38,10 @@
 //!   handoff, its waiter future, the cancellation rule and the blocking
 //!   path. `Mutex` is one permit of it.
 //! - `loom`: the lock type, switched to loom's under `--cfg loom`.
+//! - `cell`: atomics, `Arc` and `UnsafeCell` for the channels, switched the
+//!   same way.
+//! - `park`: the channels' blocking path (drive the async waiter on a
+//!   parked thread, with a deadline).
 //! - `error`: the typed errors.
 
 mod bounded_semaphore;

@@ -268,9 +268,17 @@ fn dropping_the_receiver_drops_buffered_items_and_wakes_senders() {
         drop(rx);
         assert_eq!(drops.load(SeqCst), 1);
         assert!(waiting.await.unwrap());
-        assert_eq!(drops.load(SeqCst), 2); // the refused value came back and dropped
-                                           // A permit used after the receiver is gone drops its value.
+        // The refused value came back in the error and was dropped.
+        assert_eq!(drops.load(SeqCst), 2);
         assert!(tx.try_reserve().is_err());
+        // A permit reserved before the receiver went drops its value when
+        // used, and its slot goes back.
+        let (tx, rx) = mpsc::channel(2);
+        let permit = tx.try_reserve().unwrap();
+        drop(rx);
+        permit.send(Tracked(drops.clone()));
+        assert_eq!(drops.load(SeqCst), 3);
+        assert_eq!(tx.capacity(), 2);
     });
 }
 

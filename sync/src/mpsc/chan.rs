@@ -115,6 +115,10 @@ impl<T> State<T> {
     #[inline]
     fn push(&mut self, value: T, max: Option<usize>) -> (Option<T>, Option<Waker>) {
         if self.rx_dropped {
+            // Nobody will receive it; its slot goes back to the pool.
+            if max.is_some() {
+                self.free += 1;
+            }
             return (Some(value), None);
         }
         if self.queue.len() == self.queue.capacity() {
