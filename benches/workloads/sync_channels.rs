@@ -335,12 +335,12 @@ mpsc_row!(mpsc_unbounded_burst_100k, |rt, spawn, mpsc| {
     })
 });
 
-const ONESHOTS: usize = 10_000;
+const ONESHOTS: usize = 100_000;
 
 pub mod oneshot_create_send_recv {
     use super::*;
 
-    /// 10,000 times in one task: create a oneshot, send, await the value.
+    /// 100,000 times in one task: create a oneshot, send, await the value.
     macro_rules! body {
         ($rt:ident, $oneshot:path) => {{
             use $oneshot as oneshot;

@@ -15,7 +15,7 @@
 //!
 //! # Protocol
 //!
-//! One allocation ([`Inner`]) holds the value cell, two waker cells and one
+//! One allocation (`Inner`) holds the value cell, two waker cells and one
 //! atomic state word of bits:
 //!
 //! | bit        | set by                      | meaning                                  |
@@ -25,6 +25,8 @@
 //! | `CLOSED`   | the receiver (close, drop)  | no value will be accepted from now on    |
 //! | `RX_WAKER` | the receiver                | `rx_waker` holds the receiver's waker    |
 //! | `TX_WAKER` | the sender                  | `tx_waker` holds the sender's waker      |
+//! | `TX_ALIVE` | set at creation; cleared by the sender when it is done with the allocation | |
+//! | `RX_ALIVE` | the same, for the receiver  |                                          |
 //!
 //! Who may touch which cell:
 //!
@@ -42,13 +44,27 @@
 //!   writes it while `TX_WAKER` is clear; the receiver wakes it if
 //!   `TX_WAKER` was set when it set `CLOSED`.
 //!
-//! Whatever the cells still hold is dropped with `Inner`, by the last of the
-//! two handles (the `Arc` makes that exclusive).
+//! # Freeing, without an `Arc`
+//!
+//! The allocation is a `Box`; the two `*_ALIVE` bits are its reference
+//! count. A side clears its bit in its last transition on the state word
+//! and never touches the allocation afterwards; the side that clears the
+//! second bit (seeing the other already clear, through an AcqRel RMW that
+//! pairs with the other side's) frees it, dropping whatever the cells
+//! still hold. When a side has no waker to wake, its terminal transition
+//! and leaving are one compare-exchange: a send to a receiver that has not
+//! registered a waker, then the receive, are two read-modify-writes in
+//! all, where an `Arc` makes it four (its clone, and a drop per side,
+//! beside the send's compare-exchange). When it
+//! must wake the other side, it sets its terminal bit, wakes (reading the
+//! waker cell, which the other side cannot free while this side's bit is
+//! set), then leaves.
 
-use crate::cell::{Arc, AtomicUsize, Ordering::*, UnsafeCell};
+use crate::cell::{AtomicUsize, Ordering::*, UnsafeCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -57,6 +73,8 @@ const TX_WAKER: usize = 1 << 1;
 const COMPLETE: usize = 1 << 2;
 const SENT: usize = 1 << 3;
 const CLOSED: usize = 1 << 4;
+const TX_ALIVE: usize = 1 << 5;
+const RX_ALIVE: usize = 1 << 6;
 
 /// The errors of a oneshot channel (tokio's module of the same name).
 pub mod error {
@@ -163,9 +181,10 @@ unsafe impl<T: Send> Send for Inner<T> {}
 unsafe impl<T: Send> Sync for Inner<T> {}
 
 /// Creates a oneshot channel: a [`Sender`] for one value and the
-/// [`Receiver`] that awaits it. One allocation, as small as tokio's (72
-/// bytes for a `u64`): unlike the long-lived primitives, a oneshot does not
-/// record its creation site, which would cost 8 bytes on every request.
+/// [`Receiver`] that awaits it. One allocation of 56 bytes for a `u64`
+/// (tokio's is 72: no `Arc` counts here, the state word is the count).
+/// Unlike the long-lived primitives, a oneshot does not record its
+/// creation site, which would cost 8 bytes on every request.
 ///
 /// ```
 /// use corral::sync::oneshot;
@@ -174,18 +193,64 @@ unsafe impl<T: Send> Sync for Inner<T> {}
 /// assert_eq!(rx.try_recv(), Ok(5));
 /// ```
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
-    let inner = Arc::new(Inner {
-        state: AtomicUsize::new(0),
+    let inner = Box::new(Inner {
+        state: AtomicUsize::new(TX_ALIVE | RX_ALIVE),
         value: UnsafeCell::new(None),
         rx_waker: UnsafeCell::new(None),
         tx_waker: UnsafeCell::new(None),
     });
+    let ptr = NonNull::from(Box::leak(inner));
     (
         Sender {
-            inner: Some(inner.clone()),
+            inner: Some(Ptr(ptr)),
         },
-        Receiver { inner: Some(inner) },
+        Receiver {
+            inner: Some(Ptr(ptr)),
+        },
     )
+}
+
+/// One side's pointer to the shared allocation. Valid while that side's
+/// `*_ALIVE` bit is set, which is until [`leave`](Ptr::leave) (or a
+/// transition that clears the bit) consumes it.
+struct Ptr<T>(NonNull<Inner<T>>);
+
+// SAFETY: a `Ptr` is one side's share of an `Inner`, which is Send + Sync
+// for `T: Send` (see there); the freeing protocol makes the last side the
+// only one touching it.
+unsafe impl<T: Send> Send for Ptr<T> {}
+// SAFETY: as above; `&Ptr` only reaches `&Inner`.
+unsafe impl<T: Send> Sync for Ptr<T> {}
+
+impl<T> Ptr<T> {
+    fn get(&self) -> &Inner<T> {
+        // SAFETY: this side's ALIVE bit is set while the `Ptr` exists, so
+        // the other side does not free the allocation.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Clears this side's bit (`mine`); frees the allocation if the other
+    /// side had already left.
+    fn leave(self, mine: usize) {
+        // AcqRel: Release orders this side's accesses before the other
+        // side's free; Acquire orders the other side's before ours.
+        let prev = self.get().state.fetch_and(!mine, AcqRel);
+        if prev & (TX_ALIVE | RX_ALIVE) & !mine == 0 {
+            // SAFETY: both bits are clear now: nobody else holds the
+            // allocation, and the RMW above synchronised with the other
+            // side's leaving.
+            unsafe { self.free() };
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Both `*_ALIVE` bits are clear and the caller cleared the second (so
+    /// it synchronised with the other side's leaving).
+    unsafe fn free(self) {
+        // SAFETY: made by `Box::leak` in `channel`, freed once (contract).
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
 }
 
 /// Sends the one value of a [`channel`]. Dropping it unsent makes the
@@ -202,7 +267,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 /// ```
 pub struct Sender<T> {
     /// None once `send` consumed it (so `Drop` does nothing).
-    inner: Option<Arc<Inner<T>>>,
+    inner: Option<Ptr<T>>,
 }
 
 /// Receives the value of a [`channel`]: `.await` it (it is a `Future` of
@@ -221,8 +286,9 @@ pub struct Sender<T> {
 /// # });
 /// ```
 pub struct Receiver<T> {
-    /// None once the value or the error was returned by `poll`.
-    inner: Option<Arc<Inner<T>>>,
+    /// None once the value or the error was returned (the receiver has
+    /// left the allocation).
+    inner: Option<Ptr<T>>,
 }
 
 impl<T> Inner<T> {
@@ -282,6 +348,38 @@ impl<T> Sender<T> {
         self.inner
             .as_ref()
             .expect("the sender is only emptied by send, which consumes it")
+            .get()
+    }
+
+    /// The sender's terminal transition: sets `done` (with `COMPLETE`),
+    /// and leaves the allocation, in one step unless the receiver's waker
+    /// must be woken first.
+    fn finish(ptr: Ptr<T>, done: usize) {
+        let inner = ptr.get();
+        let mut st = inner.state.load(Relaxed);
+        loop {
+            let wake = st & RX_WAKER != 0 && st & CLOSED == 0;
+            let new = if wake {
+                st | COMPLETE | done
+            } else {
+                (st | COMPLETE | done) & !TX_ALIVE
+            };
+            // AcqRel: Release publishes the value (pairs with the
+            // receiver's Acquire) and our leaving; Acquire sees the
+            // receiver's waker, or its leaving.
+            match inner.state.compare_exchange_weak(st, new, AcqRel, Relaxed) {
+                Ok(_) => break,
+                Err(now) => st = now,
+            }
+        }
+        if st & RX_WAKER != 0 && st & CLOSED == 0 {
+            Inner::<T>::wake(&inner.rx_waker);
+            ptr.leave(TX_ALIVE);
+        } else if st & RX_ALIVE == 0 {
+            // SAFETY: our CAS cleared TX_ALIVE after the receiver cleared
+            // RX_ALIVE (seen, Acquire): we are the last.
+            unsafe { ptr.free() };
+        }
     }
 
     /// Sends the value; `Err(value)` hands it back if the receiver was
@@ -294,32 +392,49 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.send(3), Err(3));
     /// ```
     pub fn send(mut self, value: T) -> Result<(), T> {
-        let inner = self.inner.take().expect("send consumes the sender");
+        let ptr = self.inner.take().expect("send consumes the sender");
+        let inner = ptr.get();
+        if inner.state.load(Acquire) & CLOSED != 0 {
+            // The receiver is gone or closed: nothing is published.
+            Self::finish(ptr, 0);
+            return Err(value);
+        }
         // SAFETY: COMPLETE is not set (only this sender sets it, and it is
         // being consumed): the value cell is ours.
         inner.value.with_mut(|v| unsafe { *v = Some(value) });
         let mut st = inner.state.load(Relaxed);
         loop {
             if st & CLOSED != 0 {
-                // SAFETY: COMPLETE is still clear: the cell is still ours.
+                // Closed meanwhile. SAFETY: COMPLETE is still clear: the
+                // cell is still ours.
                 let value = inner.value.with_mut(|v| unsafe { (*v).take() });
-                // Mark the sender done anyway (nothing was sent).
-                inner.state.fetch_or(COMPLETE, Release);
+                Self::finish(ptr, 0);
                 return Err(value.expect("the value was just written"));
             }
+            let wake = st & RX_WAKER != 0;
+            let new = if wake {
+                st | COMPLETE | SENT
+            } else {
+                (st | COMPLETE | SENT) & !TX_ALIVE
+            };
             // AcqRel: Release publishes the value (pairs with the
-            // receiver's Acquire); Acquire sees the receiver's waker.
-            match inner
-                .state
-                .compare_exchange_weak(st, st | COMPLETE | SENT, AcqRel, Acquire)
-            {
+            // receiver's Acquire) and, without a waker to wake, our
+            // leaving; Acquire sees the receiver's waker.
+            match inner.state.compare_exchange_weak(st, new, AcqRel, Relaxed) {
                 Ok(_) => break,
                 Err(now) => st = now,
             }
         }
         if st & RX_WAKER != 0 {
             Inner::<T>::wake(&inner.rx_waker);
+            ptr.leave(TX_ALIVE);
+        } else if st & RX_ALIVE == 0 {
+            // Not reached (a receiver leaves only after COMPLETE or with
+            // CLOSED), but if it were, we would be the last.
+            // SAFETY: our CAS cleared TX_ALIVE after RX_ALIVE was seen clear.
+            unsafe { ptr.free() };
         }
+        // Else we left in the CAS and the receiver frees.
         Ok(())
     }
 
@@ -381,17 +496,21 @@ impl<T> Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let Some(inner) = self.inner.take() else { return };
-        // AcqRel: Release pairs with the receiver's Acquire (it then sees
-        // no value); Acquire sees its waker.
-        let st = inner.state.fetch_or(COMPLETE, AcqRel);
-        if st & RX_WAKER != 0 && st & CLOSED == 0 {
-            Inner::<T>::wake(&inner.rx_waker);
+        if let Some(ptr) = self.inner.take() {
+            // Dropped unsent: the receiver sees COMPLETE without SENT.
+            Self::finish(ptr, 0);
         }
     }
 }
 
 impl<T> Receiver<T> {
+    /// Leaves the allocation once the outcome was returned.
+    fn leave(&mut self) {
+        if let Some(ptr) = self.inner.take() {
+            ptr.leave(RX_ALIVE);
+        }
+    }
+
     /// Takes the value if it is there, without waiting.
     ///
     /// `Err(Empty)` while the sender may still send; `Err(Closed)` once it
@@ -406,13 +525,13 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
     /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let Some(inner) = self.inner.as_ref() else {
+        let Some(inner) = self.inner.as_ref().map(Ptr::get) else {
             return Err(TryRecvError::Closed);
         };
         let st = inner.state.load(Acquire);
         if st & COMPLETE != 0 {
             let v = inner.take_value();
-            self.inner = None;
+            self.leave();
             v.ok_or(TryRecvError::Closed)
         } else if st & CLOSED != 0 {
             Err(TryRecvError::Closed)
@@ -433,7 +552,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
     /// ```
     pub fn close(&mut self) {
-        if let Some(inner) = self.inner.as_ref() {
+        if let Some(inner) = self.inner.as_ref().map(Ptr::get) {
             // AcqRel: Acquire sees the sender's waker; Release pairs with
             // its Acquire in `register`.
             let st = inner.state.fetch_or(CLOSED, AcqRel);
@@ -499,7 +618,7 @@ impl<T> Receiver<T> {
     /// assert!(rx.is_terminated());
     /// ```
     pub fn is_terminated(&self) -> bool {
-        match self.inner.as_ref() {
+        match self.inner.as_ref().map(Ptr::get) {
             None => true,
             Some(inner) => {
                 let st = inner.state.load(Acquire);
@@ -517,7 +636,7 @@ impl<T> Receiver<T> {
     /// assert!(rx.is_empty() == false);
     /// ```
     pub fn is_empty(&self) -> bool {
-        match self.inner.as_ref() {
+        match self.inner.as_ref().map(Ptr::get) {
             None => true,
             Some(inner) => inner.state.load(Acquire) & SENT == 0,
         }
@@ -533,14 +652,14 @@ impl<T> Future for Receiver<T> {
     /// nothing it did not return; the value stays in the channel until a
     /// poll returns it.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(inner) = self.inner.as_ref() else {
+        let Some(inner) = self.inner.as_ref().map(Ptr::get) else {
             return Poll::Ready(Err(RecvError(())));
         };
         let st = inner.state.load(Acquire);
         let ready = if st & COMPLETE != 0 {
             true
         } else if st & CLOSED != 0 {
-            self.inner = None;
+            self.leave();
             return Poll::Ready(Err(RecvError(())));
         } else {
             ready!(corral_runtime::coop::poll_consume_budget(cx));
@@ -550,14 +669,40 @@ impl<T> Future for Receiver<T> {
             return Poll::Pending;
         }
         let v = inner.take_value();
-        self.inner = None;
+        self.leave();
         Poll::Ready(v.ok_or(RecvError(())))
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.close();
+        let Some(ptr) = self.inner.take() else { return };
+        let inner = ptr.get();
+        let mut st = inner.state.load(Relaxed);
+        // Close and leave in one step, unless a sender waiting in
+        // `closed()` must be woken first.
+        loop {
+            let wake = st & TX_WAKER != 0 && st & (COMPLETE | CLOSED) == 0;
+            let new = if wake {
+                st | CLOSED
+            } else {
+                (st | CLOSED) & !RX_ALIVE
+            };
+            // AcqRel: Release orders our accesses before the sender's
+            // free; Acquire sees its waker, or its leaving.
+            match inner.state.compare_exchange_weak(st, new, AcqRel, Relaxed) {
+                Ok(_) => break,
+                Err(now) => st = now,
+            }
+        }
+        if st & TX_WAKER != 0 && st & (COMPLETE | CLOSED) == 0 {
+            Inner::<T>::wake(&inner.tx_waker);
+            ptr.leave(RX_ALIVE);
+        } else if st & TX_ALIVE == 0 {
+            // SAFETY: our CAS cleared RX_ALIVE after the sender cleared
+            // TX_ALIVE (seen, Acquire): we are the last.
+            unsafe { ptr.free() };
+        }
     }
 }
 

@@ -65,6 +65,48 @@ fn oneshot_recv_vs_send_or_drop() {
     });
 }
 
+/// The freeing race (the two `*_ALIVE` bits are the allocation's count):
+/// the receiver registered its waker, then a send races the receiver's
+/// drop. The value is dropped exactly once whichever way it goes, so the
+/// allocation was freed once (never leaked: the value would not drop;
+/// never twice).
+#[test]
+fn oneshot_free_race_send_vs_drop_with_waker() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, mut rx) = oneshot::channel();
+        assert!(poll_once(std::pin::Pin::new(&mut rx)).is_pending());
+        let d = drops.clone();
+        let sender = thread::spawn(move || drop(tx.send(Tracked(d))));
+        drop(rx);
+        sender.join().unwrap();
+        assert_eq!(drops.load(SeqCst), 1);
+    });
+}
+
+/// The mirror image: the sender waits in `closed()` (its waker
+/// registered) and then sends, while the receiver takes the value and
+/// leaves, or is dropped.
+#[test]
+fn oneshot_free_race_closed_waker_vs_receive() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (mut tx, mut rx) = oneshot::channel();
+        {
+            let mut closed = pin!(tx.closed());
+            assert!(poll_once(closed.as_mut()).is_pending());
+        }
+        let d = drops.clone();
+        let sender = thread::spawn(move || drop(tx.send(Tracked(d))));
+        if let Ok(v) = rx.try_recv() {
+            drop(v);
+        }
+        drop(rx);
+        sender.join().unwrap();
+        assert_eq!(drops.load(SeqCst), 1);
+    });
+}
+
 /// The sender waits in `closed()` while the receiver closes.
 #[test]
 fn oneshot_closed_vs_receiver_drop() {
