@@ -307,7 +307,218 @@ async fn sync_tour() {
         stats.locked,
         stats.created_at
     );
+
+    barrier_tour().await;
+    ratelimit_tour().await;
+    rwlock_tour().await;
     channels_tour().await;
+}
+
+/// Barrier and Notify: a Barrier of 3 OS threads doing 2 phases, its
+/// action once per cycle; two tasks ping-ponging through two Notify.
+async fn barrier_tour() {
+    use corral::sync::{Barrier, Notify};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    // A Barrier of 3 threads: nobody starts phase 2 before all 3 finished
+    // phase 1; the action prints once per cycle, in the last arrival.
+    let cycle = Arc::new(AtomicUsize::new(0));
+    let c = cycle.clone();
+    let barrier = Arc::new(Barrier::with_action(3, move || {
+        let n = c.fetch_add(1, SeqCst) + 1;
+        println!("Barrier: action of cycle {n}: all 3 threads arrived");
+    }));
+    let finished_phase1 = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..3)
+        .map(|i| {
+            let (barrier, done1) = (barrier.clone(), finished_phase1.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(5 * i as u64)); // phase 1, uneven
+                done1.fetch_add(1, SeqCst);
+                let r = barrier.blocking_wait().unwrap();
+                // Phase 2 starts only now: every thread finished phase 1.
+                let seen = done1.load(SeqCst);
+                println!(
+                    "Barrier: thread {i} starts phase 2 (arrived #{}{}), {seen}/3 finished phase 1",
+                    r.index,
+                    if r.is_leader { ", leader" } else { "" }
+                );
+                barrier.blocking_wait().unwrap(); // end of phase 2
+            })
+        })
+        .collect();
+    corral::run_sync(move || {
+        for t in threads {
+            t.join().unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    println!("Barrier: {:?}", barrier.statistics());
+
+    // Two tasks ping-ponging through two Notify.
+    let (ping, pong) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let (pi, po) = (ping.clone(), pong.clone());
+    let rounds = 1_000;
+    let ponger = corral::spawn(async move {
+        for _ in 0..rounds {
+            pi.notified().await;
+            po.notify_one();
+        }
+    });
+    let start = Instant::now();
+    for _ in 0..rounds {
+        ping.notify_one(); // a permit if the ponger is not waiting yet
+        pong.notified().await;
+    }
+    ponger.await.unwrap();
+    println!(
+        "Notify: {rounds} ping-pong round trips between two tasks in {:?}",
+        start.elapsed()
+    );
+}
+
+/// corral::sync::RateLimiter: a sliding window, and a scraper-like fan-out
+/// under a Semaphore and a RateLimiter together.
+async fn ratelimit_tour() {
+    use corral::sync::{RateLimiter, Semaphore};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    // 3 calls per 0.5 s: calls 1-3 go at once, calls 4 and 5 wait until
+    // calls 1 and 2 are half a second old. Waiters go in FIFO order.
+    let limiter = Arc::new(RateLimiter::new(3, Duration::from_millis(500)));
+    let start = Instant::now();
+    let calls: Vec<_> = (1..=5)
+        .map(|i| {
+            let limiter = limiter.clone();
+            corral::spawn(async move {
+                limiter.acquire().await.unwrap();
+                (i, start.elapsed())
+            })
+        })
+        .collect();
+    sleep(Duration::from_millis(50)).await;
+    let stats = limiter.statistics();
+    println!(
+        "RateLimiter: 3 per 0.5 s, 5 calls: {} in the window, {} waiting",
+        stats.calls_in_window, stats.tasks_waiting
+    );
+    for c in calls {
+        let (i, at) = c.await.unwrap();
+        println!("RateLimiter:   call {i} went at {:.2} s", at.as_secs_f64());
+    }
+
+    // A scraper: 12 pages, at most 3 fetches in flight (Semaphore) and at
+    // most 4 requests started per 100 ms (RateLimiter), whichever binds.
+    let in_flight = Arc::new(Semaphore::new(3));
+    let per_window = Arc::new(RateLimiter::new(4, Duration::from_millis(100)));
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let start = Instant::now();
+    let pages: Vec<_> = (0..12)
+        .map(|page| {
+            let (in_flight, per_window) = (in_flight.clone(), per_window.clone());
+            let (now, most) = (now.clone(), most.clone());
+            corral::spawn(async move {
+                let _slot = in_flight.acquire().await.unwrap();
+                per_window.acquire().await.unwrap();
+                let n = now.fetch_add(1, SeqCst) + 1;
+                most.fetch_max(n, SeqCst);
+                sleep(Duration::from_millis(20)).await; // the "fetch"
+                now.fetch_sub(1, SeqCst);
+                page
+            })
+        })
+        .collect();
+    let mut fetched = 0;
+    for p in pages {
+        p.await.unwrap();
+        fetched += 1;
+    }
+    println!(
+        "RateLimiter: scraper fetched {fetched} pages in {:.2} s, at most {} at once, \
+         at most 4 started per 0.1 s ({} in the last window, limiter created at {})",
+        start.elapsed().as_secs_f64(),
+        most.load(SeqCst),
+        per_window.statistics().calls_in_window,
+        per_window.created_at()
+    );
+}
+
+/// corral::sync::RwLock: readers together, the writer alone, and the
+/// readers that came after a waiting writer wait behind it.
+async fn rwlock_tour() {
+    use corral::sync::{RwLock, RwLockWriteGuard};
+    use std::sync::{Arc, Mutex as StdMutex};
+    use std::time::Instant;
+
+    let config = Arc::new(RwLock::new(1u32));
+    let t0 = Instant::now();
+    let spans = Arc::new(StdMutex::new(Vec::new()));
+    let ms = move || t0.elapsed().as_millis();
+    // (name, arrives at ms, writes?)
+    let plan = [
+        ("R1", 0, false),
+        ("R2", 0, false),
+        ("R3", 0, false),
+        ("W", 10, true),
+        ("R4", 20, false),
+        ("R5", 20, false),
+    ];
+    let tasks: Vec<_> = plan
+        .into_iter()
+        .map(|(name, at, write)| {
+            let (config, spans) = (config.clone(), spans.clone());
+            corral::spawn(async move {
+                sleep(Duration::from_millis(at)).await;
+                let (start, end, seen) = if write {
+                    let mut g = config.write().await;
+                    let start = ms();
+                    *g += 1;
+                    sleep(Duration::from_millis(30)).await;
+                    (start, ms(), *g) // the end is taken before releasing
+                } else {
+                    let g = config.read().await;
+                    let start = ms();
+                    sleep(Duration::from_millis(30)).await;
+                    (start, ms(), *g)
+                };
+                spans.lock().unwrap().push((name, start, end, seen));
+            })
+        })
+        .collect();
+    sleep(Duration::from_millis(25)).await;
+    let s = config.statistics();
+    println!(
+        "RwLock: at 25 ms: {} readers inside, writer waiting with {} behind it ({} waiting)",
+        s.readers,
+        s.tasks_waiting - 1,
+        s.tasks_waiting
+    );
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut spans = spans.lock().unwrap().clone();
+    spans.sort_by_key(|&(name, start, ..)| (start, name));
+    for &(name, start, end, seen) in &spans {
+        let overlap: Vec<_> = spans
+            .iter()
+            .filter(|&&(other, s, e, _)| other != name && s < end && start < e)
+            .map(|&(other, ..)| other)
+            .collect();
+        println!("RwLock: {name:>2} held {start:>3}..{end:>3} ms, saw config v{seen}, alongside {overlap:?}");
+    }
+    // Downgrade: publish v3 and keep reading it, with no writer in between.
+    let mut w = config.write().await;
+    *w = 3;
+    let r = RwLockWriteGuard::downgrade(w);
+    println!(
+        "RwLock: downgraded after writing v{}: others read alongside (v{}), try_write fails: {}",
+        *r,
+        *config.try_read().unwrap(),
+        config.try_write().is_err()
+    );
 }
 
 /// oneshot and mpsc: a three-stage pipeline (bounded channels give it

@@ -45,7 +45,10 @@ pub struct Workload {
 }
 
 mod sync;
+mod sync_barrier;
 mod sync_channels;
+mod sync_ratelimit;
+mod sync_rwlock;
 
 pub fn all() -> Vec<Workload> {
     use Kind::*;
@@ -151,6 +154,9 @@ pub fn all() -> Vec<Workload> {
     ];
     v.extend(sync::rows());
     v.extend(sync_channels::rows());
+    v.extend(sync_barrier::rows());
+    v.extend(sync_ratelimit::rows());
+    v.extend(sync_rwlock::rows());
     v
 }
 
@@ -170,6 +176,8 @@ pub fn alternates() -> Vec<Alternate> {
     let mut v = Vec::new();
     v.extend(sync::alternates());
     v.extend(sync_channels::alternates());
+    v.extend(sync_barrier::alternates());
+    v.extend(sync_rwlock::alternates());
     v
 }
 

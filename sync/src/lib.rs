@@ -20,6 +20,15 @@
 //! - [`Mutex`]: fair async mutex with direct handoff, no poisoning.
 //! - [`oneshot`] and [`mpsc`]: tokio's channels in tokio's shapes (one
 //!   value; many senders to one receiver, bounded or unbounded).
+//! - [`Barrier`]: `parties` tasks or threads meet, cycle after cycle;
+//!   threading's action, break, `reset`, `abort` and timeouts.
+//! - [`Notify`]: tokio's task notification: `notify_one` (one stored
+//!   permit), `notify_waiters`, `notified().await`.
+//! - [`RateLimiter`]: at most `max_calls` per `period` (sliding window) or
+//!   a token bucket; FIFO waiters on the runtime's timers.
+//! - [`RwLock`]: fair, write-preferring reader-writer lock (readers at the
+//!   head admitted together, a waiting writer keeps new readers out),
+//!   atomic downgrade.
 //!
 //! ```
 //! use corral::sync::{Mutex, Semaphore};
@@ -44,18 +53,35 @@
 //!   parked thread, with a deadline).
 //! - `error`: the typed errors.
 
+mod barrier;
 mod bounded_semaphore;
 mod cell;
 mod error;
 mod loom;
 pub mod mpsc;
 mod mutex;
+mod notify;
 pub mod oneshot;
 mod park;
+mod rate_limiter;
 mod raw;
+mod rwlock;
 mod semaphore;
 
+pub use barrier::{
+    Barrier, BarrierStatistics, BarrierTimeoutError, BarrierWait, BarrierWaitResult, BarrierWaitTimeout,
+    BrokenBarrier, BrokenCause,
+};
 pub use bounded_semaphore::{BoundedSemaphore, ReleaseError};
 pub use error::{AcquireError, BlockingAcquireError, LockTimeout, TryAcquireError, TryLockError};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, MutexStatistics, OwnedMutexGuard};
+pub use notify::{Notified, Notify, NotifyStatistics, NotifyTimeout};
+pub use rate_limiter::{
+    BlockingRateLimitError, RateLimitError, RateLimiter, RateLimiterConfigError, RateLimiterStatistics,
+    TryRateLimitError,
+};
+pub use rwlock::{
+    OwnedRwLockMappedWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockMappedWriteGuard,
+    RwLockReadGuard, RwLockStatistics, RwLockTimeout, RwLockWriteGuard, TryReadError, TryWriteError,
+};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, SemaphoreStatistics};

@@ -506,3 +506,15 @@ impl Drop for Acquire<'_> {
         }
     }
 }
+
+// Added for RwLock (kept apart from the engine's own code above).
+impl RawSemaphore {
+    /// `(free permits, the head waiter's partial handoff, waiters)`, read
+    /// under one lock: with a known total, `total - free - partial` is what
+    /// the holders have (RwLock counts its readers this way).
+    pub(crate) fn snapshot_held(&self) -> (usize, usize, usize) {
+        let mut st = self.state.lock();
+        let partial = st.waiters.front_mut().map_or(0, |r| r.assigned);
+        (st.permits, partial, st.waiters.len())
+    }
+}

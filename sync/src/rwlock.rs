@@ -1,0 +1,1236 @@
+//! [`RwLock`]: an async reader-writer lock, fair and write-preferring,
+//! built on the counting [`RawSemaphore`](crate::raw), and its guards.
+//!
+//! # Protocol
+//!
+//! The lock is a semaphore of [`RwLock::MAX_READERS`] permits. A read takes
+//! one permit, a write takes all of them. The engine's rules then give the
+//! reader-writer semantics directly:
+//!
+//! - **FIFO, direct handoff.** Permits released while someone waits go to
+//!   the head of the queue; nobody barges (not `try_read`, not `try_write`).
+//! - **Write preference.** A writer at the head that cannot be served in
+//!   full is handed every permit that is free, and each later release (a
+//!   reader leaving) adds to that *partial handoff*. Free permits never
+//!   coexist with waiters, so a reader arriving after the writer finds none
+//!   and queues behind it: the writer waits only for the readers that were
+//!   inside when it arrived.
+//! - **Readers together.** When a writer releases, the engine serves the
+//!   queue front to back: every reader at the head gets its permit and is
+//!   woken (in FIFO order), up to the next writer, which is handed what is
+//!   left and waits for those readers to leave.
+//! - **Cancellation.** A read or write future dropped after being handed
+//!   the lock gives its permits back through the same dispatch (they go to
+//!   the next waiter). A writer cancelled at the head gives back its
+//!   partial handoff and, having been the head, lets the readers behind it
+//!   through (the engine's `Unlinked { was_head }` rule).
+//! - **Downgrade.** A write guard becomes a read guard by releasing all its
+//!   permits but one. It never holds fewer than one, so no writer can take
+//!   the lock in between; the released permits are dispatched like any
+//!   release (waiting readers at the head are admitted in FIFO order, a
+//!   writer at the head gets a partial handoff and waits for the
+//!   downgraded reader).
+//!
+//! The uncontended path (`RwLock::acquire`) spends one unit of the task's
+//! cooperative budget and calls the engine's `try_acquire`, which takes the
+//! permits only if they are free and nobody waits; otherwise it builds the
+//! engine's waiter future and queues. Same rules, no waiter built when none
+//! is needed.
+//!
+//! Statistics count readers as `MAX_READERS - free - head's partial
+//! handoff`; the lock is write-locked when that is `MAX_READERS`.
+
+use crate::raw::{RawSemaphore, MAX_PERMITS};
+use corral_runtime::coop;
+use corral_runtime::task::Id;
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::future::poll_fn;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::task::{ready, Poll};
+use std::time::{Duration, Instant};
+
+use crate::error::BlockingAcquireError;
+
+/// An async reader-writer lock: many readers or one writer at a time, for
+/// tasks, futures on other executors and plain threads alike.
+///
+/// # Semantics (and the choices made)
+///
+/// - **Fair, FIFO, write-preferring.** Readers and writers queue in one
+///   line in arrival order. A waiting writer keeps new readers out: a
+///   reader that arrives after a queued writer waits behind it, even while
+///   other readers hold the lock, so writers never starve (tokio's choice;
+///   std leaves it to the OS, parking_lot is also fair-ish and
+///   write-preferring, Python's standard library has no reader-writer lock).
+///   Consecutive readers at the head of the line are admitted together.
+/// - **Direct handoff.** Releasing hands the lock straight to the next
+///   waiters, which are woken onto the releasing worker's run queue; nobody
+///   can barge in between, not even [`try_read`](Self::try_read) or
+///   [`try_write`](Self::try_write).
+/// - **Atomic downgrade.** [`RwLockWriteGuard::downgrade`] turns a write
+///   lock into a read lock with no gap a writer could slip into.
+/// - **No poisoning.** A task that panics while holding a guard releases it
+///   as the guard drops during unwinding (as tokio's); the data is whatever
+///   the panicking code left.
+/// - **Cancellation loses nothing.** A dropped `read()` / `write()` future
+///   leaves the line; if the lock had already been handed to it, it passes
+///   on to the next waiters.
+/// - **Readers limit.** At most [`MAX_READERS`](Self::MAX_READERS)
+///   (`usize::MAX >> 3`) read guards exist at once; that many cannot be
+///   alive in practice on a 64-bit target (tokio uses `u32::MAX >> 3`).
+///   A read beyond it waits as if a writer held the lock, `try_read`
+///   fails; nothing panics.
+/// - **Diagnostics.** The creation site (`#[track_caller]` on
+///   [`new`](Self::new)), the number of readers and the writing task's id
+///   are recorded; [`statistics`](Self::statistics) shows them.
+///
+/// ```
+/// use corral::sync::RwLock;
+/// use std::sync::Arc;
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let config = Arc::new(RwLock::new(String::from("v1")));
+/// let readers: Vec<_> = (0..3)
+///     .map(|_| {
+///         let config = config.clone();
+///         corral::spawn(async move { config.read().await.len() })
+///     })
+///     .collect();
+/// config.write().await.push_str(".1");
+/// for r in readers {
+///     let len = r.await.unwrap();
+///     assert!(len == 2 || len == 4);
+/// }
+/// assert_eq!(*config.read().await, "v1.1");
+/// # });
+/// ```
+pub struct RwLock<T: ?Sized> {
+    sem: RawSemaphore,
+    created_at: &'static Location<'static>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the lock moves `T` with it; a writer gets `&mut T` on whatever
+// thread holds the guard: `T: Send` (as std's RwLock).
+unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
+// SAFETY: readers on several threads share `&T` (`T: Sync`) and a writer
+// on any thread gets `&mut T` (`T: Send`), as std's RwLock.
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
+
+/// A snapshot of a [`RwLock`], from [`RwLock::statistics`].
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let lock = corral::sync::RwLock::new(());
+/// let _a = lock.read().await;
+/// let _b = lock.read().await;
+/// let stats = lock.statistics();
+/// assert!(stats.locked && !stats.write_locked);
+/// assert_eq!(stats.readers, 2);
+/// assert_eq!(stats.tasks_waiting, 0);
+/// # });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RwLockStatistics {
+    /// Someone holds the lock, readers or a writer (AnyIO's name).
+    pub locked: bool,
+    /// A writer holds the lock.
+    pub write_locked: bool,
+    /// Read guards alive now (0 while write-locked).
+    pub readers: usize,
+    /// The corral task holding the write lock; `None` if not write-locked,
+    /// or held by a thread or a future that is not a corral task.
+    pub writer: Option<Id>,
+    /// Tasks and threads waiting, readers and writers (AnyIO's name).
+    pub tasks_waiting: usize,
+    /// Where the lock was created.
+    pub created_at: &'static Location<'static>,
+}
+
+/// `RwLock::try_read` failed: a writer holds the lock or waits for it (or
+/// [`RwLock::MAX_READERS`] readers hold it).
+///
+/// ```
+/// use corral::sync::RwLock;
+/// let lock = RwLock::new(0);
+/// let _w = lock.try_write().unwrap();
+/// let err = lock.try_read().unwrap_err();
+/// assert_eq!(err.to_string(), "rwlock is write-locked or a writer waits for it");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TryReadError(());
+
+impl fmt::Display for TryReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("rwlock is write-locked or a writer waits for it")
+    }
+}
+
+impl std::error::Error for TryReadError {}
+
+/// `RwLock::try_write` failed: readers or a writer hold the lock (or others
+/// wait for it first).
+///
+/// ```
+/// use corral::sync::RwLock;
+/// let lock = RwLock::new(0);
+/// let _r = lock.try_read().unwrap();
+/// let err = lock.try_write().unwrap_err();
+/// assert_eq!(err.to_string(), "rwlock is locked (by readers or a writer)");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TryWriteError(());
+
+impl fmt::Display for TryWriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("rwlock is locked (by readers or a writer)")
+    }
+}
+
+impl std::error::Error for TryWriteError {}
+
+/// `RwLock::blocking_read_timeout` / `blocking_write_timeout` gave up: the
+/// lock was not ours in time (we left the line; nothing was taken).
+///
+/// ```
+/// use corral::sync::RwLock;
+/// use std::time::Duration;
+/// let lock = RwLock::new(0);
+/// let _w = lock.try_write().unwrap();
+/// let err = lock.blocking_read_timeout(Duration::from_millis(1)).unwrap_err();
+/// assert_eq!(err.to_string(), "timed out waiting for the rwlock");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RwLockTimeout(());
+
+impl fmt::Display for RwLockTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out waiting for the rwlock")
+    }
+}
+
+impl std::error::Error for RwLockTimeout {}
+
+/// Permits a write takes: all of them.
+const WRITE: usize = MAX_PERMITS;
+
+impl<T> RwLock<T> {
+    /// An unlocked lock holding `value`; records the caller's location.
+    ///
+    /// ```
+    /// let lock = corral::sync::RwLock::new(5);
+    /// assert_eq!(lock.into_inner(), 5);
+    /// ```
+    #[track_caller]
+    pub fn new(value: T) -> Self {
+        RwLock {
+            sem: RawSemaphore::new(WRITE),
+            created_at: Location::caller(),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Consumes the lock, returning the data.
+    ///
+    /// ```
+    /// let lock = corral::sync::RwLock::new(vec![1]);
+    /// assert_eq!(lock.into_inner(), vec![1]);
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// The most read guards that can exist at once (`usize::MAX >> 3`, the
+    /// permits of corral's semaphore). A read beyond waits; see the
+    /// [type docs](Self).
+    ///
+    /// ```
+    /// assert_eq!(corral::sync::RwLock::<()>::MAX_READERS, usize::MAX >> 3);
+    /// ```
+    pub const MAX_READERS: usize = WRITE;
+
+    fn read_guard(&self) -> RwLockReadGuard<'_, T> {
+        RwLockReadGuard {
+            sem: &self.sem,
+            // SAFETY: `UnsafeCell::get` is never null.
+            data: unsafe { NonNull::new_unchecked(self.data.get()) },
+            _marker: PhantomData,
+        }
+    }
+
+    fn write_guard(&self) -> RwLockWriteGuard<'_, T> {
+        RwLockWriteGuard { lock: self }
+    }
+
+    /// Takes `n` permits (1: read, all: write), FIFO with the other
+    /// waiters. The uncontended case never builds the waiter future: one
+    /// unit of the task's cooperative budget (so a loop of uncontended
+    /// reads still gives way), then `try_acquire`, which succeeds only if
+    /// the permits are free and nobody waits (no barging).
+    async fn acquire(&self, n: usize) {
+        let taken = poll_fn(|cx| {
+            let coop = ready!(coop::poll_proceed(cx));
+            Poll::Ready(match self.sem.try_acquire(n) {
+                Ok(()) => {
+                    coop.made_progress();
+                    true
+                }
+                // The unit goes back; the waiter future spends its own.
+                Err(_) => false,
+            })
+        })
+        .await;
+        if !taken {
+            if let Err(e) = self.sem.acquire(n).await {
+                unreachable!("an RwLock's semaphore is never closed: {e}");
+            }
+        }
+    }
+
+    /// Waits for shared access (FIFO, behind any writer already waiting)
+    /// and returns a guard that releases it on drop.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe and fair: a dropped future gives up its place; if the
+    /// read lock had already been handed to it, it is released (and passed
+    /// on to the next waiter).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let lock = corral::sync::RwLock::new(1);
+    /// let a = lock.read().await;
+    /// let b = lock.read().await; // readers share the lock
+    /// assert_eq!(*a + *b, 2);
+    /// # });
+    /// ```
+    pub async fn read(&self) -> RwLockReadGuard<'_, T> {
+        self.acquire(1).await;
+        self.read_guard()
+    }
+
+    /// Waits for exclusive access (FIFO) and returns a guard that releases
+    /// it on drop. From the moment it queues, readers that arrive later
+    /// wait behind it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe and fair: a dropped future gives up its place and what
+    /// it was handed so far; readers queued behind it then proceed if they
+    /// can.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let lock = corral::sync::RwLock::new(1);
+    /// *lock.write().await += 1;
+    /// assert_eq!(*lock.read().await, 2);
+    /// # });
+    /// ```
+    pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
+        self.acquire(WRITE).await;
+        self.write_guard()
+    }
+
+    /// Takes shared access now if no writer holds the lock or waits for it.
+    ///
+    /// # Errors
+    ///
+    /// [`TryReadError`] if a writer holds it or is queued for it.
+    ///
+    /// ```
+    /// let lock = corral::sync::RwLock::new(1);
+    /// let r = lock.try_read().unwrap();
+    /// assert!(lock.try_read().is_ok());
+    /// assert!(lock.try_write().is_err());
+    /// drop(r);
+    /// ```
+    pub fn try_read(&self) -> Result<RwLockReadGuard<'_, T>, TryReadError> {
+        match self.sem.try_acquire(1) {
+            Ok(()) => Ok(self.read_guard()),
+            Err(_) => Err(TryReadError(())),
+        }
+    }
+
+    /// Takes exclusive access now if nobody holds the lock or waits for it.
+    ///
+    /// # Errors
+    ///
+    /// [`TryWriteError`] if readers or a writer hold it, or others wait.
+    ///
+    /// ```
+    /// let lock = corral::sync::RwLock::new(1);
+    /// let w = lock.try_write().unwrap();
+    /// assert!(lock.try_write().is_err());
+    /// drop(w);
+    /// assert!(lock.try_write().is_ok());
+    /// ```
+    pub fn try_write(&self) -> Result<RwLockWriteGuard<'_, T>, TryWriteError> {
+        match self.sem.try_acquire(WRITE) {
+            Ok(()) => Ok(self.write_guard()),
+            Err(_) => Err(TryWriteError(())),
+        }
+    }
+
+    /// As [`read`](Self::read), holding the lock by `Arc` so the guard can
+    /// move into another task.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`read`](Self::read).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let lock = Arc::new(corral::sync::RwLock::new(7));
+    /// let r = lock.clone().read_owned().await;
+    /// assert_eq!(corral::spawn(async move { *r }).await.unwrap(), 7);
+    /// # });
+    /// ```
+    pub async fn read_owned(self: Arc<Self>) -> OwnedRwLockReadGuard<T> {
+        self.acquire(1).await;
+        OwnedRwLockReadGuard::new(self)
+    }
+
+    /// As [`write`](Self::write), holding the lock by `Arc` so the guard can
+    /// move into another task.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`write`](Self::write).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let lock = Arc::new(corral::sync::RwLock::new(0));
+    /// let mut w = lock.clone().write_owned().await;
+    /// corral::spawn(async move { *w = 7 }).await.unwrap();
+    /// assert_eq!(*lock.read().await, 7);
+    /// # });
+    /// ```
+    pub async fn write_owned(self: Arc<Self>) -> OwnedRwLockWriteGuard<T> {
+        self.acquire(WRITE).await;
+        OwnedRwLockWriteGuard { lock: self }
+    }
+
+    /// As [`try_read`](Self::try_read), holding the lock by `Arc`.
+    ///
+    /// # Errors
+    ///
+    /// [`TryReadError`] if a writer holds it or is queued for it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(corral::sync::RwLock::new(0));
+    /// let _r = lock.clone().try_read_owned().unwrap();
+    /// assert!(lock.clone().try_write_owned().is_err());
+    /// ```
+    pub fn try_read_owned(self: Arc<Self>) -> Result<OwnedRwLockReadGuard<T>, TryReadError> {
+        match self.sem.try_acquire(1) {
+            Ok(()) => Ok(OwnedRwLockReadGuard::new(self)),
+            Err(_) => Err(TryReadError(())),
+        }
+    }
+
+    /// As [`try_write`](Self::try_write), holding the lock by `Arc`.
+    ///
+    /// # Errors
+    ///
+    /// [`TryWriteError`] if readers or a writer hold it, or others wait.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(corral::sync::RwLock::new(0));
+    /// let _w = lock.clone().try_write_owned().unwrap();
+    /// assert!(lock.clone().try_read_owned().is_err());
+    /// ```
+    pub fn try_write_owned(self: Arc<Self>) -> Result<OwnedRwLockWriteGuard<T>, TryWriteError> {
+        match self.sem.try_acquire(WRITE) {
+            Ok(()) => Ok(OwnedRwLockWriteGuard { lock: self }),
+            Err(_) => Err(TryWriteError(())),
+        }
+    }
+
+    /// Blocks the current thread until shared access is ours (FIFO with the
+    /// async waiters).
+    ///
+    /// # Panics
+    ///
+    /// On a thread that drives a corral runtime (a worker, or inside
+    /// `block_on`): blocking there would stall its tasks. Use
+    /// [`read`](Self::read) there, or call this from `corral::run_sync`.
+    ///
+    /// ```
+    /// let lock = corral::sync::RwLock::new(1);
+    /// assert_eq!(*lock.blocking_read(), 1);
+    /// ```
+    #[track_caller]
+    pub fn blocking_read(&self) -> RwLockReadGuard<'_, T> {
+        if let Err(e) = self.sem.blocking_acquire(1, None, "RwLock::blocking_read") {
+            unreachable!("an RwLock's semaphore is never closed, and waits without timeout: {e}");
+        }
+        self.read_guard()
+    }
+
+    /// Blocks the current thread until exclusive access is ours (FIFO with
+    /// the async waiters).
+    ///
+    /// # Panics
+    ///
+    /// As [`blocking_read`](Self::blocking_read).
+    ///
+    /// ```
+    /// let lock = corral::sync::RwLock::new(1);
+    /// *lock.blocking_write() += 1;
+    /// assert_eq!(lock.into_inner(), 2);
+    /// ```
+    #[track_caller]
+    pub fn blocking_write(&self) -> RwLockWriteGuard<'_, T> {
+        if let Err(e) = self.sem.blocking_acquire(WRITE, None, "RwLock::blocking_write") {
+            unreachable!("an RwLock's semaphore is never closed, and waits without timeout: {e}");
+        }
+        self.write_guard()
+    }
+
+    /// As [`blocking_read`](Self::blocking_read), giving up after `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`RwLockTimeout`] if shared access was not ours in time.
+    ///
+    /// # Panics
+    ///
+    /// As [`blocking_read`](Self::blocking_read).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let lock = corral::sync::RwLock::new(());
+    /// let w = lock.try_write().unwrap();
+    /// assert!(lock.blocking_read_timeout(Duration::from_millis(5)).is_err());
+    /// drop(w);
+    /// assert!(lock.blocking_read_timeout(Duration::from_millis(5)).is_ok());
+    /// ```
+    #[track_caller]
+    pub fn blocking_read_timeout(&self, timeout: Duration) -> Result<RwLockReadGuard<'_, T>, RwLockTimeout> {
+        self.blocking_timeout(1, timeout, "RwLock::blocking_read_timeout")?;
+        Ok(self.read_guard())
+    }
+
+    /// As [`blocking_write`](Self::blocking_write), giving up after
+    /// `timeout`. A writer that gives up leaves the line, so readers queued
+    /// behind it proceed.
+    ///
+    /// # Errors
+    ///
+    /// [`RwLockTimeout`] if exclusive access was not ours in time.
+    ///
+    /// # Panics
+    ///
+    /// As [`blocking_read`](Self::blocking_read).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let lock = corral::sync::RwLock::new(());
+    /// let r = lock.try_read().unwrap();
+    /// assert!(lock.blocking_write_timeout(Duration::from_millis(5)).is_err());
+    /// drop(r);
+    /// assert!(lock.blocking_write_timeout(Duration::from_millis(5)).is_ok());
+    /// ```
+    #[track_caller]
+    pub fn blocking_write_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<RwLockWriteGuard<'_, T>, RwLockTimeout> {
+        self.blocking_timeout(WRITE, timeout, "RwLock::blocking_write_timeout")?;
+        Ok(self.write_guard())
+    }
+
+    #[track_caller]
+    fn blocking_timeout(&self, n: usize, timeout: Duration, what: &str) -> Result<(), RwLockTimeout> {
+        let deadline = Instant::now().checked_add(timeout);
+        match self.sem.blocking_acquire(n, deadline, what) {
+            Ok(()) => Ok(()),
+            Err(BlockingAcquireError::Timeout) => Err(RwLockTimeout(())),
+            Err(e) => unreachable!("an RwLock's semaphore is never closed: {e}"),
+        }
+    }
+
+    /// The data, through `&mut self`: no locking needed.
+    ///
+    /// ```
+    /// let mut lock = corral::sync::RwLock::new(1);
+    /// *lock.get_mut() = 2;
+    /// assert_eq!(lock.into_inner(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    /// Where this lock was created.
+    ///
+    /// ```
+    /// let lock = corral::sync::RwLock::new(());
+    /// println!("created at {}", lock.created_at());
+    /// ```
+    pub fn created_at(&self) -> &'static Location<'static> {
+        self.created_at
+    }
+
+    /// A snapshot: locked, by how many readers or which writer, and how
+    /// many wait.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let lock = Arc::new(corral::sync::RwLock::new(()));
+    /// let l2 = lock.clone();
+    /// let task = corral::spawn(async move {
+    ///     let _w = l2.write().await;
+    ///     l2.statistics()
+    /// });
+    /// let id = task.id();
+    /// let stats = task.await.unwrap();
+    /// assert!(stats.write_locked);
+    /// assert_eq!(stats.writer, Some(id));
+    /// assert!(!lock.statistics().locked);
+    /// # });
+    /// ```
+    pub fn statistics(&self) -> RwLockStatistics {
+        let (free, partial, tasks_waiting) = self.sem.snapshot_held();
+        // `free + partial + held == WRITE` under the engine's lock.
+        let held = WRITE.saturating_sub(free + partial);
+        let write_locked = held == WRITE;
+        RwLockStatistics {
+            locked: held > 0,
+            write_locked,
+            readers: if write_locked { 0 } else { held },
+            // Read under a second lock: a writer that leaves in between
+            // can show the next holder's id (a snapshot, as every field).
+            writer: if write_locked { self.sem.holder() } else { None },
+            tasks_waiting,
+            created_at: self.created_at,
+        }
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    #[track_caller]
+    fn default() -> Self {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    #[track_caller]
+    fn from(value: T) -> Self {
+        RwLock::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RwLock");
+        match self.try_read() {
+            Ok(g) => d.field("data", &&*g),
+            Err(_) => d.field("data", &format_args!("<locked>")),
+        };
+        d.field("created_at", &format_args!("{}", self.created_at))
+            .finish()
+    }
+}
+
+/// Shared access to a [`RwLock`] (or, after [`map`](Self::map), to part of
+/// its data); releases it when dropped.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let lock = corral::sync::RwLock::new(String::from("hi"));
+/// let r = lock.read().await;
+/// assert_eq!(r.len(), 2);
+/// # });
+/// ```
+///
+/// A read guard of `!Sync` data cannot move to another thread (readers on
+/// two threads would share it):
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// let lock = corral::sync::RwLock::new(std::cell::Cell::new(1));
+/// send(lock.try_read().unwrap());
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct RwLockReadGuard<'a, T: ?Sized> {
+    sem: &'a RawSemaphore,
+    data: NonNull<T>,
+    _marker: PhantomData<&'a T>,
+}
+
+// SAFETY: the guard gives `&T` on whatever thread holds it, while other
+// readers may use `&T` elsewhere: `T: Sync`. Releasing (on drop) is
+// thread-agnostic.
+unsafe impl<T: ?Sized + Sync> Send for RwLockReadGuard<'_, T> {}
+// SAFETY: `&RwLockReadGuard` gives `&T` only.
+unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
+
+impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
+    /// Narrows the guard to a part of the data; the read lock stays held
+    /// until the narrowed guard drops. If `f` panics, the lock is released.
+    ///
+    /// ```
+    /// use corral::sync::{RwLock, RwLockReadGuard};
+    /// let lock = RwLock::new((1, String::from("a")));
+    /// let s = RwLockReadGuard::map(lock.try_read().unwrap(), |p| &p.1);
+    /// assert_eq!(*s, "a");
+    /// ```
+    pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> RwLockReadGuard<'a, U> {
+        // `this` still releases the lock if `f` panics.
+        let data = NonNull::from(f(&*this));
+        let this = ManuallyDrop::new(this);
+        RwLockReadGuard {
+            sem: this.sem,
+            data,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: `data` points into the lock's data (or a part of it), and
+        // the guard holds a read permit: no `&mut T` exists while it lives.
+        unsafe { self.data.as_ref() }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
+    fn drop(&mut self) {
+        self.sem.release(1);
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// Exclusive access to a [`RwLock`]; releases it when dropped, or becomes
+/// a read lock with [`downgrade`](Self::downgrade).
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let lock = corral::sync::RwLock::new(Vec::new());
+/// lock.write().await.push(1);
+/// assert_eq!(*lock.read().await, [1]);
+/// # });
+/// ```
+///
+/// Nor can a write guard of `!Sync` data (it could downgrade there):
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// let lock = corral::sync::RwLock::new(std::cell::Cell::new(1));
+/// send(lock.try_write().unwrap());
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct RwLockWriteGuard<'a, T: ?Sized> {
+    lock: &'a RwLock<T>,
+}
+
+// SAFETY: the guard moves `&mut T` to whatever thread holds it (`T:
+// Send`), and can become a read guard there, sharing `&T` with readers on
+// other threads (`T: Sync`).
+unsafe impl<T: ?Sized + Send + Sync> Send for RwLockWriteGuard<'_, T> {}
+// SAFETY: `&RwLockWriteGuard` gives `&T` only; `Send` bound as above.
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLockWriteGuard<'_, T> {}
+
+impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+    /// Narrows the guard to a part of the data; the write lock stays held
+    /// until the narrowed guard drops. If `f` panics, the lock is released.
+    ///
+    /// ```
+    /// use corral::sync::{RwLock, RwLockWriteGuard};
+    /// let lock = RwLock::new([1, 2, 3]);
+    /// let mut second = RwLockWriteGuard::map(lock.try_write().unwrap(), |a| &mut a[1]);
+    /// *second = 20;
+    /// drop(second);
+    /// assert_eq!(lock.into_inner(), [1, 20, 3]);
+    /// ```
+    pub fn map<U: ?Sized>(mut this: Self, f: impl FnOnce(&mut T) -> &mut U) -> RwLockMappedWriteGuard<'a, U> {
+        // `this` still releases the lock if `f` panics.
+        let data = NonNull::from(f(&mut *this));
+        let this = ManuallyDrop::new(this);
+        RwLockMappedWriteGuard {
+            sem: &this.lock.sem,
+            data,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Turns the write lock into a read lock, atomically: the lock is never
+    /// free in between, so no writer can slip in. Readers waiting at the
+    /// head of the line are admitted with it, in FIFO order; a writer at
+    /// the head keeps them (and later readers) out and waits for the
+    /// downgraded guard.
+    ///
+    /// ```
+    /// use corral::sync::{RwLock, RwLockWriteGuard};
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let lock = RwLock::new(1);
+    /// let mut w = lock.write().await;
+    /// *w = 2;
+    /// let r = RwLockWriteGuard::downgrade(w);
+    /// assert_eq!(*lock.try_read().unwrap(), 2); // others read alongside
+    /// assert!(lock.try_write().is_err());
+    /// drop(r);
+    /// # });
+    /// ```
+    pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
+        let this = ManuallyDrop::new(this);
+        // Keep one permit (ours, as a reader), hand out the rest.
+        this.lock.sem.release(WRITE - 1);
+        this.lock.read_guard()
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds every permit: no other guard exists.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds every permit and is borrowed mutably.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
+    fn drop(&mut self) {
+        self.lock.sem.release(WRITE);
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// A [`RwLockWriteGuard`] narrowed by [`RwLockWriteGuard::map`] to part of
+/// the data; releases the write lock when dropped.
+///
+/// ```
+/// use corral::sync::{RwLock, RwLockWriteGuard};
+/// let lock = RwLock::new((0, 0));
+/// let mut first = RwLockWriteGuard::map(lock.try_write().unwrap(), |p| &mut p.0);
+/// *first = 1;
+/// assert!(lock.try_read().is_err());
+/// drop(first);
+/// assert_eq!(*lock.try_read().unwrap(), (1, 0));
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct RwLockMappedWriteGuard<'a, T: ?Sized> {
+    sem: &'a RawSemaphore,
+    data: NonNull<T>,
+    _marker: PhantomData<&'a mut T>,
+}
+
+// SAFETY: as `RwLockWriteGuard`.
+unsafe impl<T: ?Sized + Send + Sync> Send for RwLockMappedWriteGuard<'_, T> {}
+// SAFETY: as `RwLockWriteGuard`.
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLockMappedWriteGuard<'_, T> {}
+
+impl<'a, T: ?Sized> RwLockMappedWriteGuard<'a, T> {
+    /// Narrows the guard further. If `f` panics, the lock is released.
+    ///
+    /// ```
+    /// use corral::sync::{RwLock, RwLockMappedWriteGuard, RwLockWriteGuard};
+    /// let lock = RwLock::new(((1, 2), 3));
+    /// let inner = RwLockWriteGuard::map(lock.try_write().unwrap(), |p| &mut p.0);
+    /// let mut b = RwLockMappedWriteGuard::map(inner, |p| &mut p.1);
+    /// *b = 20;
+    /// drop(b);
+    /// assert_eq!(lock.into_inner(), ((1, 20), 3));
+    /// ```
+    pub fn map<U: ?Sized>(mut this: Self, f: impl FnOnce(&mut T) -> &mut U) -> RwLockMappedWriteGuard<'a, U> {
+        let data = NonNull::from(f(&mut *this));
+        let this = ManuallyDrop::new(this);
+        RwLockMappedWriteGuard {
+            sem: this.sem,
+            data,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Turns the write lock into a read lock of the same part, atomically
+    /// (as [`RwLockWriteGuard::downgrade`]).
+    ///
+    /// ```
+    /// use corral::sync::{RwLock, RwLockMappedWriteGuard, RwLockWriteGuard};
+    /// let lock = RwLock::new((1, 2));
+    /// let mut a = RwLockWriteGuard::map(lock.try_write().unwrap(), |p| &mut p.0);
+    /// *a = 10;
+    /// let a = RwLockMappedWriteGuard::downgrade(a);
+    /// assert_eq!((*a, lock.try_read().unwrap().1), (10, 2));
+    /// ```
+    pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
+        let this = ManuallyDrop::new(this);
+        this.sem.release(WRITE - 1);
+        RwLockReadGuard {
+            sem: this.sem,
+            data: this.data,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockMappedWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: `data` points into the lock's data, exclusive while the
+        // write lock (this guard) is held.
+        unsafe { self.data.as_ref() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockMappedWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`, borrowed mutably.
+        unsafe { self.data.as_mut() }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockMappedWriteGuard<'_, T> {
+    fn drop(&mut self) {
+        self.sem.release(WRITE);
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockMappedWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// Takes the `Arc` out of a guard that is being converted (its `Drop`
+/// must not run).
+///
+/// # Safety
+///
+/// `slot` must not be used (or dropped) again.
+unsafe fn take_arc<T: ?Sized>(slot: &Arc<RwLock<T>>) -> Arc<RwLock<T>> {
+    // SAFETY: the caller never touches `slot` again, so the Arc is moved,
+    // not duplicated.
+    unsafe { std::ptr::read(slot) }
+}
+
+/// Shared access to an `Arc<RwLock<T>>`, from [`RwLock::read_owned`]
+/// (narrowed to a `U` inside it after [`map`](Self::map)); `'static`, so it
+/// can move into a spawned task. Releases when dropped.
+///
+/// ```
+/// use std::sync::Arc;
+/// let lock = Arc::new(corral::sync::RwLock::new(1));
+/// let r = lock.clone().try_read_owned().unwrap();
+/// assert_eq!(std::thread::spawn(move || *r).join().unwrap(), 1);
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct OwnedRwLockReadGuard<T: ?Sized, U: ?Sized = T> {
+    lock: Arc<RwLock<T>>,
+    data: NonNull<U>,
+}
+
+// SAFETY: the guard moves an `Arc<RwLock<T>>` (needs `RwLock<T>: Send +
+// Sync`, i.e. `T: Send + Sync`) and gives `&U` where it is held while
+// other readers share it: `U: Sync`.
+unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync> Send for OwnedRwLockReadGuard<T, U> {}
+// SAFETY: `&OwnedRwLockReadGuard` gives `&U` only.
+unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync> Sync for OwnedRwLockReadGuard<T, U> {}
+
+impl<T: ?Sized> OwnedRwLockReadGuard<T> {
+    fn new(lock: Arc<RwLock<T>>) -> Self {
+        // SAFETY: `UnsafeCell::get` is never null.
+        let data = unsafe { NonNull::new_unchecked(lock.data.get()) };
+        OwnedRwLockReadGuard { lock, data }
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> OwnedRwLockReadGuard<T, U> {
+    /// Narrows the guard to a part of the data. If `f` panics, the lock is
+    /// released.
+    ///
+    /// ```
+    /// use corral::sync::{OwnedRwLockReadGuard, RwLock};
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(RwLock::new((1, 2)));
+    /// let b = OwnedRwLockReadGuard::map(lock.try_read_owned().unwrap(), |p| &p.1);
+    /// assert_eq!(*b, 2);
+    /// ```
+    pub fn map<V: ?Sized>(this: Self, f: impl FnOnce(&U) -> &V) -> OwnedRwLockReadGuard<T, V> {
+        let data = NonNull::from(f(&*this));
+        let this = ManuallyDrop::new(this);
+        OwnedRwLockReadGuard {
+            // SAFETY: `this` is never dropped nor used again.
+            lock: unsafe { take_arc(&this.lock) },
+            data,
+        }
+    }
+
+    /// The lock this guard reads.
+    ///
+    /// ```
+    /// use corral::sync::{OwnedRwLockReadGuard, RwLock};
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(RwLock::new(()));
+    /// let r = lock.clone().try_read_owned().unwrap();
+    /// assert!(Arc::ptr_eq(OwnedRwLockReadGuard::rwlock(&r), &lock));
+    /// ```
+    pub fn rwlock(this: &Self) -> &Arc<RwLock<T>> {
+        &this.lock
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> Deref for OwnedRwLockReadGuard<T, U> {
+    type Target = U;
+    fn deref(&self) -> &U {
+        // SAFETY: `data` points into the lock's data, which the Arc keeps
+        // alive; the read permit we hold rules out any `&mut`.
+        unsafe { self.data.as_ref() }
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> Drop for OwnedRwLockReadGuard<T, U> {
+    fn drop(&mut self) {
+        self.lock.sem.release(1);
+    }
+}
+
+impl<T: ?Sized, U: ?Sized + fmt::Debug> fmt::Debug for OwnedRwLockReadGuard<T, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// Exclusive access to an `Arc<RwLock<T>>`, from [`RwLock::write_owned`];
+/// `'static`, so it can move into a spawned task. Releases when dropped,
+/// or becomes a read lock with [`downgrade`](Self::downgrade).
+///
+/// ```
+/// use std::sync::Arc;
+/// let lock = Arc::new(corral::sync::RwLock::new(1));
+/// let mut w = lock.clone().try_write_owned().unwrap();
+/// std::thread::spawn(move || *w += 1).join().unwrap();
+/// assert_eq!(*lock.try_read().unwrap(), 2);
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct OwnedRwLockWriteGuard<T: ?Sized> {
+    lock: Arc<RwLock<T>>,
+}
+
+// SAFETY: `Arc<RwLock<T>>` is Send + Sync for `T: Send + Sync` and gives
+// `&mut T` / `&T` only through this guard, as `RwLockWriteGuard`.
+unsafe impl<T: ?Sized + Send + Sync> Send for OwnedRwLockWriteGuard<T> {}
+// SAFETY: `&OwnedRwLockWriteGuard` gives `&T` only.
+unsafe impl<T: ?Sized + Send + Sync> Sync for OwnedRwLockWriteGuard<T> {}
+
+impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
+    /// Narrows the guard to a part of the data; the write lock stays held.
+    /// If `f` panics, the lock is released.
+    ///
+    /// ```
+    /// use corral::sync::{OwnedRwLockWriteGuard, RwLock};
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(RwLock::new((1, 2)));
+    /// let mut a = OwnedRwLockWriteGuard::map(lock.clone().try_write_owned().unwrap(), |p| &mut p.0);
+    /// *a = 10;
+    /// drop(a);
+    /// assert_eq!(*lock.try_read().unwrap(), (10, 2));
+    /// ```
+    pub fn map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> &mut U,
+    ) -> OwnedRwLockMappedWriteGuard<T, U> {
+        let data = NonNull::from(f(&mut *this));
+        let this = ManuallyDrop::new(this);
+        OwnedRwLockMappedWriteGuard {
+            // SAFETY: `this` is never dropped nor used again.
+            lock: unsafe { take_arc(&this.lock) },
+            data,
+        }
+    }
+
+    /// Turns the write lock into a read lock, atomically (see
+    /// [`RwLockWriteGuard::downgrade`]).
+    ///
+    /// ```
+    /// use corral::sync::{OwnedRwLockWriteGuard, RwLock};
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let w = lock.clone().try_write_owned().unwrap();
+    /// let r = OwnedRwLockWriteGuard::downgrade(w);
+    /// assert_eq!(*r + *lock.try_read().unwrap(), 2);
+    /// ```
+    pub fn downgrade(this: Self) -> OwnedRwLockReadGuard<T> {
+        let this = ManuallyDrop::new(this);
+        // SAFETY: `this` is never dropped nor used again.
+        let lock = unsafe { take_arc(&this.lock) };
+        lock.sem.release(WRITE - 1);
+        OwnedRwLockReadGuard::new(lock)
+    }
+
+    /// The lock this guard writes.
+    ///
+    /// ```
+    /// use corral::sync::{OwnedRwLockWriteGuard, RwLock};
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(RwLock::new(()));
+    /// let w = lock.clone().try_write_owned().unwrap();
+    /// assert!(Arc::ptr_eq(OwnedRwLockWriteGuard::rwlock(&w), &lock));
+    /// ```
+    pub fn rwlock(this: &Self) -> &Arc<RwLock<T>> {
+        &this.lock
+    }
+}
+
+impl<T: ?Sized> Deref for OwnedRwLockWriteGuard<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds every permit: no other guard exists.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for OwnedRwLockWriteGuard<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds every permit and is borrowed mutably.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for OwnedRwLockWriteGuard<T> {
+    fn drop(&mut self) {
+        self.lock.sem.release(WRITE);
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for OwnedRwLockWriteGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// An [`OwnedRwLockWriteGuard`] narrowed by
+/// [`OwnedRwLockWriteGuard::map`] to a `U` inside the data; releases the
+/// write lock when dropped.
+///
+/// ```
+/// use corral::sync::{OwnedRwLockWriteGuard, RwLock};
+/// use std::sync::Arc;
+/// let lock = Arc::new(RwLock::new(vec![1, 2]));
+/// let mut last = OwnedRwLockWriteGuard::map(lock.clone().try_write_owned().unwrap(), |v| {
+///     v.last_mut().unwrap()
+/// });
+/// *last = 3;
+/// drop(last);
+/// assert_eq!(*lock.try_read().unwrap(), [1, 3]);
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct OwnedRwLockMappedWriteGuard<T: ?Sized, U: ?Sized = T> {
+    lock: Arc<RwLock<T>>,
+    data: NonNull<U>,
+}
+
+// SAFETY: as `OwnedRwLockWriteGuard`, and the guard moves `&mut U`
+// (`U: Send`) that may become a shared `&U` after downgrade (`U: Sync`).
+unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Send + Sync> Send for OwnedRwLockMappedWriteGuard<T, U> {}
+// SAFETY: `&OwnedRwLockMappedWriteGuard` gives `&U` only.
+unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Send + Sync> Sync for OwnedRwLockMappedWriteGuard<T, U> {}
+
+impl<T: ?Sized, U: ?Sized> OwnedRwLockMappedWriteGuard<T, U> {
+    /// Narrows the guard further. If `f` panics, the lock is released.
+    ///
+    /// ```
+    /// use corral::sync::{OwnedRwLockMappedWriteGuard, OwnedRwLockWriteGuard, RwLock};
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(RwLock::new(((1, 2), 3)));
+    /// let a = OwnedRwLockWriteGuard::map(lock.clone().try_write_owned().unwrap(), |p| &mut p.0);
+    /// let mut b = OwnedRwLockMappedWriteGuard::map(a, |p| &mut p.1);
+    /// *b = 20;
+    /// drop(b);
+    /// assert_eq!(*lock.try_read().unwrap(), ((1, 20), 3));
+    /// ```
+    pub fn map<V: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut U) -> &mut V,
+    ) -> OwnedRwLockMappedWriteGuard<T, V> {
+        let data = NonNull::from(f(&mut *this));
+        let this = ManuallyDrop::new(this);
+        OwnedRwLockMappedWriteGuard {
+            // SAFETY: `this` is never dropped nor used again.
+            lock: unsafe { take_arc(&this.lock) },
+            data,
+        }
+    }
+
+    /// Turns the write lock into a read lock of the same part, atomically
+    /// (see [`RwLockWriteGuard::downgrade`]).
+    ///
+    /// ```
+    /// use corral::sync::{OwnedRwLockMappedWriteGuard, OwnedRwLockWriteGuard, RwLock};
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(RwLock::new((1, 2)));
+    /// let a = OwnedRwLockWriteGuard::map(lock.clone().try_write_owned().unwrap(), |p| &mut p.0);
+    /// let a = OwnedRwLockMappedWriteGuard::downgrade(a);
+    /// assert_eq!(*a, lock.try_read().unwrap().0);
+    /// ```
+    pub fn downgrade(this: Self) -> OwnedRwLockReadGuard<T, U> {
+        let this = ManuallyDrop::new(this);
+        // SAFETY: `this` is never dropped nor used again.
+        let lock = unsafe { take_arc(&this.lock) };
+        lock.sem.release(WRITE - 1);
+        OwnedRwLockReadGuard {
+            lock,
+            data: this.data,
+        }
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> Deref for OwnedRwLockMappedWriteGuard<T, U> {
+    type Target = U;
+    fn deref(&self) -> &U {
+        // SAFETY: `data` points into the lock's data (kept alive by the
+        // Arc), exclusive while the write lock (this guard) is held.
+        unsafe { self.data.as_ref() }
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> DerefMut for OwnedRwLockMappedWriteGuard<T, U> {
+    fn deref_mut(&mut self) -> &mut U {
+        // SAFETY: as in `deref`, borrowed mutably.
+        unsafe { self.data.as_mut() }
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> Drop for OwnedRwLockMappedWriteGuard<T, U> {
+    fn drop(&mut self) {
+        self.lock.sem.release(WRITE);
+    }
+}
+
+impl<T: ?Sized, U: ?Sized + fmt::Debug> fmt::Debug for OwnedRwLockMappedWriteGuard<T, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
