@@ -322,6 +322,8 @@ async fn sync_tour() {
     queue_tour().await;
     println!("\n18. RateLimiter");
     ratelimit_tour().await;
+    println!("\n19. Channels: an mpsc pipeline, oneshot replies");
+    channels_tour().await;
 }
 
 /// Barrier and Notify: a Barrier of 3 OS threads doing 2 phases, its
@@ -817,4 +819,66 @@ async fn limiter_tour() {
         holder.locked,
         holder.tasks_waiting
     );
+}
+
+/// oneshot and mpsc: a three-stage pipeline (bounded channels give it
+/// backpressure), a request/response over oneshot, and a plain thread
+/// feeding the pipeline with `blocking_send`.
+async fn channels_tour() {
+    use corral::sync::{mpsc, oneshot};
+
+    // Stage 1 -> 2 -> 3: numbers, squared, summed; each channel holds at
+    // most 4 items, so a fast stage waits for a slow one.
+    let (numbers_tx, mut numbers_rx) = mpsc::channel::<u64>(4);
+    let (squares_tx, mut squares_rx) = mpsc::channel::<u64>(4);
+    let squarer = corral::spawn(async move {
+        while let Some(n) = numbers_rx.recv().await {
+            squares_tx.send(n * n).await.unwrap();
+        }
+        // numbers closed: dropping squares_tx ends the next stage
+    });
+    let summer = corral::spawn(async move {
+        let mut sum = 0;
+        while let Some(sq) = squares_rx.recv().await {
+            sum += sq;
+        }
+        sum
+    });
+    let from_thread = numbers_tx.clone();
+    let feeder = std::thread::spawn(move || {
+        for n in 51..=100 {
+            from_thread.blocking_send(n).unwrap();
+        }
+    });
+    let stats = numbers_tx.statistics();
+    for n in 1..=50 {
+        numbers_tx.send(n).await.unwrap();
+    }
+    drop(numbers_tx);
+    corral::run_sync(move || feeder.join().unwrap()).await.unwrap();
+    squarer.await.unwrap();
+    println!(
+        "mpsc: pipeline of 3 stages summed the squares of 1..=100: {} (expected {}); channel created at {}",
+        summer.await.unwrap(),
+        (1..=100u64).map(|n| n * n).sum::<u64>(),
+        stats.created_at
+    );
+
+    // Request/response: each request carries a oneshot for its answer.
+    let (requests, mut inbox) = mpsc::unbounded_channel::<(u32, oneshot::Sender<u32>)>();
+    let server = corral::spawn(async move {
+        while let Some((x, reply)) = inbox.recv().await {
+            let _ = reply.send(x * 2);
+        }
+    });
+    let (reply_tx, reply_rx) = oneshot::channel();
+    requests.send((21, reply_tx)).unwrap();
+    let answer = reply_rx.await.unwrap();
+    // A caller that gives up: the server's send hands the value back.
+    let (reply_tx, reply_rx) = oneshot::channel();
+    drop(reply_rx);
+    requests.send((1, reply_tx)).unwrap();
+    drop(requests);
+    server.await.unwrap();
+    println!("oneshot: the server answered 21 -> {answer}; a dropped caller costs the server nothing");
 }

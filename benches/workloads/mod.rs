@@ -46,6 +46,7 @@ pub struct Workload {
 
 mod sync;
 mod sync_barrier;
+mod sync_channels;
 mod sync_event;
 mod sync_limiter;
 mod sync_queue;
@@ -156,6 +157,7 @@ pub fn all() -> Vec<Workload> {
     ];
     v.extend(sync::rows());
     v.extend(sync_limiter::rows());
+    v.extend(sync_channels::rows());
     v.extend(sync_barrier::rows());
     v.extend(sync_ratelimit::rows());
     v.extend(sync_rwlock::rows());
@@ -180,6 +182,7 @@ pub fn alternates() -> Vec<Alternate> {
     let mut v = Vec::new();
     v.extend(sync::alternates());
     v.extend(sync_limiter::alternates());
+    v.extend(sync_channels::alternates());
     v.extend(sync_barrier::alternates());
     v.extend(sync_rwlock::alternates());
     v.extend(sync_queue::alternates());

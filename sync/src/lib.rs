@@ -23,6 +23,8 @@
 //!   run time; `run_sync` under a token.
 //! - [`ReentrantMutex`]: Python's `RLock`: the owning task (or thread) may
 //!   lock again; shared access only; FIFO handoff between owners.
+//! - [`oneshot`] and [`mpsc`]: tokio's channels in tokio's shapes (one
+//!   value; many senders to one receiver, bounded or unbounded).
 //! - [`Barrier`]: `parties` tasks or threads meet, cycle after cycle;
 //!   threading's action, break, `reset`, `abort` and timeouts.
 //! - [`Notify`]: tokio's task notification: `notify_one` (one stored
@@ -55,6 +57,10 @@
 //!   handoff, its waiter future, the cancellation rule and the blocking
 //!   path. `Mutex` is one permit of it.
 //! - `loom`: the lock type, switched to loom's under `--cfg loom`.
+//! - `cell`: atomics, `Arc` and `UnsafeCell` for the channels, switched the
+//!   same way.
+//! - `park`: the channels' blocking path (drive the async waiter on a
+//!   parked thread, with a deadline).
 //! - `error`: the typed errors.
 //! - `signal`: the ticketed waiter queue of `Event` and `Condition` (wake
 //!   only the waiters present, in chunks; pass a notification on).
@@ -62,12 +68,16 @@
 mod barrier;
 mod bounded_semaphore;
 mod capacity_limiter;
+mod cell;
 mod condition;
 mod error;
 mod event;
 mod loom;
+pub mod mpsc;
 mod mutex;
 mod notify;
+pub mod oneshot;
+mod park;
 mod queue;
 mod rate_limiter;
 mod raw;

@@ -1,0 +1,651 @@
+//! The shared state of an mpsc channel, bounded or unbounded: the item
+//! queue, the capacity, the waiting senders and the receiver's waker, all
+//! under one short lock.
+//!
+//! # State, and who may touch it
+//!
+//! [`Chan`] is one allocation shared by every handle. `tx_count` (strong
+//! senders) is an atomic outside the lock, so cloning a sender and
+//! upgrading a weak one take no lock. Everything else is in [`State`],
+//! under `state`:
+//!
+//! - `queue`: the buffered items (a `VecDeque`; its storage is reused, so
+//!   steady traffic allocates nothing).
+//! - `free`: slots nobody holds (bounded channels only). Every slot of a
+//!   bounded channel is in exactly one place: `free`, a [`Grant`] handed
+//!   to a waiting sender, a permit (`Permit`, `OwnedPermit`, or a send in
+//!   flight), or an item in `queue`. So `max - free - queue.len()` slots
+//!   are reserved by permits not yet used.
+//! - `senders`: the [`WaitList`] of senders waiting for a slot, FIFO; the
+//!   payload is a [`Grant`].
+//! - `rx_waker`: the receiver's waker while it waits on an empty queue.
+//! - `closed` (the receiver closed or dropped), `rx_dropped`, `tx_gone`
+//!   (the last sender dropped).
+//!
+//! # Invariant: no barging
+//!
+//! `free > 0` only while no sender waits (or after close), as in the raw
+//! semaphore: a slot freed by `recv` (or by a permit dropped unused) goes
+//! straight to the first waiting sender ([`State::dispatch`]: its grant is
+//! written, then it is woken onto the waking worker's run queue), so a
+//! sender that arrives later, even with `try_send`, cannot take it.
+//!
+//! # Send, in one lock
+//!
+//! A send that finds a free slot takes it and pushes the item under the
+//! same lock (one lock per item; the receiver's pop is the other). A send
+//! that must wait queues its node; once granted it pushes its item (a
+//! second lock). A receiver waiting on an empty queue is woken after the
+//! lock is released.
+//!
+//! # Cancellation
+//!
+//! A send or reserve future dropped while waiting locks the state and
+//! removes its node: `Removed::Notified` means a slot was granted and not
+//! used, so it goes back through `dispatch` (to the next waiting sender,
+//! or `free`); the item of a cancelled `send` is dropped, never sent (as
+//! tokio's). `Unlinked`: nothing was granted (one slot per waiter, so no
+//! partial handoff). A cancelled `recv` takes nothing: an item leaves the
+//! queue only inside the poll that returns it.
+//!
+//! # Closing
+//!
+//! `close` (or dropping the receiver) sets `closed`, marks every waiting
+//! sender closed and wakes them (in chunks of [`WakeBatch::CAPACITY`]);
+//! later sends fail and hand their item back. Buffered items still drain,
+//! and so do the items of permits reserved before the close: `recv`
+//! returns `None` once the queue is empty and no permit is outstanding (or
+//! every sender is gone). Dropping the receiver also drops the buffered
+//! items.
+
+use crate::cell::{AtomicUsize, Ordering::*};
+use crate::loom::{Lock, LockGuard};
+use corral_runtime::wait::{Removed, WaitList, WaitNode, WakeBatch};
+use std::collections::VecDeque;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// The payload of a waiting sender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Grant {
+    Waiting,
+    /// A slot was handed over.
+    Granted,
+    /// The channel closed before a slot came.
+    Closed,
+}
+
+pub(crate) struct State<T> {
+    queue: VecDeque<T>,
+    free: usize,
+    closed: bool,
+    rx_dropped: bool,
+    tx_gone: bool,
+    rx_waker: Option<Waker>,
+    senders: WaitList<Grant>,
+    /// Senders waiting in `closed()` for the receiver to close.
+    closed_watchers: WaitList<()>,
+}
+
+impl<T> State<T> {
+    /// Hands free slots to waiting senders, front first. Returns true if
+    /// more could be served but the batch is full.
+    fn dispatch(&mut self, batch: &mut WakeBatch) -> bool {
+        if self.closed {
+            // Waiters are marked closed and being woken; keep the slot.
+            return false;
+        }
+        while self.free > 0 {
+            let Some(front) = self.senders.front_mut() else {
+                return false;
+            };
+            if batch.is_full() {
+                return true;
+            }
+            *front = Grant::Granted;
+            self.free -= 1;
+            self.senders.wake_front(batch);
+        }
+        false
+    }
+
+    /// Pushes an item (or drops it, if the receiver is gone: then it comes
+    /// back to be dropped after the lock) and takes the receiver's waker.
+    #[inline]
+    fn push(&mut self, value: T, max: Option<usize>) -> (Option<T>, Option<Waker>) {
+        if self.rx_dropped {
+            // Nobody will receive it; its slot goes back to the pool.
+            if max.is_some() {
+                self.free += 1;
+            }
+            return (Some(value), None);
+        }
+        if self.queue.len() == self.queue.capacity() {
+            self.grow(max);
+        }
+        self.queue.push_back(value);
+        (None, self.rx_waker.take())
+    }
+
+    /// Grows the full buffer: doubling, but never past a bounded channel's
+    /// capacity (so a full bounded channel holds `capacity` items in about
+    /// `capacity` slots, not the next power of two).
+    #[cold]
+    fn grow(&mut self, max: Option<usize>) {
+        let len = self.queue.len();
+        let want = (len * 2).max(4);
+        let want = max.map_or(want, |m| want.min(m).max(len + 1));
+        self.queue.reserve_exact(want - len);
+    }
+
+    /// After a pop: a buffer that a burst grew large is freed once it has
+    /// drained, so an idle channel does not keep its peak memory.
+    #[inline]
+    fn maybe_shrink(&mut self) {
+        if self.queue.is_empty() && self.queue.capacity() > SHRINK_ABOVE {
+            self.queue.shrink_to_fit();
+        }
+    }
+}
+
+/// Buffers larger than this (in items) are freed when they drain.
+const SHRINK_ABOVE: usize = 1024;
+
+/// One channel; see the [module docs](self).
+pub(crate) struct Chan<T> {
+    state: Lock<State<T>>,
+    /// Strong senders. The last one to leave sets `tx_gone` under the lock.
+    tx_count: AtomicUsize,
+    /// Capacity of a bounded channel; `None`: unbounded.
+    max: Option<usize>,
+    pub(crate) created_at: &'static Location<'static>,
+}
+
+/// A snapshot, for `statistics()`.
+pub(crate) struct Snapshot {
+    pub(crate) buffered: usize,
+    pub(crate) senders_waiting: usize,
+    pub(crate) receiver_waiting: bool,
+    pub(crate) closed: bool,
+    pub(crate) senders: usize,
+}
+
+/// What a poll for a slot produced.
+pub(crate) enum Slot<T> {
+    /// A slot is ours (a permit).
+    Reserved,
+    /// The value given for the fast path was pushed in the same lock.
+    Sent,
+    /// The channel is closed; the fast-path value comes back if there was one.
+    Closed(Option<T>),
+}
+
+impl<T> Chan<T> {
+    pub(crate) fn new(max: Option<usize>, created_at: &'static Location<'static>) -> Self {
+        Chan {
+            state: Lock::new(State {
+                queue: VecDeque::new(),
+                free: max.unwrap_or(0),
+                closed: false,
+                rx_dropped: false,
+                tx_gone: false,
+                rx_waker: None,
+                senders: WaitList::new(),
+                closed_watchers: WaitList::new(),
+            }),
+            tx_count: AtomicUsize::new(1),
+            max,
+            created_at,
+        }
+    }
+
+    pub(crate) fn max(&self) -> Option<usize> {
+        self.max
+    }
+
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let st = self.state.lock();
+        Snapshot {
+            buffered: st.queue.len(),
+            senders_waiting: st.senders.len(),
+            receiver_waiting: st.rx_waker.is_some(),
+            closed: st.closed,
+            senders: self.tx_count.load(Relaxed),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.state.lock().queue.len()
+    }
+
+    pub(crate) fn free(&self) -> usize {
+        self.state.lock().free
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        let st = self.state.lock();
+        st.closed
+    }
+
+    /// True if the receiver would see the end: closed by it, or every
+    /// sender gone (tokio's `Receiver::is_closed`).
+    pub(crate) fn rx_is_closed(&self) -> bool {
+        let st = self.state.lock();
+        st.closed || st.tx_gone
+    }
+
+    // ----- senders: counting -----
+
+    pub(crate) fn tx_inc(&self) {
+        // Relaxed: a new handle from an existing one (as Arc::clone).
+        self.tx_count.fetch_add(1, Relaxed);
+    }
+
+    /// Drops one strong sender; the last wakes the receiver.
+    pub(crate) fn tx_dec(&self) {
+        // AcqRel: the last decrement sees every other sender's pushes (they
+        // happen under the lock anyway) and orders the `tx_gone` below.
+        if self.tx_count.fetch_sub(1, AcqRel) != 1 {
+            return;
+        }
+        let mut st = self.state.lock();
+        st.tx_gone = true;
+        let w = st.rx_waker.take();
+        drop(st);
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+
+    /// A strong sender from a weak one, if any strong one is left.
+    pub(crate) fn tx_upgrade(&self) -> bool {
+        let mut n = self.tx_count.load(Relaxed);
+        loop {
+            if n == 0 {
+                return false;
+            }
+            // Relaxed: as `tx_inc`; once 0 the count never rises again.
+            match self.tx_count.compare_exchange_weak(n, n + 1, Relaxed, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => n = now,
+            }
+        }
+    }
+
+    pub(crate) fn tx_count(&self) -> usize {
+        self.tx_count.load(Relaxed)
+    }
+
+    // ----- sending -----
+
+    /// Pushes into an unbounded channel. `Err(value)` if closed.
+    pub(crate) fn send_unbounded(&self, value: T) -> Result<(), T> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err(value);
+        }
+        let (back, w) = st.push(value, self.max);
+        drop(st);
+        drop(back);
+        if let Some(w) = w {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Pushes the item of a slot already held (a permit). If the receiver
+    /// is gone the item is dropped.
+    pub(crate) fn push_reserved(&self, value: T) {
+        let mut st = self.state.lock();
+        let (back, w) = st.push(value, self.max);
+        drop(st);
+        drop(back);
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+
+    /// Takes a free slot now (and, with `value`, pushes it in the same
+    /// lock); on failure says why and hands `value` back.
+    pub(crate) fn try_reserve(&self, value: Option<T>) -> Result<(), (TryErr, Option<T>)> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err((TryErr::Closed, value));
+        }
+        if st.free == 0 {
+            return Err((TryErr::Full, value));
+        }
+        // `free > 0` implies nobody waits: no barging.
+        st.free -= 1;
+        if let Some(v) = value {
+            let (back, w) = st.push(v, self.max);
+            drop(st);
+            drop(back);
+            if let Some(w) = w {
+                w.wake();
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives back `n` unused slots (a permit dropped unsent, a cancelled
+    /// grant), handing them to waiting senders first; wakes the receiver if
+    /// that was the last outstanding permit of a closed channel.
+    pub(crate) fn release_slots(&self, n: usize) {
+        let mut st = self.state.lock();
+        st.free += n;
+        let w = if st.closed && st.queue.is_empty() && self.reserved(&st) == 0 {
+            st.rx_waker.take()
+        } else {
+            None
+        };
+        if st.senders.is_empty() || st.closed {
+            drop(st);
+        } else {
+            self.dispatch_after(st);
+        }
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+
+    /// Dispatches free slots to waiting senders, waking them after
+    /// releasing `st` (in chunks, if many).
+    fn dispatch_after(&self, st: LockGuard<'_, State<T>>) {
+        let mut first = Some(st);
+        WakeBatch::wake_in_chunks(
+            || first.take().unwrap_or_else(|| self.state.lock()),
+            |st, batch| st.dispatch(batch),
+        );
+    }
+
+    /// The poll of a sender waiting for a slot (`reserve`, `send`). With
+    /// `fast`, a value to push in the same lock if a slot is free.
+    ///
+    /// # Safety
+    ///
+    /// `node` only ever queues in this channel's list, and the owner calls
+    /// [`cancel_slot`](Self::cancel_slot) before dropping it.
+    pub(crate) unsafe fn poll_slot(
+        &self,
+        node_mut: Pin<&mut WaitNode<Grant>>,
+        cx: &mut Context<'_>,
+        fast: &mut Option<T>,
+    ) -> Poll<Slot<T>> {
+        let node = node_mut.as_ref();
+        if node.take_notified() {
+            return Poll::Ready(self.finish(node_mut, fast));
+        }
+        if !node.is_queued() {
+            std::task::ready!(corral_runtime::coop::poll_consume_budget(cx));
+        }
+        let mut st = self.state.lock();
+        if node.take_notified() {
+            drop(st);
+            return Poll::Ready(self.finish(node_mut, fast));
+        }
+        if node.is_queued() {
+            // SAFETY: queued in this list; lock held.
+            let stale = unsafe { st.senders.update_waker(node, cx) };
+            stale.drop_after(st);
+            return Poll::Pending;
+        }
+        if st.closed {
+            return Poll::Ready(Slot::Closed(fast.take()));
+        }
+        if st.free > 0 {
+            // `free > 0` implies nobody waits: no barging.
+            st.free -= 1;
+            return Poll::Ready(match fast.take() {
+                None => Slot::Reserved,
+                Some(v) => {
+                    let (back, w) = st.push(v, self.max);
+                    drop(st);
+                    drop(back);
+                    if let Some(w) = w {
+                        w.wake();
+                    }
+                    Slot::Sent
+                }
+            });
+        }
+        // SAFETY: not queued: the payload is ours.
+        *unsafe { st.senders.value_of(node) } = Grant::Waiting;
+        // SAFETY: the node is in no list; it only goes into this one, under
+        // this lock, and the owner removes it (`cancel_slot`) before it is
+        // dropped (caller's contract).
+        unsafe { st.senders.push_back(node, cx) };
+        Poll::Pending
+    }
+
+    /// The outcome of a notified (consumed) node.
+    fn finish(&self, mut node: Pin<&mut WaitNode<Grant>>, fast: &mut Option<T>) -> Slot<T> {
+        let grant = node
+            .as_mut()
+            .value_mut()
+            .map_or(Grant::Waiting, |g| std::mem::replace(g, Grant::Waiting));
+        match grant {
+            Grant::Granted => match fast.take() {
+                None => Slot::Reserved,
+                Some(v) => {
+                    self.push_reserved(v);
+                    Slot::Sent
+                }
+            },
+            _ => Slot::Closed(fast.take()),
+        }
+    }
+
+    /// Cancellation of a waiting sender (its future's `Drop`): a granted
+    /// slot goes back to the next sender or the pool.
+    ///
+    /// # Safety
+    ///
+    /// `node` is queued in this channel's list or in none.
+    pub(crate) unsafe fn cancel_slot(&self, node: Pin<&WaitNode<Grant>>) {
+        if !node.is_queued() && !node.is_notified() {
+            return;
+        }
+        let mut st = self.state.lock();
+        // SAFETY: the node can only be in this channel's list; lock held.
+        match unsafe { st.senders.remove(node) } {
+            Removed::Notified => {
+                // SAFETY: no longer queued: the payload is ours.
+                let granted = *unsafe { st.senders.value_of(node) } == Grant::Granted;
+                drop(st);
+                if granted {
+                    self.release_slots(1);
+                }
+            }
+            // One slot per waiter: nothing was partly handed over, and a
+            // head leaving makes nobody behind it servable (free is 0).
+            Removed::Unlinked { .. } | Removed::NotQueued => {}
+        }
+    }
+
+    // ----- receiving -----
+
+    /// Pops up to `limit` items into `out` (or one, returned, when `out`
+    /// is None). Ready(0 items) means the channel is finished.
+    pub(crate) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        std::task::ready!(corral_runtime::coop::poll_consume_budget(cx));
+        let mut st = self.state.lock();
+        if let Some(v) = st.queue.pop_front() {
+            self.after_pop(st, 1);
+            return Poll::Ready(Some(v));
+        }
+        if self.finished(&st) {
+            return Poll::Ready(None);
+        }
+        let old = match &st.rx_waker {
+            Some(w) if w.will_wake(cx.waker()) => None,
+            _ => st.rx_waker.replace(cx.waker().clone()),
+        };
+        drop(st);
+        drop(old);
+        Poll::Pending
+    }
+
+    /// As `poll_recv`, moving up to `limit` items into `buf`; Ready(0) only
+    /// when the channel is finished (or `limit` is 0).
+    pub(crate) fn poll_recv_many(&self, cx: &mut Context<'_>, buf: &mut Vec<T>, limit: usize) -> Poll<usize> {
+        if limit == 0 {
+            return Poll::Ready(0);
+        }
+        std::task::ready!(corral_runtime::coop::poll_consume_budget(cx));
+        let mut st = self.state.lock();
+        let n = st.queue.len().min(limit);
+        if n > 0 {
+            buf.extend(st.queue.drain(..n));
+            self.after_pop(st, n);
+            return Poll::Ready(n);
+        }
+        if self.finished(&st) {
+            return Poll::Ready(0);
+        }
+        let old = match &st.rx_waker {
+            Some(w) if w.will_wake(cx.waker()) => None,
+            _ => st.rx_waker.replace(cx.waker().clone()),
+        };
+        drop(st);
+        drop(old);
+        Poll::Pending
+    }
+
+    /// Pops one item without waiting.
+    pub(crate) fn try_recv(&self) -> Result<T, bool> {
+        let mut st = self.state.lock();
+        if let Some(v) = st.queue.pop_front() {
+            self.after_pop(st, 1);
+            return Ok(v);
+        }
+        Err(self.finished(&st))
+    }
+
+    /// After `n` items left the queue: their slots go to waiting senders
+    /// first, then to the pool (bounded channels).
+    #[inline]
+    fn after_pop(&self, mut st: LockGuard<'_, State<T>>, n: usize) {
+        st.maybe_shrink();
+        if self.max.is_none() {
+            return;
+        }
+        st.free += n;
+        if st.senders.is_empty() || st.closed {
+            return;
+        }
+        self.dispatch_after(st);
+    }
+
+    /// True when no item can come any more: the queue is empty and every
+    /// sender is gone, or the channel is closed and no permit is
+    /// outstanding.
+    fn finished(&self, st: &State<T>) -> bool {
+        if !st.queue.is_empty() {
+            return false;
+        }
+        if st.tx_gone {
+            return true;
+        }
+        // Slots reserved before the close but not yet filled may still
+        // deliver.
+        st.closed && self.reserved(st) == 0
+    }
+
+    fn reserved(&self, st: &State<T>) -> usize {
+        self.max.map_or(0, |m| m - st.free - st.queue.len())
+    }
+
+    /// Closes from the receiver's side: later sends fail, waiting senders
+    /// wake with `Closed`; buffered items stay. With `drop_items` (the
+    /// receiver is gone) the items are dropped too, after the lock.
+    pub(crate) fn close(&self, drop_items: bool) {
+        let mut items = VecDeque::new();
+        WakeBatch::wake_in_chunks(
+            || self.state.lock(),
+            |st, batch| {
+                st.closed = true;
+                if drop_items {
+                    st.rx_dropped = true;
+                    let n = st.queue.len();
+                    if self.max.is_some() {
+                        st.free += n;
+                    }
+                    items.append(&mut st.queue);
+                }
+                for g in st.senders.iter_mut() {
+                    *g = Grant::Closed;
+                }
+                st.senders.wake_all(batch) || st.closed_watchers.wake_all(batch)
+            },
+        );
+        drop(items);
+    }
+
+    /// A future that waits until the receiver closes (`Sender::closed`).
+    pub(crate) fn closed(&self) -> Closed<'_, T> {
+        Closed {
+            chan: self,
+            node: WaitNode::new(()),
+        }
+    }
+}
+
+/// Why a `try_reserve` failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TryErr {
+    Full,
+    Closed,
+}
+
+/// The future of `Sender::closed`: a node (no payload) in
+/// `closed_watchers`, woken by `close`. Nothing is handed over, so a
+/// cancelled one has nothing to pass on.
+pub(crate) struct Closed<'a, T> {
+    chan: &'a Chan<T>,
+    node: WaitNode<()>,
+}
+
+impl<T> std::future::Future for Closed<'_, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: `node` is structurally pinned: never moved out.
+        let node = unsafe { self.as_ref().map_unchecked(|c| &c.node) };
+        if node.take_notified() {
+            return Poll::Ready(());
+        }
+        let mut st = self.chan.state.lock();
+        if node.take_notified() || st.closed {
+            // A node still queued on a closed channel is being woken by
+            // `close` right now (in chunks); `Drop` takes it out.
+            return Poll::Ready(());
+        }
+        if node.is_queued() {
+            // SAFETY: queued in this list; lock held.
+            let stale = unsafe { st.closed_watchers.update_waker(node, cx) };
+            stale.drop_after(st);
+            return Poll::Pending;
+        }
+        // SAFETY: in no list; only ever this one, under this lock; `Drop`
+        // removes it before it is freed.
+        unsafe { st.closed_watchers.push_back(node, cx) };
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Closed<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: pinned (drop runs in place); taking a reference does not
+        // move the node.
+        let node = unsafe { Pin::new_unchecked(&self.node) };
+        if !node.is_queued() && !node.is_notified() {
+            return;
+        }
+        let mut st = self.chan.state.lock();
+        // SAFETY: the node can only be in this channel's list; lock held.
+        // Whatever `remove` found, nothing was handed over.
+        let _ = unsafe { st.closed_watchers.remove(node) };
+    }
+}
