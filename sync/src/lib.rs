@@ -54,11 +54,11 @@
 //! # Internals
 //!
 //! - `raw`: the shared machinery: a fair counting semaphore with partial
-//!   handoff, its waiter future, the cancellation rule and the blocking
-//!   path. `Mutex` is one permit of it.
-//! - `loom`: the lock type, switched to loom's under `--cfg loom`.
-//! - `cell`: atomics, `Arc` and `UnsafeCell` for the channels, switched the
-//!   same way.
+//!   handoff (`RawSemaphore`), the Mutex's one-word engine (`RawMutex`),
+//!   their waiter futures, the cancellation rule, the blocking path and
+//!   the holder records.
+//! - `loom`: the lock, atomics, `Arc` and data cells, switched to loom's
+//!   under `--cfg loom`.
 //! - `park`: the channels' blocking path (drive the async waiter on a
 //!   parked thread, with a deadline).
 //! - `error`: the typed errors.
@@ -68,7 +68,6 @@
 mod barrier;
 mod bounded_semaphore;
 mod capacity_limiter;
-mod cell;
 mod condition;
 mod error;
 mod event;

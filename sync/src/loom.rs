@@ -12,7 +12,8 @@
 
 #[cfg(not(loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::Arc;
 
     /// parking_lot's mutex: no poisoning, one word, fast uncontended path.
     pub(crate) type Lock<T> = parking_lot::Mutex<T>;
@@ -46,7 +47,8 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::Arc;
 
     /// loom's mutex behind parking_lot's API (no poisoning).
     #[derive(Debug)]
@@ -64,12 +66,3 @@ mod imp {
 }
 
 pub(crate) use imp::*;
-
-/// The atomics of the lock-free fast paths (Event's flag), switched with
-/// the lock so that loom sees them.
-#[cfg(loom)]
-pub(crate) use loom::sync::atomic::AtomicBool;
-/// The atomics of the lock-free fast paths (Event's flag), switched with
-/// the lock so that loom sees them.
-#[cfg(not(loom))]
-pub(crate) use std::sync::atomic::AtomicBool;

@@ -60,7 +60,7 @@
 //! waker cell, which the other side cannot free while this side's bit is
 //! set), then leaves.
 
-use crate::cell::{AtomicUsize, Ordering::*, UnsafeCell};
+use crate::loom::{AtomicUsize, Ordering::*, UnsafeCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

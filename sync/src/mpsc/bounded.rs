@@ -4,7 +4,7 @@
 use super::chan::{Chan, Grant, Slot, TryErr};
 use super::error::{SendError, SendTimeoutError, TrySendError, ZeroCapacity};
 use super::{receiver_methods, ChannelStatistics};
-use crate::cell::Arc;
+use crate::loom::Arc;
 use corral_runtime::wait::WaitNode;
 use std::fmt;
 use std::future::Future;

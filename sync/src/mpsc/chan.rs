@@ -58,7 +58,7 @@
 //! every sender is gone). Dropping the receiver also drops the buffered
 //! items.
 
-use crate::cell::{AtomicUsize, Ordering::*};
+use crate::loom::{AtomicUsize, Ordering::*};
 use crate::loom::{Lock, LockGuard};
 use corral_runtime::wait::{Removed, WaitList, WaitNode, WakeBatch};
 use std::collections::VecDeque;

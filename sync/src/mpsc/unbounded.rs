@@ -4,7 +4,7 @@
 use super::chan::Chan;
 use super::error::SendError;
 use super::{receiver_methods, ChannelStatistics};
-use crate::cell::Arc;
+use crate::loom::Arc;
 use std::fmt;
 use std::panic::Location;
 
