@@ -1144,3 +1144,32 @@ impl RawSemaphore {
         (st.permits, partial, st.waiters.len())
     }
 }
+
+// ---------------------------------------------------------------------------
+// RwLock's fast-path hooks: the RwLock keeps an atomic word in front of its
+// semaphore and moves the holders of that word into the semaphore (and
+// back) under the semaphore's lock (see the RwLock module docs).
+// ---------------------------------------------------------------------------
+
+impl RawSemaphore {
+    /// The semaphore's lock, for a caller that must change its own state
+    /// and the semaphore's at once.
+    pub(crate) fn lock_state(&self) -> LockGuard<'_, State> {
+        self.state.lock()
+    }
+}
+
+impl State {
+    /// Every permit free (up to the bound) and nobody waiting.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.permits == self.bound() && self.waiters.is_empty()
+    }
+
+    /// Takes `n` permits for holders that got them elsewhere (the caller
+    /// checked that the semaphore is idle); `holder` as `State::holder`.
+    pub(crate) fn take_held(&mut self, n: usize, holder: Option<Id>) {
+        debug_assert!(self.is_idle() && n <= self.permits);
+        self.permits -= n;
+        self.holder = holder;
+    }
+}

@@ -31,18 +31,39 @@
 //!   writer at the head gets a partial handoff and waits for the
 //!   downgraded reader).
 //!
-//! The uncontended path (`RwLock::acquire`) spends one unit of the task's
-//! cooperative budget and calls the engine's `try_acquire`, which takes the
-//! permits only if they are free and nobody waits; otherwise it builds the
-//! engine's waiter future and queues. Same rules, no waiter built when none
-//! is needed.
+//! # Fast path
 //!
-//! Statistics count readers as `MAX_READERS - free - head's partial
-//! handoff`; the lock is write-locked when that is `MAX_READERS`.
+//! In front of the semaphore sits one atomic word. While nobody waits the
+//! word alone is the lock (*fast mode*): `0` free, `n * ONE` n readers,
+//! `task id << 2 | WRITER` a writer. An uncontended read is one CAS adding
+//! a reader, its release one CAS taking it off; a write is one CAS from
+//! `0`, its release one CAS back to `0`; a downgrade one CAS to one reader.
+//! The fast path succeeds only in fast mode, where the queue is empty, so
+//! it never barges (the Mutex's rule).
+//!
+//! Anyone who cannot get in (or finds the word in *slow mode*) goes
+//! through `enter_slow`: under the semaphore's lock it sets `SLOW` and
+//! moves the word's holders into the semaphore (its readers' permits, or
+//! all of them and the task record for a writer), or, if `SLOW` is already
+//! set, counts itself in the word's payload as a caller on its way through
+//! the semaphore. From then on every acquire, try and release goes through
+//! the semaphore with the rules above (a fast holder that sees `SLOW`
+//! releases into the semaphore, which already counts it, since the move was
+//! made under the lock its release takes). The word goes back to fast mode
+//! (`SLOW` to `0`, under the semaphore's lock) when the last caller on its
+//! way leaves and the semaphore is idle (every permit free, nobody waiting).
+//! The uncontended path spends one unit of the task's cooperative budget
+//! first, so a loop of uncontended reads still gives way.
+//!
+//! Statistics read the word in fast mode; in slow mode they count readers
+//! as `MAX_READERS - free - head's partial handoff`, and the lock is
+//! write-locked when that is `MAX_READERS`.
 
+use crate::loom::{AtomicU64, Ordering};
 use crate::raw::{RawSemaphore, MAX_PERMITS};
 use corral_runtime::coop;
-use corral_runtime::task::Id;
+use corral_runtime::task::{self, Id};
+use corral_runtime::wait::assert_may_block;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::poll_fn;
@@ -50,6 +71,7 @@ use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
+use std::pin::pin;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{ready, Poll};
@@ -110,7 +132,7 @@ use crate::error::BlockingAcquireError;
 /// # });
 /// ```
 pub struct RwLock<T: ?Sized> {
-    sem: RawSemaphore,
+    sem: Core,
     created_at: &'static Location<'static>,
     data: UnsafeCell<T>,
 }
@@ -220,6 +242,233 @@ impl std::error::Error for RwLockTimeout {}
 /// Permits a write takes: all of them.
 const WRITE: usize = MAX_PERMITS;
 
+// The word in front of the semaphore (see "Fast path" in the module docs).
+/// Holders and waiters are in the semaphore, not in the word.
+const SLOW: u64 = 1;
+/// A writer holds the lock through the word (its task id is the payload).
+const WRITER: u64 = 2;
+/// One unit of the payload: a reader (fast mode, no `WRITER`), or a
+/// caller on its way through the semaphore (`SLOW`).
+const ONE: u64 = 4;
+/// The payload's shift (the writer's task id, or a count).
+const SHIFT: u32 = 2;
+/// Fast readers beyond this go through the semaphore (never in practice).
+const FAST_READERS: u64 = u64::MAX >> (SHIFT + 1);
+
+/// The word of a write lock held by `task` through the fast path.
+#[inline]
+fn written_by(task: Option<Id>) -> u64 {
+    match task {
+        Some(id) if id.as_u64() <= u64::MAX >> SHIFT => (id.as_u64() << SHIFT) | WRITER,
+        _ => WRITER,
+    }
+}
+
+/// The lock's engine: an atomic word for the uncontended path in front of
+/// the semaphore, which takes over (holders and all) as soon as anyone
+/// has to wait, and hands back once it is idle again.
+struct Core {
+    /// Fast mode (`SLOW` clear): `0` free, `n * ONE` n readers,
+    /// `id << SHIFT | WRITER` a writer. Slow mode: `SLOW | n * ONE`, n
+    /// callers between `enter_slow` and the end of their semaphore call.
+    word: AtomicU64,
+    sem: RawSemaphore,
+}
+
+/// A caller inside the semaphore: keeps the lock in slow mode; dropped, it
+/// lets the word go back to fast mode if the semaphore is idle.
+struct InSlow<'a>(&'a Core);
+
+impl Drop for InSlow<'_> {
+    fn drop(&mut self) {
+        self.0.word.fetch_sub(ONE, Ordering::Relaxed);
+        self.0.leave_slow();
+    }
+}
+
+impl Core {
+    fn new() -> Self {
+        Core {
+            word: AtomicU64::new(0),
+            sem: RawSemaphore::new(WRITE),
+        }
+    }
+
+    /// The fast path: takes `n` (1 or `WRITE`) through the word if it is in
+    /// fast mode and free enough. The word is in fast mode only while
+    /// nobody waits, so this never barges.
+    #[inline]
+    fn try_fast(&self, n: usize) -> bool {
+        if n == WRITE {
+            // Acquire: pairs with the Release of the last release.
+            return self
+                .word
+                .compare_exchange(
+                    0,
+                    written_by(task::try_id()),
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_ok();
+        }
+        let mut w = self.word.load(Ordering::Relaxed);
+        loop {
+            if w & (SLOW | WRITER) != 0 || w >> SHIFT >= FAST_READERS {
+                return false;
+            }
+            match self
+                .word
+                .compare_exchange_weak(w, w + ONE, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => w = now,
+            }
+        }
+    }
+
+    /// Puts the word in slow mode (moving its holders into the semaphore)
+    /// or joins it there; the semaphore then decides.
+    fn enter_slow(&self) -> InSlow<'_> {
+        // Under the semaphore's lock: a holder that sees `SLOW` releases
+        // into the semaphore, which must already count it as held.
+        let mut st = self.sem.lock_state();
+        let mut w = self.word.load(Ordering::Relaxed);
+        loop {
+            if w & SLOW != 0 {
+                match self
+                    .word
+                    .compare_exchange_weak(w, w + ONE, Ordering::Relaxed, Ordering::Relaxed)
+                {
+                    Ok(_) => return InSlow(self),
+                    Err(now) => w = now,
+                }
+                continue;
+            }
+            // AcqRel: the fast holders' releases happen before the
+            // semaphore's next grants (through its lock).
+            match self
+                .word
+                .compare_exchange_weak(w, SLOW | ONE, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    if w & WRITER != 0 {
+                        st.take_held(WRITE, Id::from_u64(w >> SHIFT));
+                    } else {
+                        st.take_held((w >> SHIFT) as usize, None);
+                    }
+                    return InSlow(self);
+                }
+                Err(now) => w = now,
+            }
+        }
+    }
+
+    /// Back to fast mode if nobody is on the way through the semaphore and
+    /// it is idle (no holder, no waiter).
+    fn leave_slow(&self) {
+        if self.word.load(Ordering::Relaxed) != SLOW {
+            return;
+        }
+        let st = self.sem.lock_state();
+        if st.is_idle() {
+            // Release: the semaphore's last holder released under its lock,
+            // which we hold; the next fast locker's Acquire sees its writes.
+            let _ = self
+                .word
+                .compare_exchange(SLOW, 0, Ordering::Release, Ordering::Relaxed);
+        }
+    }
+
+    /// `try_read` / `try_write`: fast, or through the semaphore in slow mode.
+    fn try_acquire(&self, n: usize) -> bool {
+        if self.try_fast(n) {
+            return true;
+        }
+        if self.word.load(Ordering::Relaxed) & SLOW == 0 {
+            // Fast mode and taken: a holder is in the way, nobody waits.
+            return false;
+        }
+        let _in = self.enter_slow();
+        self.sem.try_acquire(n).is_ok()
+    }
+
+    /// The waiting path, after `try_fast` failed.
+    async fn acquire_slow(&self, n: usize) {
+        let _in = self.enter_slow();
+        // Declared after `_in`: a cancelled wait leaves the queue before
+        // `_in` lets the word go back to fast mode.
+        let acquire = pin!(self.sem.acquire(n));
+        if let Err(e) = acquire.await {
+            unreachable!("an RwLock's semaphore is never closed: {e}");
+        }
+    }
+
+    #[track_caller]
+    fn blocking_acquire(
+        &self,
+        n: usize,
+        deadline: Option<Instant>,
+        what: &str,
+    ) -> Result<(), BlockingAcquireError> {
+        assert_may_block(what);
+        if self.try_fast(n) {
+            return Ok(());
+        }
+        let _in = self.enter_slow();
+        self.sem.blocking_acquire(n, deadline, what)
+    }
+
+    /// Gives back `n` permits (1: a reader, `WRITE`: a writer,
+    /// `WRITE - 1`: a downgrade).
+    #[inline]
+    fn release(&self, n: usize) {
+        let mut w = self.word.load(Ordering::Relaxed);
+        while w & SLOW == 0 {
+            let new = match n {
+                1 => w - ONE,
+                WRITE => 0,
+                _ => ONE,
+            };
+            // Release: publishes the holder's writes to the next locker.
+            match self
+                .word
+                .compare_exchange_weak(w, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => w = now,
+            }
+        }
+        self.release_slow(n);
+    }
+
+    #[cold]
+    fn release_slow(&self, n: usize) {
+        self.sem.release(n);
+        if n != WRITE - 1 {
+            self.leave_slow();
+        }
+    }
+
+    /// `(readers or WRITE held, waiting, writer)`.
+    fn snapshot(&self) -> (usize, usize, Option<Id>) {
+        let w = self.word.load(Ordering::Relaxed);
+        if w & SLOW == 0 {
+            return if w & WRITER != 0 {
+                (WRITE, 0, Id::from_u64(w >> SHIFT))
+            } else {
+                ((w >> SHIFT) as usize, 0, None)
+            };
+        }
+        let (free, partial, waiting) = self.sem.snapshot_held();
+        // `free + partial + held == WRITE` under the engine's lock.
+        let held = WRITE.saturating_sub(free + partial);
+        // Read under a second lock: a writer that leaves in between can
+        // show the next holder's id (a snapshot, as every field).
+        let writer = if held == WRITE { self.sem.holder() } else { None };
+        (held, waiting, writer)
+    }
+}
+
 impl<T> RwLock<T> {
     /// An unlocked lock holding `value`; records the caller's location.
     ///
@@ -230,7 +479,7 @@ impl<T> RwLock<T> {
     #[track_caller]
     pub fn new(value: T) -> Self {
         RwLock {
-            sem: RawSemaphore::new(WRITE),
+            sem: Core::new(),
             created_at: Location::caller(),
             data: UnsafeCell::new(value),
         }
@@ -278,20 +527,17 @@ impl<T: ?Sized> RwLock<T> {
     async fn acquire(&self, n: usize) {
         let taken = poll_fn(|cx| {
             let coop = ready!(coop::poll_proceed(cx));
-            Poll::Ready(match self.sem.try_acquire(n) {
-                Ok(()) => {
-                    coop.made_progress();
-                    true
-                }
+            Poll::Ready(if self.sem.try_fast(n) {
+                coop.made_progress();
+                true
+            } else {
                 // The unit goes back; the waiter future spends its own.
-                Err(_) => false,
+                false
             })
         })
         .await;
         if !taken {
-            if let Err(e) = self.sem.acquire(n).await {
-                unreachable!("an RwLock's semaphore is never closed: {e}");
-            }
+            self.sem.acquire_slow(n).await;
         }
     }
 
@@ -354,8 +600,8 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub fn try_read(&self) -> Result<RwLockReadGuard<'_, T>, TryReadError> {
         match self.sem.try_acquire(1) {
-            Ok(()) => Ok(self.read_guard()),
-            Err(_) => Err(TryReadError(())),
+            true => Ok(self.read_guard()),
+            false => Err(TryReadError(())),
         }
     }
 
@@ -374,8 +620,8 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub fn try_write(&self) -> Result<RwLockWriteGuard<'_, T>, TryWriteError> {
         match self.sem.try_acquire(WRITE) {
-            Ok(()) => Ok(self.write_guard()),
-            Err(_) => Err(TryWriteError(())),
+            true => Ok(self.write_guard()),
+            false => Err(TryWriteError(())),
         }
     }
 
@@ -434,8 +680,8 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub fn try_read_owned(self: Arc<Self>) -> Result<OwnedRwLockReadGuard<T>, TryReadError> {
         match self.sem.try_acquire(1) {
-            Ok(()) => Ok(OwnedRwLockReadGuard::new(self)),
-            Err(_) => Err(TryReadError(())),
+            true => Ok(OwnedRwLockReadGuard::new(self)),
+            false => Err(TryReadError(())),
         }
     }
 
@@ -453,8 +699,8 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub fn try_write_owned(self: Arc<Self>) -> Result<OwnedRwLockWriteGuard<T>, TryWriteError> {
         match self.sem.try_acquire(WRITE) {
-            Ok(()) => Ok(OwnedRwLockWriteGuard { lock: self }),
-            Err(_) => Err(TryWriteError(())),
+            true => Ok(OwnedRwLockWriteGuard { lock: self }),
+            false => Err(TryWriteError(())),
         }
     }
 
@@ -603,17 +849,13 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     pub fn statistics(&self) -> RwLockStatistics {
-        let (free, partial, tasks_waiting) = self.sem.snapshot_held();
-        // `free + partial + held == WRITE` under the engine's lock.
-        let held = WRITE.saturating_sub(free + partial);
+        let (held, tasks_waiting, writer) = self.sem.snapshot();
         let write_locked = held == WRITE;
         RwLockStatistics {
             locked: held > 0,
             write_locked,
             readers: if write_locked { 0 } else { held },
-            // Read under a second lock: a writer that leaves in between
-            // can show the next holder's id (a snapshot, as every field).
-            writer: if write_locked { self.sem.holder() } else { None },
+            writer,
             tasks_waiting,
             created_at: self.created_at,
         }
@@ -667,7 +909,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
-    sem: &'a RawSemaphore,
+    sem: &'a Core,
     data: NonNull<T>,
     _marker: PhantomData<&'a T>,
 }
@@ -842,7 +1084,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct RwLockMappedWriteGuard<'a, T: ?Sized> {
-    sem: &'a RawSemaphore,
+    sem: &'a Core,
     data: NonNull<T>,
     _marker: PhantomData<&'a mut T>,
 }

@@ -7,7 +7,7 @@
 #![cfg(loom)]
 
 use corral_sync::{RwLock, RwLockWriteGuard};
-use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;
 use std::future::Future;
@@ -130,5 +130,112 @@ fn downgrade_vs_waiting_writer_and_reader() {
         let g = lock.try_write().expect("a permit was lost");
         assert_eq!(*g, 2);
         assert_eq!(lock.statistics().tasks_waiting, 0);
+    });
+}
+
+/// Readers and writers counted from inside their guards: a writer sees
+/// no reader and no other writer, a reader sees no writer.
+#[derive(Default)]
+struct Inside {
+    readers: AtomicUsize,
+    writing: AtomicBool,
+}
+
+impl Inside {
+    fn read(&self) {
+        self.readers.fetch_add(1, SeqCst);
+        assert!(!self.writing.load(SeqCst), "a reader overlaps a writer");
+    }
+    fn read_done(&self) {
+        self.readers.fetch_sub(1, SeqCst);
+    }
+    fn write(&self) {
+        assert!(!self.writing.swap(true, SeqCst), "two writers overlap");
+        assert_eq!(self.readers.load(SeqCst), 0, "a writer overlaps a reader");
+    }
+    fn write_done(&self) {
+        self.writing.store(false, SeqCst);
+    }
+}
+
+/// A reader holding the lock through the atomic fast path while a writer
+/// queues (moving the word's readers into the semaphore) and a second
+/// reader arrives (fast, or queued behind the writer): nobody overlaps a
+/// writer, the fast reader's release reaches the queued writer, and the
+/// lock ends free with nobody waiting (back in fast mode: try_write).
+#[test]
+fn fast_reader_vs_queued_writer_and_reader() {
+    model(|| {
+        let lock = Arc::new(RwLock::new(0usize));
+        let inside = Arc::new(Inside::default());
+        let r0 = lock.try_read().unwrap();
+        inside.read();
+
+        let (l1, i1) = (lock.clone(), inside.clone());
+        let writer = thread::spawn(move || {
+            let mut g = loom::future::block_on(l1.write());
+            i1.write();
+            *g += 1;
+            i1.write_done();
+        });
+        let (l2, i2) = (lock.clone(), inside.clone());
+        let reader = thread::spawn(move || {
+            let g = loom::future::block_on(l2.read());
+            i2.read();
+            assert!(*g <= 1);
+            i2.read_done();
+        });
+
+        assert_eq!(*r0, 0);
+        inside.read_done();
+        drop(r0);
+        writer.join().unwrap();
+        reader.join().unwrap();
+        let g = lock.try_write().expect("a permit was lost");
+        assert_eq!(*g, 1);
+        drop(g);
+        let s = lock.statistics();
+        assert!(!s.locked && s.tasks_waiting == 0, "{s:?}");
+    });
+}
+
+/// A writer holding the lock through the fast path while a reader and a
+/// second writer queue behind it (moving it into the semaphore, with its
+/// task record): both get in after it, one at a time, and the lock ends
+/// free.
+#[test]
+fn fast_writer_vs_queued_reader_and_writer() {
+    model(|| {
+        let lock = Arc::new(RwLock::new(0usize));
+        let inside = Arc::new(Inside::default());
+        let mut w0 = lock.try_write().unwrap();
+        inside.write();
+
+        let (l1, i1) = (lock.clone(), inside.clone());
+        let reader = thread::spawn(move || {
+            let g = loom::future::block_on(l1.read());
+            i1.read();
+            assert!(*g == 1 || *g == 2, "{}", *g);
+            i1.read_done();
+        });
+        let (l2, i2) = (lock.clone(), inside.clone());
+        let writer = thread::spawn(move || {
+            let mut g = loom::future::block_on(l2.write());
+            i2.write();
+            assert_eq!(*g, 1, "the second writer got in before the first was done");
+            *g = 2;
+            i2.write_done();
+        });
+
+        *w0 = 1;
+        inside.write_done();
+        drop(w0);
+        reader.join().unwrap();
+        writer.join().unwrap();
+        let g = lock.try_write().expect("a permit was lost");
+        assert_eq!(*g, 2);
+        drop(g);
+        let s = lock.statistics();
+        assert!(!s.locked && s.tasks_waiting == 0, "{s:?}");
     });
 }

@@ -623,6 +623,68 @@ fn statistics_show_readers_writer_waiting_and_site() {
     });
 }
 
+/// Uncontended holders live in the lock's atomic word; the first waiter
+/// moves them into the queue. The writer's task id, the reader count and
+/// write preference survive the move, and once the queue is empty the
+/// lock is uncontended again.
+#[test]
+fn fast_holders_move_into_the_queue_when_someone_waits() {
+    current().block_on(async {
+        let lock = Arc::new(RwLock::new(0u32));
+        let log = log();
+        let gate = Gate::default();
+        let w = writer(&lock, &log, "W", &gate);
+        settle().await;
+        assert_eq!(lock.statistics().writer, Some(w.id()));
+        // A reader queues: the fast writer moves into the queue engine.
+        let mut r = pin!(lock.read());
+        assert!(poll_once(r.as_mut()).is_pending());
+        let s = lock.statistics();
+        assert!(s.write_locked && s.tasks_waiting == 1, "{s:?}");
+        assert_eq!(s.writer, Some(w.id()), "the writer's id was lost in the move");
+        assert!(lock.try_read().is_err() && lock.try_write().is_err());
+        gate.open();
+        w.await.unwrap();
+        let g = match poll_once(r.as_mut()) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("the queued reader was not handed the lock"),
+        };
+        assert_eq!(*g, 1);
+        drop(g);
+        let s = lock.statistics();
+        assert!(!s.locked && s.tasks_waiting == 0, "{s:?}");
+
+        // Three fast readers, then a writer queues: they are counted, a
+        // new reader is kept out, and the last one out lets the writer in.
+        let rs: Vec<_> = (0..3).map(|_| lock.try_read().unwrap()).collect();
+        assert_eq!(lock.statistics().readers, 3);
+        let mut wf = pin!(lock.write());
+        assert!(poll_once(wf.as_mut()).is_pending());
+        let s = lock.statistics();
+        assert_eq!(
+            (s.readers, s.write_locked, s.tasks_waiting),
+            (3, false, 1),
+            "{s:?}"
+        );
+        assert!(lock.try_read().is_err(), "a reader barged past the queued writer");
+        drop(rs);
+        let mut g = match poll_once(wf.as_mut()) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("the fast readers' releases did not reach the writer"),
+        };
+        *g += 1;
+        drop(g);
+        // Uncontended again: every kind of access works and nothing is held.
+        drop(lock.try_write().unwrap());
+        let (a, b) = (lock.try_read().unwrap(), lock.try_read().unwrap());
+        assert_eq!(lock.statistics().readers, 2);
+        drop((a, b));
+        assert_eq!(*lock.read().await, 2);
+        let s = lock.statistics();
+        assert!(!s.locked && s.tasks_waiting == 0, "{s:?}");
+    });
+}
+
 #[test]
 fn uncontended_read_loop_gives_way_to_other_tasks() {
     run_with_timeout("coop", 10, || {
