@@ -24,7 +24,9 @@
 //! the map), every queued waiter's ticket is at or above it. One cycle
 //! (queue, be granted, release) costs two map operations: an insert and a
 //! remove. Task keys, the common case, live in a map of their own keyed by
-//! the task [`Id`] (one `u64` hash, no type test).
+//! the task [`Id`] (one `u64` hash, no type test), and a task's entry
+//! outlives its token, marked `GONE`, so its next acquire overwrites it in
+//! place; such entries are swept once they are the majority.
 //!
 //! It is its own engine on the wait hook rather than a
 //! [`RawSemaphore`](crate::raw): tokens are named (the borrower set), and
@@ -107,11 +109,21 @@ impl Waiting {
 /// hashed as one `u64` and compared without a type test; every other key
 /// lives in `others` (never a task key: [`Key::from_value`] stores an
 /// [`Id`] as a task key, and a lookup by a user's `&Id` goes to `tasks`).
+///
+/// A task that gives its token back keeps its entry, marked [`GONE`], so
+/// its next acquire overwrites the entry instead of inserting one (a task
+/// usually borrows again soon). `gone` counts such entries; they are swept
+/// out once they are the majority (amortised O(1) per release).
 #[derive(Default)]
 struct Tickets {
     tasks: HashMap<Id, Ticket, BuildHasherDefault<FxHasher>>,
+    gone: usize,
     others: KeyMap<Ticket>,
 }
+
+/// The ticket of a task entry kept after its token came back: the task
+/// neither holds nor waits (never below the watermark, never a waiter's).
+const GONE: Ticket = Ticket::MAX;
 
 /// A borrower to look up: a stored [`Key`], or a user's `&K` by its view.
 #[derive(Clone, Copy)]
@@ -184,21 +196,51 @@ where
 impl Tickets {
     fn admit(&mut self, key: Key, fresh: Option<Ticket>) -> Result<(), (Ticket, Key)> {
         match key {
-            Key::Task(id) => admit_in(&mut self.tasks, id, fresh, |id| Key::Task(*id)),
+            Key::Task(id) => match self.tasks.entry(id) {
+                Entry::Occupied(mut e) if *e.get() == GONE => {
+                    if let Some(t) = fresh {
+                        *e.get_mut() = t;
+                        self.gone -= 1;
+                    }
+                    Ok(())
+                }
+                Entry::Occupied(e) => Err((*e.get(), Key::Task(id))),
+                Entry::Vacant(v) => {
+                    if let Some(t) = fresh {
+                        v.insert(t);
+                    }
+                    Ok(())
+                }
+            },
             key => admit_in(&mut self.others, key, fresh, Key::clone),
         }
     }
 
     fn take_back(&mut self, who: Lookup<'_>, granted: Ticket) -> bool {
         match who {
-            Lookup::Task(id) => take_back_in(&mut self.tasks, &id, granted),
+            Lookup::Task(id) => match self.tasks.get_mut(&id) {
+                Some(t) if *t < granted => {
+                    *t = GONE;
+                    self.gone += 1;
+                    if self.gone > 32 && self.gone * 2 > self.tasks.len() {
+                        self.tasks.retain(|_, t| *t != GONE);
+                        self.gone = 0;
+                    }
+                    true
+                }
+                _ => false,
+            },
             Lookup::Other(k) => take_back_in(&mut self.others, k, granted),
         }
     }
 
     fn forget(&mut self, key: &Key) {
         match key {
-            Key::Task(id) => self.tasks.remove(id),
+            Key::Task(id) => {
+                let t = self.tasks.remove(id);
+                debug_assert!(t.is_some_and(|t| t != GONE));
+                t
+            }
             k => self.others.remove(k),
         };
     }
@@ -1154,5 +1196,41 @@ impl Drop for OwnedToken {
         if let Some(key) = self.key.take() {
             let _ = self.limiter.release_key(Lookup::of_key(&key));
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Task entries whose token came back are kept (marked `GONE`) for the
+    /// next acquire, and swept once they are the majority: the map does not
+    /// grow with every task that ever borrowed.
+    #[test]
+    fn returned_task_entries_are_reused_then_swept() {
+        let limiter = CapacityLimiter::new(1);
+        for n in 1..=1000u64 {
+            let id = Id::from_u64(n).unwrap();
+            limiter.try_acquire_on_behalf_of(id).unwrap();
+            assert_eq!(limiter.statistics().borrowers.len(), 1);
+            limiter.release_on_behalf_of(&id).unwrap();
+            assert!(limiter.release_on_behalf_of(&id).is_err());
+            let st = limiter.state.lock();
+            assert!(st.keys.tasks.len() <= 66, "{} entries", st.keys.tasks.len());
+            assert_eq!(
+                st.keys.gone,
+                st.keys.tasks.values().filter(|t| **t == GONE).count()
+            );
+        }
+        // A returned task borrows again through its kept entry.
+        let id = Id::from_u64(1000).unwrap();
+        limiter.try_acquire_on_behalf_of(id).unwrap();
+        assert!(matches!(
+            limiter.try_acquire_on_behalf_of(id),
+            Err(TryBorrowError::AlreadyBorrowing(_))
+        ));
+        assert_eq!(limiter.statistics().borrowers[0].task_id(), Some(id));
+        limiter.release_on_behalf_of(&id).unwrap();
+        assert!(limiter.statistics().borrowers.is_empty());
     }
 }
