@@ -6,10 +6,27 @@
 //!
 //! One short lock (`state`) guards `total` (the tokens there are),
 //! `borrowed` (the tokens handed out, which may exceed `total` after it was
-//! lowered), `keys` (every known borrower: `Holding` a token or `Waiting`
-//! for one) and the [`WaitList`] of waiters. A waiter's payload is its
-//! borrower [`Key`]; the map holds a second copy, so an acquire twice by
-//! the same borrower is refused at once, whether it holds or waits.
+//! lowered), `keys` (every known borrower with its *ticket*), the
+//! [`WaitList`] of waiters, and the ticket counters `next_ticket` and
+//! `granted`. A waiter's payload is its borrower [`Key`] and its ticket;
+//! the map holds a second copy of the key, so an acquire twice by the same
+//! borrower is refused at once, whether it holds or waits.
+//!
+//! # Tickets: holding or waiting without a second lookup
+//!
+//! A token taken on the fast path is recorded with ticket 0; a waiter gets
+//! the next ticket (`next_ticket`, from 1, rising in queue order). A
+//! borrower *holds* iff its ticket is below the watermark `granted`, else
+//! it waits. Grants go strictly in queue order (the head first, see
+//! below), so granting the head just sets `granted` to its ticket + 1: the
+//! handoff touches no map entry. Every ticket below the watermark belongs
+//! to a holder or to a borrower already gone (a cancelled waiter leaves
+//! the map), every queued waiter's ticket is at or above it. One cycle
+//! (queue, be granted, release) costs two map operations: an insert and a
+//! remove. Task keys, the common case, live in a map of their own keyed by
+//! the task [`Id`] (one `u64` hash, no type test), and a task's entry
+//! outlives its token, marked `GONE`, so its next acquire overwrites it in
+//! place; such entries are swept once they are the majority.
 //!
 //! It is its own engine on the wait hook rather than a
 //! [`RawSemaphore`](crate::raw): tokens are named (the borrower set), and
@@ -21,9 +38,9 @@
 //! `borrowed < total` only while nobody waits. Every release, every raise
 //! of the total and every cancelled handoff goes through
 //! [`State::dispatch`], which grants tokens to the head of the queue while
-//! `borrowed < total`: it marks the waiter's key `Holding`, counts the
-//! token as borrowed and wakes it (`wake_front`: it runs next on the
-//! waking worker). The token is therefore already the waiter's when it is
+//! `borrowed < total`: it moves the watermark past the head's ticket (its
+//! key now reads as holding), counts the token as borrowed and wakes it
+//! (`wake_front`: it runs next on the waking worker). The token is therefore already the waiter's when it is
 //! woken: a `try_acquire` that runs before the waiter is polled finds no
 //! free token. The fast paths (first poll, `try_acquire*`) take a token
 //! only when nobody waits.
@@ -52,68 +69,255 @@ pub use key::Borrower;
 
 use crate::loom::{Lock, LockGuard};
 use corral_runtime::coop;
+use corral_runtime::task::Id;
 use corral_runtime::task::JoinError;
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
 use corral_runtime::Handle;
-use key::{describe_to_string, AsDynKey, DynKey, Key, KeyMap};
+use key::{describe_to_string, DynKey, FxHasher, Key, KeyMap};
 use std::borrow::Borrow;
 use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::hash::Hash;
+use std::hash::{BuildHasher, BuildHasherDefault, Hash};
 use std::panic::Location;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
-/// What the limiter knows of a borrower.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Held {
-    /// Holds a token (granted, even if not yet polled).
-    Holding,
-    /// Queued for one.
-    Waiting,
+/// A borrower's ticket: its place in the grant order. A borrower holds a
+/// token iff its ticket is below [`State::granted`]; a waiter's ticket is
+/// at or above it. A token taken on the fast path has ticket
+/// [`State::DIRECT`] (0), below every watermark.
+type Ticket = u64;
+
+/// A waiter's payload: who waits, and its ticket (set when it is queued).
+struct Waiting {
+    key: Key,
+    ticket: Ticket,
+}
+
+impl Waiting {
+    fn new(key: Key) -> Self {
+        Waiting { key, ticket: 0 }
+    }
+}
+
+/// Every known borrower and its ticket. Task keys (the common case: an
+/// `acquire` borrows as the current task) live in a map of their own,
+/// hashed as one `u64` and compared without a type test; every other key
+/// lives in `others` (never a task key: [`Key::from_value`] stores an
+/// [`Id`] as a task key, and a lookup by a user's `&Id` goes to `tasks`).
+///
+/// A task that gives its token back keeps its entry, marked [`GONE`], so
+/// its next acquire overwrites the entry instead of inserting one (a task
+/// usually borrows again soon). `gone` counts such entries; they are swept
+/// out once they are the majority (amortised O(1) per release).
+#[derive(Default)]
+struct Tickets {
+    tasks: HashMap<Id, Ticket, BuildHasherDefault<FxHasher>>,
+    gone: usize,
+    others: KeyMap<Ticket>,
+}
+
+/// The ticket of a task entry kept after its token came back: the task
+/// neither holds nor waits (never below the watermark, never a waiter's).
+const GONE: Ticket = Ticket::MAX;
+
+/// A borrower to look up: a stored [`Key`], or a user's `&K` by its view.
+#[derive(Clone, Copy)]
+enum Lookup<'a> {
+    Task(Id),
+    Other(&'a dyn DynKey),
+}
+
+impl<'a> Lookup<'a> {
+    fn of_key(key: &'a Key) -> Self {
+        match key {
+            Key::Task(id) => Lookup::Task(*id),
+            k => Lookup::Other(k.as_dyn()),
+        }
+    }
+
+    fn of_dyn(key: &'a dyn DynKey) -> Self {
+        match key.as_any().downcast_ref::<Id>() {
+            Some(id) => Lookup::Task(*id),
+            None => Lookup::Other(key),
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Lookup::Task(id) => describe_to_string(&id),
+            Lookup::Other(k) => describe_to_string(k),
+        }
+    }
+}
+
+/// Records `k` with `fresh` (if given) unless it is known: then returns
+/// its ticket and its key. One hash lookup.
+fn admit_in<K: Hash + Eq, S: BuildHasher>(
+    map: &mut HashMap<K, Ticket, S>,
+    k: K,
+    fresh: Option<Ticket>,
+    key_of: impl FnOnce(&K) -> Key,
+) -> Result<(), (Ticket, Key)> {
+    match map.entry(k) {
+        Entry::Occupied(e) => Err((*e.get(), key_of(e.key()))),
+        Entry::Vacant(v) => {
+            if let Some(t) = fresh {
+                v.insert(t);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Removes `q` if its ticket is below `granted` (it holds); a waiter stays.
+/// One hash lookup on the holder's path.
+fn take_back_in<K, Q, S>(map: &mut HashMap<K, Ticket, S>, q: &Q, granted: Ticket) -> bool
+where
+    K: Hash + Eq + Borrow<Q>,
+    Q: ?Sized + Hash + Eq,
+    S: BuildHasher,
+{
+    match map.remove_entry(q) {
+        Some((_, t)) if t < granted => true,
+        Some((k, t)) => {
+            // Waiting is not holding: put it back, untouched.
+            map.insert(k, t);
+            false
+        }
+        None => false,
+    }
+}
+
+impl Tickets {
+    fn admit(&mut self, key: Key, fresh: Option<Ticket>) -> Result<(), (Ticket, Key)> {
+        match key {
+            Key::Task(id) => match self.tasks.entry(id) {
+                Entry::Occupied(mut e) if *e.get() == GONE => {
+                    if let Some(t) = fresh {
+                        *e.get_mut() = t;
+                        self.gone -= 1;
+                    }
+                    Ok(())
+                }
+                Entry::Occupied(e) => Err((*e.get(), Key::Task(id))),
+                Entry::Vacant(v) => {
+                    if let Some(t) = fresh {
+                        v.insert(t);
+                    }
+                    Ok(())
+                }
+            },
+            key => admit_in(&mut self.others, key, fresh, Key::clone),
+        }
+    }
+
+    fn take_back(&mut self, who: Lookup<'_>, granted: Ticket) -> bool {
+        match who {
+            Lookup::Task(id) => match self.tasks.get_mut(&id) {
+                Some(t) if *t < granted => {
+                    *t = GONE;
+                    self.gone += 1;
+                    if self.gone > 32 && self.gone * 2 > self.tasks.len() {
+                        self.tasks.retain(|_, t| *t != GONE);
+                        self.gone = 0;
+                    }
+                    true
+                }
+                _ => false,
+            },
+            Lookup::Other(k) => take_back_in(&mut self.others, k, granted),
+        }
+    }
+
+    fn forget(&mut self, key: &Key) {
+        match key {
+            Key::Task(id) => {
+                let t = self.tasks.remove(id);
+                debug_assert!(t.is_some_and(|t| t != GONE));
+                t
+            }
+            k => self.others.remove(k),
+        };
+    }
+
+    fn holders(&self, granted: Ticket) -> impl Iterator<Item = Borrower> + '_ {
+        let tasks = self.tasks.iter().map(|(id, t)| (Key::Task(*id), *t));
+        let others = self.others.iter().map(|(k, t)| (k.clone(), *t));
+        tasks
+            .chain(others)
+            .filter(move |(_, t)| *t < granted)
+            .map(|(k, _)| Borrower(k))
+    }
 }
 
 struct State {
     total: usize,
     borrowed: usize,
-    keys: KeyMap<Held>,
-    waiters: WaitList<Key>,
+    keys: Tickets,
+    waiters: WaitList<Waiting>,
+    /// The next waiter's ticket (tickets rise in queue order).
+    next_ticket: Ticket,
+    /// The grant watermark: one past the last granted waiter's ticket.
+    granted: Ticket,
 }
 
 impl State {
+    /// The ticket of a token taken without queueing.
+    const DIRECT: Ticket = 0;
+
+    /// Whether the borrower with `ticket` holds a token (else it waits).
+    fn holds(&self, ticket: Ticket) -> bool {
+        ticket < self.granted
+    }
+
     /// Admits `key`: a token now if one is free and nobody waits
-    /// (`Ok(true)`), else, if `queue`, records it as waiting (`Ok(false)`:
-    /// the caller queues its node). Refuses a borrower that already holds
-    /// or waits. One hash lookup.
-    fn enter(&mut self, key: Key, queue: bool) -> Result<bool, TryBorrowError> {
+    /// (`Ok(None)`), else, if `queue`, records it as waiting and returns its
+    /// ticket (`Ok(Some(ticket))`: the caller stores it in its node and
+    /// queues the node). Refuses a borrower that already holds or waits.
+    /// One hash lookup.
+    fn enter(&mut self, key: Key, queue: bool) -> Result<Option<Ticket>, TryBorrowError> {
         let free = self.waiters.is_empty() && self.borrowed < self.total;
-        match self.keys.entry(key) {
-            Entry::Occupied(e) => {
-                let who = Borrower(e.key().clone());
-                Err(match e.get() {
-                    Held::Holding => TryBorrowError::AlreadyBorrowing(who),
-                    Held::Waiting => TryBorrowError::AlreadyWaiting(who),
-                })
-            }
-            Entry::Vacant(v) if free => {
-                v.insert(Held::Holding);
+        let fresh = if free {
+            Some(Self::DIRECT)
+        } else if queue {
+            Some(self.next_ticket)
+        } else {
+            None
+        };
+        if let Err((t, k)) = self.keys.admit(key, fresh) {
+            let who = Borrower(k);
+            return Err(if self.holds(t) {
+                TryBorrowError::AlreadyBorrowing(who)
+            } else {
+                TryBorrowError::AlreadyWaiting(who)
+            });
+        }
+        match fresh {
+            None => Err(TryBorrowError::NoTokens),
+            Some(Self::DIRECT) => {
                 self.borrowed += 1;
-                Ok(true)
+                Ok(None)
             }
-            Entry::Vacant(v) if queue => {
-                v.insert(Held::Waiting);
-                Ok(false)
+            Some(ticket) => {
+                self.next_ticket += 1;
+                Ok(Some(ticket))
             }
-            Entry::Vacant(_) => Err(TryBorrowError::NoTokens),
         }
     }
 
     /// Grants free tokens to the waiters, front first, and marks them for
     /// waking. Returns true if more could be served but the batch is full
     /// (wake it, lock again, call once more).
+    ///
+    /// No map lookup: granting the front waiter moves the watermark past
+    /// its ticket, which turns its map entry into a holder's. Grants go in
+    /// queue order and tickets rise in queue order, so every ticket below
+    /// the watermark belongs to a holder or to a borrower already gone.
     fn dispatch(&mut self, batch: &mut WakeBatch) -> bool {
         while self.borrowed < self.total {
             let Some(front) = self.waiters.front_mut() else {
@@ -122,11 +326,8 @@ impl State {
             if batch.is_full() {
                 return true;
             }
-            let held = self.keys.get_mut(&*front);
-            debug_assert_eq!(held.as_deref(), Some(&Held::Waiting));
-            if let Some(held) = held {
-                *held = Held::Holding;
-            }
+            debug_assert!(front.ticket >= self.granted);
+            self.granted = front.ticket + 1;
             self.borrowed += 1;
             self.waiters.wake_front(batch);
         }
@@ -135,22 +336,12 @@ impl State {
 
     /// Takes `key`'s token back. Ok(true): a waiter may be servable now.
     /// `key` is a stored [`Key`] or, for a user's `&K`, its `dyn` view.
-    fn take_back<Q: ?Sized + Hash + Eq>(&mut self, key: &Q) -> Result<bool, ()>
-    where
-        Key: Borrow<Q>,
-    {
-        match self.keys.remove_entry(key) {
-            Some((_, Held::Holding)) => {
-                self.borrowed -= 1;
-                Ok(!self.waiters.is_empty() && self.borrowed < self.total)
-            }
-            Some((k, Held::Waiting)) => {
-                // Waiting is not holding: put it back, untouched.
-                self.keys.insert(k, Held::Waiting);
-                Err(())
-            }
-            None => Err(()),
+    fn take_back(&mut self, who: Lookup<'_>) -> Result<bool, ()> {
+        if !self.keys.take_back(who, self.granted) {
+            return Err(());
         }
+        self.borrowed -= 1;
+        Ok(!self.waiters.is_empty() && self.borrowed < self.total)
     }
 }
 
@@ -281,8 +472,10 @@ impl CapacityLimiter {
             state: Lock::new(State {
                 total: total_tokens,
                 borrowed: 0,
-                keys: KeyMap::default(),
+                keys: Tickets::default(),
                 waiters: WaitList::new(),
+                next_ticket: 1,
+                granted: 1,
             }),
             created_at: Location::caller(),
         }
@@ -375,12 +568,7 @@ impl CapacityLimiter {
     /// ```
     pub fn statistics(&self) -> CapacityLimiterStatistics {
         let st = self.state.lock();
-        let borrowers = st
-            .keys
-            .iter()
-            .filter(|(_, h)| **h == Held::Holding)
-            .map(|(k, _)| Borrower(k.clone()))
-            .collect();
+        let borrowers = st.keys.holders(st.granted).collect();
         CapacityLimiterStatistics {
             borrowed_tokens: st.borrowed,
             total_tokens: st.total,
@@ -530,7 +718,7 @@ impl CapacityLimiter {
     /// # });
     /// ```
     pub fn release(&self) -> Result<(), ReleaseTokenError> {
-        self.release_key(&Key::current())
+        self.release_key(Lookup::of_key(&Key::current()))
     }
 
     /// Waits for a token on behalf of `borrower` (any key: a name, a
@@ -665,7 +853,7 @@ impl CapacityLimiter {
     where
         K: Hash + Eq + Send + Sync + 'static,
     {
-        self.release_key(borrower as &dyn DynKey)
+        self.release_key(Lookup::of_dyn(borrower))
     }
 
     /// Runs `f` on corral's blocking pool while holding a token: waits for
@@ -737,7 +925,7 @@ impl CapacityLimiter {
     fn acquire_key(&self, key: Key) -> AcquireKey<'_> {
         AcquireKey {
             limiter: self,
-            node: WaitNode::new(key),
+            node: WaitNode::new(Waiting::new(key)),
         }
     }
 
@@ -745,10 +933,7 @@ impl CapacityLimiter {
         self.state.lock().enter(key, false).map(|_| ())
     }
 
-    fn release_key<Q: ?Sized + Hash + Eq + AsDynKey>(&self, key: &Q) -> Result<(), ReleaseTokenError>
-    where
-        Key: Borrow<Q>,
-    {
+    fn release_key(&self, key: Lookup<'_>) -> Result<(), ReleaseTokenError> {
         let mut st = self.state.lock();
         match st.take_back(key) {
             Ok(false) => Ok(()),
@@ -759,7 +944,7 @@ impl CapacityLimiter {
             Err(()) => {
                 drop(st);
                 Err(ReleaseTokenError {
-                    borrower: describe_to_string(key.as_dyn_key()),
+                    borrower: key.describe(),
                 })
             }
         }
@@ -775,15 +960,17 @@ impl CapacityLimiter {
         what: &str,
     ) -> Result<(), BlockingBorrowError> {
         assert_may_block(what);
-        let node = pin!(WaitNode::new(key));
+        let node = pin!(WaitNode::new(Waiting::new(key)));
         {
             let mut guard = self.state.lock();
             let st = &mut *guard;
             // SAFETY: not queued yet: the payload is ours.
-            let key = unsafe { st.waiters.value_of(node.as_ref()) }.clone();
-            if st.enter(key, true).map_err(queued_error)? {
+            let key = unsafe { st.waiters.value_of(node.as_ref()) }.key.clone();
+            let Some(ticket) = st.enter(key, true).map_err(queued_error)? else {
                 return Ok(());
-            }
+            };
+            // SAFETY: still not queued: the payload is ours.
+            unsafe { st.waiters.value_of(node.as_ref()) }.ticket = ticket;
             // SAFETY: the node is in no list; it only ever goes into this
             // one, under this lock, and leaves it (granted, or `remove`d
             // below) before this function returns and drops it.
@@ -807,8 +994,8 @@ impl CapacityLimiter {
             Removed::Notified => Ok(()),
             Removed::Unlinked { .. } => {
                 // SAFETY: unlinked: the payload is ours again.
-                let key = unsafe { st.waiters.value_of(node.as_ref()) };
-                st.keys.remove(&*key);
+                let key = &unsafe { st.waiters.value_of(node.as_ref()) }.key;
+                st.keys.forget(key);
                 Err(BlockingBorrowError::Timeout)
             }
             Removed::NotQueued => unreachable!("a blocking waiter lost its node"),
@@ -843,11 +1030,11 @@ impl fmt::Debug for CapacityLimiter {
 /// follows the cancellation rule in the [module docs](self).
 struct AcquireKey<'a> {
     limiter: &'a CapacityLimiter,
-    node: WaitNode<Key>,
+    node: WaitNode<Waiting>,
 }
 
 impl AcquireKey<'_> {
-    fn node(self: Pin<&Self>) -> Pin<&WaitNode<Key>> {
+    fn node(self: Pin<&Self>) -> Pin<&WaitNode<Waiting>> {
         // SAFETY: `node` is structurally pinned: never moved out of `AcquireKey`.
         unsafe { self.map_unchecked(|a| &a.node) }
     }
@@ -878,10 +1065,11 @@ impl Future for AcquireKey<'_> {
             return Poll::Pending;
         }
         // SAFETY: not queued: the payload is ours (the owner's).
-        let key = unsafe { st.waiters.value_of(node) }.clone();
+        let key = unsafe { st.waiters.value_of(node) }.key.clone();
         match st.enter(key, true) {
-            Ok(true) => return Poll::Ready(Ok(())),
-            Ok(false) => {}
+            Ok(None) => return Poll::Ready(Ok(())),
+            // SAFETY: still not queued: the payload is ours.
+            Ok(Some(ticket)) => unsafe { st.waiters.value_of(node) }.ticket = ticket,
             Err(e) => {
                 drop(guard);
                 return Poll::Ready(Err(queued_error(e)));
@@ -907,18 +1095,18 @@ impl Drop for AcquireKey<'_> {
         // SAFETY: the node can only be in this limiter's list; lock held.
         let removed = unsafe { st.waiters.remove(node) };
         // SAFETY: no longer queued: the payload is ours again.
-        let key = unsafe { st.waiters.value_of(node) };
+        let key = &unsafe { st.waiters.value_of(node) }.key;
         match removed {
             Removed::NotQueued => {}
             // Never granted: forget the waiting borrower. Nobody behind
             // becomes servable (no token is free while anyone waits).
             Removed::Unlinked { .. } => {
-                st.keys.remove(&*key);
+                st.keys.forget(key);
             }
             // Granted a token it will not use: give it back, pass it on.
             Removed::Notified => {
                 let key = key.clone();
-                if st.take_back(&key) == Ok(true) {
+                if st.take_back(Lookup::of_key(&key)) == Ok(true) {
                     self.limiter.dispatch_after(guard);
                 }
             }
@@ -984,7 +1172,7 @@ impl Drop for CapacityToken<'_> {
         if let Some(key) = self.key.take() {
             // Err only if the borrower's token was released by hand too:
             // then there is nothing left to give back.
-            let _ = self.limiter.release_key(&key);
+            let _ = self.limiter.release_key(Lookup::of_key(&key));
         }
     }
 }
@@ -1006,7 +1194,43 @@ struct OwnedToken {
 impl Drop for OwnedToken {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            let _ = self.limiter.release_key(&key);
+            let _ = self.limiter.release_key(Lookup::of_key(&key));
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Task entries whose token came back are kept (marked `GONE`) for the
+    /// next acquire, and swept once they are the majority: the map does not
+    /// grow with every task that ever borrowed.
+    #[test]
+    fn returned_task_entries_are_reused_then_swept() {
+        let limiter = CapacityLimiter::new(1);
+        for n in 1..=1000u64 {
+            let id = Id::from_u64(n).unwrap();
+            limiter.try_acquire_on_behalf_of(id).unwrap();
+            assert_eq!(limiter.statistics().borrowers.len(), 1);
+            limiter.release_on_behalf_of(&id).unwrap();
+            assert!(limiter.release_on_behalf_of(&id).is_err());
+            let st = limiter.state.lock();
+            assert!(st.keys.tasks.len() <= 66, "{} entries", st.keys.tasks.len());
+            assert_eq!(
+                st.keys.gone,
+                st.keys.tasks.values().filter(|t| **t == GONE).count()
+            );
+        }
+        // A returned task borrows again through its kept entry.
+        let id = Id::from_u64(1000).unwrap();
+        limiter.try_acquire_on_behalf_of(id).unwrap();
+        assert!(matches!(
+            limiter.try_acquire_on_behalf_of(id),
+            Err(TryBorrowError::AlreadyBorrowing(_))
+        ));
+        assert_eq!(limiter.statistics().borrowers[0].task_id(), Some(id));
+        limiter.release_on_behalf_of(&id).unwrap();
+        assert!(limiter.statistics().borrowers.is_empty());
     }
 }

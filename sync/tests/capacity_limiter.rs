@@ -658,3 +658,87 @@ fn inside_a_run_sync_closure_the_borrower_is_its_task() {
         assert_eq!(limiter.borrowed_tokens(), 0);
     });
 }
+
+/// The grant is a watermark over tickets in queue order: a granted waiter
+/// holds before it is polled (refused as borrowing, listed, releasable by
+/// hand), a cancelled waiter in between is skipped and forgotten, and the
+/// next grant after a release by hand goes to the next live waiter.
+#[test]
+fn a_granted_waiter_holds_before_it_is_polled_and_cancelled_ones_are_skipped() {
+    let limiter = CapacityLimiter::new(1);
+    limiter.try_acquire_on_behalf_of("a").unwrap();
+    let mut b = pin!(limiter.acquire_on_behalf_of("b"));
+    assert!(poll_once(b.as_mut()).is_pending());
+    {
+        let mut c = pin!(limiter.acquire_on_behalf_of("c"));
+        assert!(poll_once(c.as_mut()).is_pending());
+        // "c" is dropped here, queued between "b" and "d".
+    }
+    let mut d = pin!(limiter.acquire_on_behalf_of("d"));
+    assert!(poll_once(d.as_mut()).is_pending());
+    assert_eq!(limiter.statistics().tasks_waiting, 2);
+
+    limiter.release_on_behalf_of(&"a").unwrap();
+    // "b" was granted and not polled yet: it holds.
+    assert!(matches!(
+        limiter.try_acquire_on_behalf_of("b"),
+        Err(TryBorrowError::AlreadyBorrowing(_))
+    ));
+    assert!(matches!(
+        limiter.try_acquire_on_behalf_of("d"),
+        Err(TryBorrowError::AlreadyWaiting(_))
+    ));
+    // "c" was forgotten: it is a stranger now, and no token is free.
+    assert!(matches!(
+        limiter.try_acquire_on_behalf_of("c"),
+        Err(TryBorrowError::NoTokens)
+    ));
+    let stats = limiter.statistics();
+    assert_eq!(stats.borrowed_tokens, 1);
+    assert_eq!(stats.tasks_waiting, 1);
+    assert_eq!(stats.borrowers.len(), 1);
+    assert_eq!(stats.borrowers[0].downcast_ref::<&str>(), Some(&"b"));
+
+    // Released by hand before its future ran: the token goes to "d".
+    limiter.release_on_behalf_of(&"b").unwrap();
+    assert!(matches!(
+        limiter.try_acquire_on_behalf_of("d"),
+        Err(TryBorrowError::AlreadyBorrowing(_))
+    ));
+    assert!(matches!(poll_once(b.as_mut()), Poll::Ready(Ok(()))));
+    assert!(limiter.release_on_behalf_of(&"b").is_err());
+    assert!(matches!(poll_once(d.as_mut()), Poll::Ready(Ok(()))));
+    let stats = limiter.statistics();
+    assert_eq!(stats.borrowers.len(), 1);
+    assert_eq!(stats.borrowers[0].downcast_ref::<&str>(), Some(&"d"));
+    limiter.release_on_behalf_of(&"d").unwrap();
+    assert_eq!(limiter.borrowed_tokens(), 0);
+    assert!(limiter.statistics().borrowers.is_empty());
+
+    // Task keys (kept apart from other keys) behind user keys in the
+    // queue: a task waits, is granted, and its id as a key is that task.
+    current().block_on(async {
+        let limiter = Arc::new(CapacityLimiter::new(1));
+        limiter.try_acquire_on_behalf_of(7u32).unwrap();
+        let l = limiter.clone();
+        let task = corral::spawn(async move {
+            let token = l.acquire().await.unwrap();
+            token.detach();
+        });
+        let id = task.id();
+        settle().await;
+        assert!(matches!(
+            limiter.try_acquire_on_behalf_of(id),
+            Err(TryBorrowError::AlreadyWaiting(_))
+        ));
+        limiter.release_on_behalf_of(&7u32).unwrap();
+        task.await.unwrap();
+        assert_eq!(limiter.statistics().borrowers[0].task_id(), Some(id));
+        assert!(matches!(
+            limiter.try_acquire_on_behalf_of(id),
+            Err(TryBorrowError::AlreadyBorrowing(_))
+        ));
+        limiter.release_on_behalf_of(&id).unwrap();
+        assert_eq!(limiter.borrowed_tokens(), 0);
+    });
+}

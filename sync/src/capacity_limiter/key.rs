@@ -115,24 +115,6 @@ impl Key {
     }
 }
 
-/// A key to look up and to name in messages: a stored [`Key`], or a
-/// user's `&K` as `&dyn DynKey`.
-pub(crate) trait AsDynKey {
-    fn as_dyn_key(&self) -> &dyn DynKey;
-}
-
-impl AsDynKey for Key {
-    fn as_dyn_key(&self) -> &dyn DynKey {
-        self.as_dyn()
-    }
-}
-
-impl AsDynKey for dyn DynKey {
-    fn as_dyn_key(&self) -> &dyn DynKey {
-        self
-    }
-}
-
 impl Borrow<dyn DynKey> for Key {
     fn borrow(&self) -> &(dyn DynKey + 'static) {
         self.as_dyn()
