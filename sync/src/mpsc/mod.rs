@@ -52,7 +52,7 @@
 //!
 //! # Internals
 //!
-//! One allocation per channel ([`chan`](self::chan)): a `VecDeque` of items,
+//! One allocation per channel (the private `chan` module): a `VecDeque` of items,
 //! the free-slot count, a [`WaitList`](corral_runtime::wait::WaitList) of
 //! waiting senders and the receiver's waker, under one short lock; a send
 //! with a free slot is one lock, a receive another. The `chan` module's
