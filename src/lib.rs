@@ -52,6 +52,9 @@ pub mod time {
 /// Tasks: spawning, joining, cancelling, identifying.
 pub mod task {
     pub use corral_runtime::coop::consume_budget;
+    pub use corral_runtime::group::task::{
+        scope, CancelToken, Cancelled, ChildError, ChildErrorKind, GroupError, Ready, TaskGroup,
+    };
     pub use corral_runtime::task::{
         spawn_named, try_id, AbortHandle, Id, JoinError, JoinHandle, PanicPayload,
     };

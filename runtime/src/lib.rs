@@ -30,6 +30,7 @@ mod contain;
 mod context;
 pub mod coop;
 mod driver;
+pub mod group;
 mod handle;
 #[cfg(feature = "hyper")]
 pub mod hyper;

@@ -129,6 +129,12 @@ pub struct PanicPayload(Box<dyn Any + Send + 'static>);
 unsafe impl Sync for PanicPayload {}
 
 impl PanicPayload {
+    /// Wraps a payload caught with `catch_unwind` (task groups catch their
+    /// children's panics themselves).
+    pub(crate) fn new(payload: Box<dyn Any + Send + 'static>) -> Self {
+        PanicPayload(payload)
+    }
+
     /// The panic message, if the payload is a string (as with `panic!`
     /// with a message).
     pub fn message(&self) -> Option<&str> {

@@ -124,6 +124,26 @@ impl<T> JoinHandle<T> {
     }
 }
 
+impl<T> JoinHandle<T> {
+    /// Polls for the output without spending the cooperative budget: for
+    /// `TaskGroup::join`, which collects outputs it already knows are (or
+    /// are about to be) ready, one after another.
+    pub(crate) fn poll_output_unbudgeted(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+        let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
+        // SAFETY: as in `poll`: `out` has this task's output type and we
+        // hold the join handle's reference.
+        unsafe {
+            (self.header().vtable.try_read_output)(self.raw, (&mut out as *mut Poll<_>).cast(), cx.waker())
+        };
+        out
+    }
+
+    /// Where the task was spawned (for error reports).
+    pub(crate) fn spawned_at(&self) -> &'static std::panic::Location<'static> {
+        self.header().spawned_at
+    }
+}
+
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 

@@ -1,0 +1,585 @@
+//! `TaskGroup`: the owner's side (spawn, start, cancel, join).
+
+use super::core::{Child, Core, Outcome};
+use super::error::{ChildError, ChildErrorKind, GroupError};
+use super::start::{Ready, Slot, StartReport};
+use super::token::{CancelHook, CancelToken};
+use crate::task::{AbortHandle, JoinError, JoinHandle};
+use parking_lot::Mutex;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::panic::Location;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// A set of child tasks that live and die together: structured
+/// concurrency in the manner of trio's nursery and AnyIO's task group,
+/// with the ergonomics of tokio's `JoinSet`.
+///
+/// Children are futures returning `Result<T, E>`, spawned onto the
+/// runtime's workers with [`spawn`](Self::spawn) (AnyIO's `start_soon`),
+/// [`spawn_named`](Self::spawn_named) or [`start`](Self::start). Then:
+///
+/// - The first failure (a child returning `Err`, or panicking) cancels
+///   every sibling; [`join`](Self::join) returns a [`GroupError`] with that
+///   failure first and every other failure that happened before the
+///   siblings stopped. A panic is contained: it is a failure like an
+///   `Err`, carrying its payload and the child's name, id and spawn site.
+/// - Successful results come back in spawn order from `join`, or in
+///   completion order from [`join_next`](Self::join_next).
+/// - `join` returns only once every child's future is gone (dropped, its
+///   destructors run), including those of grandchildren: a group opened
+///   inside a child registers with this group, which waits for it too.
+/// - Cancelling the group ([`cancel`](Self::cancel), its
+///   [`token`](Self::token), a failure, or the deadline set with
+///   [`cancel_after`](Self::cancel_after)) aborts every child: each stops
+///   at its next await (a sleep, an I/O wait, a lock or queue wait) and
+///   runs its destructors, and groups opened inside the children are
+///   cancelled in turn.
+/// - Dropping the group before `join` cancels its children: no child can
+///   outlive the group unnoticed.
+///
+/// ```
+/// use corral::task::TaskGroup;
+/// use std::time::Duration;
+///
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let mut group = TaskGroup::new();
+/// for i in 0..3u64 {
+///     group.spawn(async move {
+///         corral::time::sleep(Duration::from_millis(10 * (3 - i))).await;
+///         Ok::<_, std::io::Error>(i * 10)
+///     });
+/// }
+/// // Spawn order, whatever the order they finished in.
+/// assert_eq!(group.join().await.unwrap(), vec![0, 10, 20]);
+/// # });
+/// ```
+///
+/// A failing child cancels the others:
+///
+/// ```
+/// use corral::task::TaskGroup;
+///
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let mut group = TaskGroup::<(), String>::new();
+/// group.spawn_named("sleeper", std::future::pending());
+/// group.spawn_named("loader", async { Err("disk full".to_string()) });
+/// let err = group.join().await.unwrap_err();
+/// assert_eq!(err.first().unwrap().name(), Some("loader"));
+/// assert_eq!(err.cancelled(), 1);
+/// # });
+/// ```
+pub struct TaskGroup<T, E> {
+    shared: Arc<Shared<T, E>>,
+    /// The deadline timer of `cancel_after`, if any.
+    timer: Option<AbortHandle>,
+}
+
+/// The owner's state the group's token hook also needs (to abort).
+struct Shared<T, E> {
+    core: Arc<Core>,
+    slots: Mutex<Slots<T, E>>,
+}
+
+struct Slots<T, E> {
+    /// One per child since the last `join`, in spawn order; `None` once
+    /// `join_next` returned it.
+    handles: Vec<Option<JoinHandle<Outcome<T, E>>>>,
+    /// How many are still `Some`.
+    len: usize,
+}
+
+impl<T, E> CancelHook for Shared<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    fn on_cancel(&self) {
+        let slots = self.slots.lock();
+        for handle in slots.handles.iter().flatten() {
+            handle.abort();
+        }
+    }
+}
+
+impl<T, E> Default for TaskGroup<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, E> TaskGroup<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    /// An empty group.
+    ///
+    /// Opened inside a child of another group, it becomes part of that
+    /// group: its token is a child of that group's token, and that group's
+    /// `join` waits until this one and its children are gone.
+    ///
+    /// ```
+    /// let group = corral::task::TaskGroup::<u32, std::io::Error>::new();
+    /// assert!(group.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        let core = Core::new();
+        let shared = Arc::new(Shared {
+            core,
+            slots: Mutex::new(Slots {
+                handles: Vec::new(),
+                len: 0,
+            }),
+        });
+        let weak: Weak<Shared<T, E>> = Arc::downgrade(&shared);
+        shared.core.token.register_hook(weak);
+        TaskGroup { shared, timer: None }
+    }
+
+    /// Spawns `future` as a child onto the current runtime.
+    ///
+    /// If the group is already cancelled, the child is cancelled at once
+    /// (it may not run at all).
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime, as [`corral::spawn`](crate::spawn).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let mut group = corral::task::TaskGroup::new();
+    /// group.spawn(async { Ok::<_, ()>(1) });
+    /// assert_eq!(group.join().await.unwrap(), vec![1]);
+    /// # });
+    /// ```
+    #[doc(alias = "start_soon")]
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.spawn_inner(future, (), None, Location::caller());
+    }
+
+    /// Spawns a named child: the name shows in its [`ChildError`], in the
+    /// group's `Debug` output, and in the runtime's own task reports.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime, as [`corral::spawn`](crate::spawn).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let mut group = corral::task::TaskGroup::<(), &str>::new();
+    /// group.spawn_named("checker", async { Err("bad checksum") });
+    /// let err = group.join().await.unwrap_err();
+    /// assert_eq!(err.first().unwrap().name(), Some("checker"));
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn spawn_named<F>(&self, name: impl Into<String>, future: F)
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.spawn_inner(future, (), Some(name.into().into_boxed_str()), Location::caller());
+    }
+
+    fn spawn_inner<F, R>(&self, future: F, report: R, name: Option<Box<str>>, at: &'static Location<'static>)
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        R: super::core::Report<E>,
+    {
+        let core = &self.shared.core;
+        let mut slots = self.shared.slots.lock();
+        let index = slots.handles.len();
+        core.add_child();
+        let child = Child::new(future, report, core.clone(), index);
+        let handle = crate::handle::spawn_inner(child, name, at);
+        // `cancel` sets the token before it takes this lock to abort: it
+        // either sees this handle or we see the flag.
+        if core.token.is_cancelled() {
+            handle.abort();
+        }
+        slots.handles.push(Some(handle));
+        slots.len += 1;
+    }
+
+    /// Starts a child that signals when it is ready, and waits for that
+    /// signal: `f` gets a [`Ready`], and `start` returns the value the
+    /// child passes to [`Ready::started`] while the child keeps running in
+    /// the group (AnyIO's `start`, trio's `nursery.start`).
+    ///
+    /// If the child fails, panics, returns or is cancelled before it
+    /// signals, `start` returns that as a [`ChildError`] (a failure then is
+    /// the caller's to handle and does not cancel the group). After the
+    /// signal, the child is a child like any other.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the `start` future does not stop the child: it stays in
+    /// the group, and the value it signals is dropped.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime, as [`corral::spawn`](crate::spawn).
+    ///
+    /// ```
+    /// use corral::io::{AsyncReadExt, AsyncWriteExt};
+    /// use corral::net::{TcpListener, TcpStream};
+    /// use corral::task::TaskGroup;
+    ///
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let mut group = TaskGroup::<(), std::io::Error>::new();
+    /// let addr = group
+    ///     .start(|ready| async move {
+    ///         let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///         ready.started(listener.local_addr()?);
+    ///         let (mut conn, _) = listener.accept().await?;
+    ///         let mut buf = [0; 4];
+    ///         conn.read_exact(&mut buf).await?;
+    ///         conn.write_all(&buf).await?;
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// let mut client = TcpStream::connect(addr).await.unwrap();
+    /// client.write_all(b"ping").await.unwrap();
+    /// let mut buf = [0; 4];
+    /// client.read_exact(&mut buf).await.unwrap();
+    /// assert_eq!(&buf, b"ping");
+    /// group.join().await.unwrap();
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn start<V, F, Fut>(
+        &self,
+        f: F,
+    ) -> impl Future<Output = Result<V, ChildError<E>>> + Send + use<T, E, V, F, Fut>
+    where
+        V: Send + 'static,
+        F: FnOnce(Ready<V>) -> Fut,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let at = Location::caller();
+        let slot = Slot::<V, E>::new();
+        let future = f(Ready::new(slot.clone()));
+        let (id, name) = {
+            self.spawn_inner(future, StartReport(slot.clone()), None, at);
+            let slots = self.shared.slots.lock();
+            let h = slots
+                .handles
+                .last()
+                .and_then(Option::as_ref)
+                .expect("just spawned");
+            (h.id(), h.name().map(Box::from))
+        };
+        struct Abandon<V, E>(Arc<Slot<V, E>>);
+        impl<V, E> Drop for Abandon<V, E> {
+            fn drop(&mut self) {
+                self.0.abandon();
+            }
+        }
+        let abandon = Abandon(slot);
+        async move {
+            let res = poll_fn(|cx| abandon.0.poll(cx)).await;
+            res.map_err(|kind| ChildError {
+                kind,
+                id,
+                name,
+                spawned_at: at,
+            })
+        }
+    }
+
+    /// Cancels every child (and, through them, every group they opened):
+    /// each stops at its next await and runs its destructors. Children
+    /// spawned afterwards are cancelled at once. Same as
+    /// `self.token().cancel()`.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let mut group = corral::task::TaskGroup::<(), ()>::new();
+    /// group.spawn(std::future::pending());
+    /// group.cancel();
+    /// let err = group.join().await.unwrap_err();
+    /// assert!(err.failures().is_empty());
+    /// assert_eq!(err.cancelled(), 1);
+    /// # });
+    /// ```
+    pub fn cancel(&self) {
+        self.shared.core.token.cancel();
+    }
+
+    /// The group's cancel token: cancelling it cancels the group, and
+    /// children can await it (`token.cancelled().await`) to learn that the
+    /// group is being cancelled. A group opened inside a child gets a child
+    /// of this token.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let mut group = corral::task::TaskGroup::<(), ()>::new();
+    /// let token = group.token();
+    /// group.spawn(async move {
+    ///     token.cancel(); // a child may cancel its own group
+    ///     Ok(())
+    /// });
+    /// group.join().await.unwrap();
+    /// assert!(group.token().is_cancelled());
+    /// # });
+    /// ```
+    pub fn token(&self) -> CancelToken {
+        self.shared.core.token.clone()
+    }
+
+    /// Cancels the group when `duration` has passed (a deadline for every
+    /// child); `join` then reports [`GroupError::is_timeout`]. A deadline
+    /// inside a child (`corral::time::move_on_after`, `fail_after`) still
+    /// wins when it is sooner; setting this again replaces the timer.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime, as [`corral::spawn`](crate::spawn).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let mut group = corral::task::TaskGroup::<(), ()>::new();
+    /// group.cancel_after(Duration::from_millis(20));
+    /// group.spawn(async {
+    ///     corral::time::sleep(Duration::from_secs(60)).await;
+    ///     Ok(())
+    /// });
+    /// assert!(group.join().await.unwrap_err().is_timeout());
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn cancel_after(&mut self, duration: Duration) {
+        let core = Arc::downgrade(&self.shared.core);
+        let timer = crate::task::spawn_named("corral::TaskGroup deadline", async move {
+            crate::time::sleep(duration).await;
+            if let Some(core) = core.upgrade() {
+                if !core.token.is_cancelled() {
+                    core.timed_out.store(true, Ordering::Release);
+                    core.token.cancel();
+                }
+            }
+        });
+        if let Some(old) = self.timer.replace(timer.abort_handle()) {
+            old.abort();
+        }
+    }
+
+    /// Children spawned and not yet returned by `join` / `join_next`
+    /// (running or finished).
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let mut group = corral::task::TaskGroup::new();
+    /// group.spawn(async { Ok::<_, ()>(()) });
+    /// assert_eq!(group.len(), 1);
+    /// group.join().await.unwrap();
+    /// assert_eq!(group.len(), 0);
+    /// # });
+    /// ```
+    pub fn len(&self) -> usize {
+        self.shared.slots.lock().len
+    }
+
+    /// True if [`len`](Self::len) is zero.
+    ///
+    /// ```
+    /// let group = corral::task::TaskGroup::<(), ()>::new();
+    /// assert!(group.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Waits for every child, and returns their values in spawn order, or
+    /// the [`GroupError`] if any child failed or was cancelled.
+    ///
+    /// Returns only once every child's future is gone (dropped, destructors
+    /// run), and every group opened inside the children too. Afterwards the
+    /// group is empty and can be used again (a cancelled group stays
+    /// cancelled: its new children are cancelled at once). Children already
+    /// returned by `join_next` are not returned again.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the `join` future before it returns loses nothing: the
+    /// children keep running, and a later `join` (or `join_next`) returns
+    /// them.
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let mut group = corral::task::TaskGroup::new();
+    /// group.spawn(async { Ok::<_, ()>("a") });
+    /// group.spawn(async { Ok("b") });
+    /// assert_eq!(group.join().await.unwrap(), ["a", "b"]);
+    /// # });
+    /// ```
+    pub async fn join(&mut self) -> Result<Vec<T>, GroupError<E>> {
+        let core = self.shared.core.clone();
+        poll_fn(|cx| core.poll_idle(cx)).await;
+        let handles = {
+            let mut slots = self.shared.slots.lock();
+            slots.len = 0;
+            std::mem::take(&mut slots.handles)
+        };
+        core.clear_done();
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
+        let mut values = Vec::with_capacity(handles.len());
+        let mut failures = Vec::new();
+        let mut cancelled = 0;
+        for mut handle in handles.into_iter().flatten() {
+            let id = handle.id();
+            let name = handle.name().map(Box::from);
+            let spawned_at = handle.spawned_at();
+            let out = poll_fn(|cx| handle.poll_output_unbudgeted(cx)).await;
+            let (kind, seq) = match out {
+                Ok(Outcome::Ok(v)) => {
+                    values.push(v);
+                    continue;
+                }
+                Ok(Outcome::HandedOff) => continue,
+                Ok(Outcome::Err(e, seq)) => (ChildErrorKind::Failed(e), seq),
+                Ok(Outcome::Panicked(p, seq)) => (ChildErrorKind::Panicked(p), seq),
+                Err(JoinError::Cancelled { .. }) => {
+                    cancelled += 1;
+                    continue;
+                }
+                // Panicked while its future was dropped on cancellation.
+                Err(JoinError::Panicked { payload, .. }) => (ChildErrorKind::Panicked(payload), u64::MAX),
+            };
+            failures.push((
+                seq,
+                ChildError {
+                    kind,
+                    id,
+                    name,
+                    spawned_at,
+                },
+            ));
+        }
+        let timed_out = core.timed_out.load(Ordering::Acquire);
+        if failures.is_empty() && cancelled == 0 {
+            return Ok(values);
+        }
+        failures.sort_by_key(|(seq, _)| *seq);
+        Err(GroupError {
+            failures: failures.into_iter().map(|(_, f)| f).collect(),
+            cancelled,
+            timed_out,
+            scope_error: None,
+        })
+    }
+
+    /// Waits for the next child to finish, in completion order: `None`
+    /// when there are none left. A failure still cancels the siblings
+    /// (they then come back as [`ChildErrorKind::Cancelled`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped before it returns, no child's
+    /// result is lost; the next call returns it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let mut group = corral::task::TaskGroup::<_, ()>::new();
+    /// group.spawn(async {
+    ///     corral::time::sleep(Duration::from_millis(30)).await;
+    ///     Ok("slow")
+    /// });
+    /// group.spawn(async { Ok("fast") });
+    /// assert_eq!(group.join_next().await.unwrap().unwrap(), "fast");
+    /// assert_eq!(group.join_next().await.unwrap().unwrap(), "slow");
+    /// assert!(group.join_next().await.is_none());
+    /// # });
+    /// ```
+    pub async fn join_next(&mut self) -> Option<Result<T, ChildError<E>>> {
+        loop {
+            let core = self.shared.core.clone();
+            let index = poll_fn(|cx| core.poll_done(cx)).await?;
+            let taken = {
+                let mut slots = self.shared.slots.lock();
+                match slots.handles.get_mut(index).and_then(Option::take) {
+                    Some(h) => {
+                        slots.len -= 1;
+                        Some(h)
+                    }
+                    None => None,
+                }
+            };
+            let Some(mut handle) = taken else { continue };
+            let id = handle.id();
+            let name = handle.name().map(Box::from);
+            let spawned_at = handle.spawned_at();
+            // The child's future is gone; its output is stored an instant
+            // later.
+            let kind = match poll_fn(|cx| handle.poll_output_unbudgeted(cx)).await {
+                Ok(Outcome::Ok(v)) => return Some(Ok(v)),
+                Ok(Outcome::HandedOff) => continue,
+                Ok(Outcome::Err(e, _)) => ChildErrorKind::Failed(e),
+                Ok(Outcome::Panicked(p, _)) => ChildErrorKind::Panicked(p),
+                Err(JoinError::Cancelled { .. }) => ChildErrorKind::Cancelled,
+                Err(JoinError::Panicked { payload, .. }) => ChildErrorKind::Panicked(payload),
+            };
+            return Some(Err(ChildError {
+                kind,
+                id,
+                name,
+                spawned_at,
+            }));
+        }
+    }
+}
+
+impl<T, E> Drop for TaskGroup<T, E> {
+    /// Cancels the children that are still running. (It cannot wait for
+    /// them; a group opened inside another group's child is waited for by
+    /// that group's `join`.)
+    fn drop(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
+        let slots = self.shared.slots.lock();
+        if slots.handles.iter().flatten().any(|h| !h.is_finished()) {
+            for handle in slots.handles.iter().flatten() {
+                handle.abort();
+            }
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for TaskGroup<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Children<'a, T, E>(&'a [Option<JoinHandle<Outcome<T, E>>>]);
+        impl<T, E> fmt::Debug for Children<'_, T, E> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list().entries(self.0.iter().flatten()).finish()
+            }
+        }
+        let slots = self.shared.slots.lock();
+        f.debug_struct("TaskGroup")
+            .field("cancelled", &self.shared.core.token.is_cancelled())
+            .field("live", &self.shared.core.live())
+            .field("children", &Children(&slots.handles))
+            .finish()
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<X: Send + Sync>() {}
+    is::<TaskGroup<u8, std::io::Error>>();
+}
