@@ -120,8 +120,8 @@ impl<E> ChildError<E> {
     ///
     /// ```
     /// # corral::Runtime::new().unwrap().block_on(async {
-    /// let mut group = corral::task::TaskGroup::<(), ()>::new();
-    /// group.spawn(async { Err(()) });
+    /// let mut group = corral::task::TaskGroup::<(), &str>::new();
+    /// group.spawn(async { Err("no") });
     /// let err = group.join_next().await.unwrap().unwrap_err();
     /// assert!(err.to_string().starts_with(&format!("task {}", err.id())));
     /// # });
