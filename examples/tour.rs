@@ -171,6 +171,8 @@ async fn main() {
 
     sync_tour().await;
 
+    group_tour().await;
+
     println!(
         "\nDone. Tasks alive now: {}",
         corral::Handle::current().num_alive_tasks()
@@ -881,4 +883,71 @@ async fn channels_tour() {
     drop(requests);
     server.await.unwrap();
     println!("oneshot: the server answered 21 -> {answer}; a dropped caller costs the server nothing");
+}
+
+/// Structured concurrency: a TaskGroup whose failing child cancels its
+/// sleeping siblings (and the error group that reports it), and `start`
+/// handing back a server's port once it is listening.
+async fn group_tour() {
+    use corral::io::{AsyncReadExt, AsyncWriteExt};
+    use corral::task::TaskGroup;
+    use std::sync::{Arc, Mutex};
+
+    // Guards report on drop: that is how a child learns it was cancelled.
+    struct OnCancel(&'static str, Arc<Mutex<Vec<&'static str>>>);
+    impl Drop for OnCancel {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                self.1.lock().unwrap().push(self.0);
+            }
+        }
+    }
+    let cancelled = Arc::new(Mutex::new(Vec::new()));
+    let mut group = TaskGroup::<(), String>::new();
+    for name in ["crawler-1", "crawler-2", "crawler-3"] {
+        let guard = OnCancel(name, cancelled.clone());
+        group.spawn_named(name, async move {
+            sleep(Duration::from_secs(60)).await;
+            std::mem::forget(guard); // finished normally: not cancelled
+            Ok(())
+        });
+    }
+    group.spawn_named("indexer", async {
+        sleep(Duration::from_millis(20)).await;
+        Err("index file is corrupt".to_string())
+    });
+    let started = Instant::now();
+    let err = group.join().await.unwrap_err();
+    let mut who = cancelled.lock().unwrap().clone();
+    who.sort();
+    println!(
+        "group: a failing child cancelled its 3 sleeping siblings within {:?}: {who:?}",
+        started.elapsed()
+    );
+    println!("group: join's error: {err}");
+
+    // `start`: the child signals once it is listening; the caller gets the port.
+    let mut group = TaskGroup::<(), std::io::Error>::new();
+    let port = group
+        .start(|ready| async move {
+            let listener = corral::net::TcpListener::bind("127.0.0.1:0").await?;
+            ready.started(listener.local_addr()?.port());
+            let (mut conn, _) = listener.accept().await?;
+            let mut buf = [0; 5];
+            conn.read_exact(&mut buf).await?;
+            conn.write_all(&buf).await
+        })
+        .await
+        .unwrap();
+    let mut client = corral::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    client.write_all(b"hello").await.unwrap();
+    let mut echo = [0; 5];
+    client.read_exact(&mut echo).await.unwrap();
+    group.join().await.unwrap();
+    println!(
+        "group: start() handed back port {port} once the echo server listened; it echoed {:?}",
+        std::str::from_utf8(&echo).unwrap()
+    );
 }
