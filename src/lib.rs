@@ -53,7 +53,8 @@ pub mod time {
 pub mod task {
     pub use corral_runtime::coop::consume_budget;
     pub use corral_runtime::group::task::{
-        scope, CancelToken, Cancelled, ChildError, ChildErrorKind, GroupError, Ready, TaskGroup,
+        current_token, scope, CancelToken, Cancelled, ChildError, ChildErrorKind, GroupError, Ready,
+        TaskGroup,
     };
     pub use corral_runtime::task::{
         spawn_named, try_id, AbortHandle, Id, JoinError, JoinHandle, PanicPayload,

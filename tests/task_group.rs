@@ -599,9 +599,12 @@ fn scope_returns_after_every_child_and_a_body_error_cancels_them() {
 fn children_see_the_group_token_and_debug_shows_them() {
     on_both("token_debug", |rt| {
         rt.block_on(async {
+            assert!(corral::task::current_token().is_none());
             let mut group = TaskGroup::<&'static str, ()>::new();
             let token = group.token();
             group.spawn_named("watcher", async move {
+                // The group's token is reachable from inside without passing it.
+                assert!(corral::task::current_token().is_some());
                 token.cancelled().await;
                 Ok("saw it")
             });

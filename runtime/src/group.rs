@@ -36,6 +36,6 @@ pub mod task {
     pub use super::error::{ChildError, ChildErrorKind, GroupError};
     pub use super::scope::scope;
     pub use super::start::Ready;
-    pub use super::task_group::TaskGroup;
+    pub use super::task_group::{current_token, TaskGroup};
     pub use super::token::{CancelToken, Cancelled};
 }

@@ -95,6 +95,14 @@ impl Core {
         })
     }
 
+    /// The token of the group whose child is being polled on this thread.
+    pub(crate) fn current_token() -> Option<CancelToken> {
+        let current = CURRENT.with(|c| c.get());
+        // SAFETY: non-null only while a `Child` holding an `Arc` to this
+        // core is being polled on this thread (see `CURRENT`).
+        (!current.is_null()).then(|| unsafe { (*current).token.clone() })
+    }
+
     pub(crate) fn add_child(&self) {
         self.outstanding.fetch_add(1, Ordering::Relaxed);
     }

@@ -191,7 +191,13 @@ where
         self.spawn_inner(future, (), Some(name.into().into_boxed_str()), Location::caller());
     }
 
-    fn spawn_inner<F, R>(&self, future: F, report: R, name: Option<Box<str>>, at: &'static Location<'static>)
+    fn spawn_inner<F, R>(
+        &self,
+        future: F,
+        report: R,
+        name: Option<Box<str>>,
+        at: &'static Location<'static>,
+    ) -> crate::task::Id
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
         R: super::core::Report<E>,
@@ -207,8 +213,10 @@ where
         if core.token.is_cancelled() {
             handle.abort();
         }
+        let id = handle.id();
         slots.handles.push(Some(handle));
         slots.len += 1;
+        id
     }
 
     /// Starts a child that signals when it is ready, and waits for that
@@ -270,16 +278,7 @@ where
         let at = Location::caller();
         let slot = Slot::<V, E>::new();
         let future = f(Ready::new(slot.clone()));
-        let (id, name) = {
-            self.spawn_inner(future, StartReport(slot.clone()), None, at);
-            let slots = self.shared.slots.lock();
-            let h = slots
-                .handles
-                .last()
-                .and_then(Option::as_ref)
-                .expect("just spawned");
-            (h.id(), h.name().map(Box::from))
-        };
+        let id = self.spawn_inner(future, StartReport(slot.clone()), None, at);
         struct Abandon<V, E>(Arc<Slot<V, E>>);
         impl<V, E> Drop for Abandon<V, E> {
             fn drop(&mut self) {
@@ -292,7 +291,7 @@ where
             res.map_err(|kind| ChildError {
                 kind,
                 id,
-                name,
+                name: None,
                 spawned_at: at,
             })
         }
@@ -582,4 +581,26 @@ impl<T, E> fmt::Debug for TaskGroup<T, E> {
 fn _assert_send_sync() {
     fn is<X: Send + Sync>() {}
     is::<TaskGroup<u8, std::io::Error>>();
+}
+
+/// The [`CancelToken`] of the task group whose child is running this code,
+/// or `None` outside a group's child (in `block_on`'s future, a plain
+/// spawned task, or a thread). A child can watch it or cancel its group
+/// with it without being handed [`TaskGroup::token`].
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// assert!(corral::task::current_token().is_none());
+/// let mut group = corral::task::TaskGroup::<bool, ()>::new();
+/// let token = group.token();
+/// group.spawn(async move {
+///     let mine = corral::task::current_token().expect("inside a child");
+///     mine.cancel(); // cancels the group
+///     Ok(token.is_cancelled())
+/// });
+/// assert_eq!(group.join().await.unwrap(), [true]);
+/// # });
+/// ```
+pub fn current_token() -> Option<CancelToken> {
+    Core::current_token()
 }
