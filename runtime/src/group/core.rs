@@ -151,9 +151,10 @@ impl Core {
 
     /// The index of the next child whose future is gone; otherwise `cx` is
     /// woken at the next change.
+    /// It stays first in line until [`pop_done`](Self::pop_done).
     pub(crate) fn poll_done(&self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
         let mut shared = self.shared.lock();
-        if let Some(i) = shared.done.pop_front() {
+        if let Some(&i) = shared.done.front() {
             return Poll::Ready(Some(i));
         }
         if self.outstanding.load(Ordering::Acquire) == 0 {
@@ -162,6 +163,11 @@ impl Core {
         shared.want_each = true;
         set_waker(&mut shared.joiner, cx);
         Poll::Pending
+    }
+
+    /// Removes the index `poll_done` returned.
+    pub(crate) fn pop_done(&self) {
+        self.shared.lock().done.pop_front();
     }
 
     /// Forgets the completion order (after `join` collected everything).

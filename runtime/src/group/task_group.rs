@@ -11,6 +11,7 @@ use std::future::{poll_fn, Future};
 use std::panic::Location;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
+use std::task::Poll;
 use std::time::Duration;
 
 /// A set of child tasks that live and die together: structured
@@ -427,6 +428,22 @@ where
     pub async fn join(&mut self) -> Result<Vec<T>, GroupError<E>> {
         let core = self.shared.core.clone();
         poll_fn(|cx| core.poll_idle(cx)).await;
+        // Every child's future is gone; each output is stored an instant
+        // after its future was dropped. Wait for the last of those before
+        // taking anything, so that dropping `join` here loses nothing.
+        let mut checked = 0;
+        poll_fn(|cx| {
+            let slots = self.shared.slots.lock();
+            while let Some(slot) = slots.handles.get(checked) {
+                if slot.as_ref().is_some_and(|h| !h.is_finished()) {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                checked += 1;
+            }
+            Poll::Ready(())
+        })
+        .await;
         let handles = {
             let mut slots = self.shared.slots.lock();
             slots.len = 0;
@@ -439,12 +456,9 @@ where
         let mut values = Vec::with_capacity(handles.len());
         let mut failures = Vec::new();
         let mut cancelled = 0;
-        for mut handle in handles.into_iter().flatten() {
-            let id = handle.id();
-            let name = handle.name().map(Box::from);
-            let spawned_at = handle.spawned_at();
-            let out = poll_fn(|cx| handle.poll_output_unbudgeted(cx)).await;
-            let (kind, seq) = match out {
+        for handle in handles.into_iter().flatten() {
+            let (id, name, spawned_at) = (handle.id(), handle.name().map(Box::from), handle.spawned_at());
+            let (kind, seq) = match read_finished(handle) {
                 Ok(Outcome::Ok(v)) => {
                     values.push(v);
                     continue;
@@ -506,40 +520,66 @@ where
     /// # });
     /// ```
     pub async fn join_next(&mut self) -> Option<Result<T, ChildError<E>>> {
-        loop {
-            let core = self.shared.core.clone();
-            let index = poll_fn(|cx| core.poll_done(cx)).await?;
-            let taken = {
-                let mut slots = self.shared.slots.lock();
-                match slots.handles.get_mut(index).and_then(Option::take) {
-                    Some(h) => {
-                        slots.len -= 1;
-                        Some(h)
+        let core = self.shared.core.clone();
+        let shared = &self.shared;
+        let handle = poll_fn(|cx| {
+            let coop = std::task::ready!(crate::coop::poll_proceed(cx));
+            loop {
+                let Some(index) = std::task::ready!(core.poll_done(cx)) else {
+                    coop.made_progress();
+                    return Poll::Ready(None);
+                };
+                let mut slots = shared.slots.lock();
+                match slots.handles.get_mut(index) {
+                    // Already returned (or from before the last `join`).
+                    None | Some(None) => {
+                        drop(slots);
+                        core.pop_done();
                     }
-                    None => None,
+                    // Its output is stored an instant after its future was
+                    // dropped: stay first in line until it is.
+                    Some(Some(h)) if !h.is_finished() => {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    Some(slot) => {
+                        let h = slot.take();
+                        slots.len -= 1;
+                        drop(slots);
+                        core.pop_done();
+                        coop.made_progress();
+                        return Poll::Ready(h);
+                    }
                 }
-            };
-            let Some(mut handle) = taken else { continue };
-            let id = handle.id();
-            let name = handle.name().map(Box::from);
-            let spawned_at = handle.spawned_at();
-            // The child's future is gone; its output is stored an instant
-            // later.
-            let kind = match poll_fn(|cx| handle.poll_output_unbudgeted(cx)).await {
-                Ok(Outcome::Ok(v)) => return Some(Ok(v)),
-                Ok(Outcome::HandedOff) => continue,
-                Ok(Outcome::Err(e, _)) => ChildErrorKind::Failed(e),
-                Ok(Outcome::Panicked(p, _)) => ChildErrorKind::Panicked(p),
-                Err(JoinError::Cancelled { .. }) => ChildErrorKind::Cancelled,
-                Err(JoinError::Panicked { payload, .. }) => ChildErrorKind::Panicked(payload),
-            };
-            return Some(Err(ChildError {
-                kind,
-                id,
-                name,
-                spawned_at,
-            }));
-        }
+            }
+        })
+        .await?;
+        let (id, name, spawned_at) = (handle.id(), handle.name().map(Box::from), handle.spawned_at());
+        let kind = match read_finished(handle) {
+            Ok(Outcome::Ok(v)) => return Some(Ok(v)),
+            // A `start` child that failed before it was ready: its caller
+            // got the failure, the group has nothing to return for it.
+            Ok(Outcome::HandedOff) => return Box::pin(self.join_next()).await,
+            Ok(Outcome::Err(e, _)) => ChildErrorKind::Failed(e),
+            Ok(Outcome::Panicked(p, _)) => ChildErrorKind::Panicked(p),
+            Err(JoinError::Cancelled { .. }) => ChildErrorKind::Cancelled,
+            Err(JoinError::Panicked { payload, .. }) => ChildErrorKind::Panicked(payload),
+        };
+        Some(Err(ChildError {
+            kind,
+            id,
+            name,
+            spawned_at,
+        }))
+    }
+}
+
+/// The output of a finished child.
+fn read_finished<X>(mut handle: JoinHandle<X>) -> Result<X, JoinError> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match handle.poll_output_unbudgeted(&mut cx) {
+        Poll::Ready(out) => out,
+        Poll::Pending => unreachable!("read_finished: the child has not finished"),
     }
 }
 
