@@ -620,3 +620,54 @@ fn children_see_the_group_token_and_debug_shows_them() {
         });
     });
 }
+
+#[test]
+fn children_cancelled_after_being_handed_a_lock_permit_or_item_pass_it_on() {
+    // Current-thread, so nothing runs between the hand-off and the cancel:
+    // each child has been handed what it waited for, but not yet polled.
+    run_with_timeout("handed_then_cancelled", 30, || {
+        current().block_on(async {
+            let mutex = Arc::new(Mutex::new(0u32));
+            let sem = Arc::new(corral::sync::Semaphore::new(0));
+            let queue = Arc::new(Queue::<u32>::unbounded());
+            let held = mutex.clone().lock_owned().await;
+            let mut group = TaskGroup::<(), ()>::new();
+            {
+                let mutex = mutex.clone();
+                group.spawn(async move {
+                    *mutex.lock().await += 1;
+                    Ok(())
+                });
+            }
+            {
+                let sem = sem.clone();
+                group.spawn(async move {
+                    let _p = sem.acquire().await.unwrap();
+                    Ok(())
+                });
+            }
+            {
+                let queue = queue.clone();
+                group.spawn(async move {
+                    let _ = queue.get().await;
+                    Ok(())
+                });
+            }
+            while mutex.statistics().tasks_waiting < 1
+                || sem.statistics().tasks_waiting < 1
+                || queue.statistics().tasks_waiting_receive < 1
+            {
+                corral::yield_now().await;
+            }
+            drop(held); // hands the lock to the waiting child
+            sem.add_permits(1); // hands it the permit
+            queue.put_nowait(9).unwrap(); // hands it the item
+            group.cancel();
+            let err = group.join().await.unwrap_err();
+            assert_eq!(err.cancelled(), 3);
+            assert_eq!(*mutex.try_lock().expect("the lock was passed on"), 0);
+            assert_eq!(sem.available_permits(), 1, "the permit was passed on");
+            assert_eq!(queue.get_nowait().ok(), Some(9), "the item was passed on");
+        });
+    });
+}
