@@ -433,11 +433,10 @@ where
         // taking anything, so that dropping `join` here loses nothing.
         let mut checked = 0;
         poll_fn(|cx| {
-            let slots = self.shared.slots.lock();
-            while let Some(slot) = slots.handles.get(checked) {
-                if slot.as_ref().is_some_and(|h| !h.is_finished()) {
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
+            let mut slots = self.shared.slots.lock();
+            while let Some(slot) = slots.handles.get_mut(checked) {
+                if let Some(h) = slot {
+                    std::task::ready!(h.poll_complete(cx));
                 }
                 checked += 1;
             }
@@ -536,13 +535,12 @@ where
                         drop(slots);
                         core.pop_done();
                     }
-                    // Its output is stored an instant after its future was
-                    // dropped: stay first in line until it is.
-                    Some(Some(h)) if !h.is_finished() => {
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
                     Some(slot) => {
+                        // Its output is stored an instant after its future
+                        // was dropped: stay first in line until it is.
+                        if let Some(h) = slot {
+                            std::task::ready!(h.poll_complete(cx));
+                        }
                         let h = slot.take();
                         slots.len -= 1;
                         drop(slots);

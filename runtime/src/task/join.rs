@@ -138,6 +138,18 @@ impl<T> JoinHandle<T> {
         out
     }
 
+    /// Ready once the task has completed, leaving the output in place;
+    /// otherwise `cx` is woken when it completes (as the join waker).
+    pub(crate) fn poll_complete(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: we hold the join handle's reference (and `&mut self`:
+        // the join waker is ours to set).
+        if unsafe { (self.header().vtable.poll_complete)(self.raw, cx.waker()) } {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
     /// Where the task was spawned (for error reports).
     pub(crate) fn spawned_at(&self) -> &'static std::panic::Location<'static> {
         self.header().spawned_at

@@ -89,6 +89,10 @@ pub(crate) struct Vtable {
     /// Join handle: writes `Poll<Result<T, JoinError>>` to `dst` if ready,
     /// else stores the waker.
     pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    /// Join handle: true if complete, else stores the waker (the output
+    /// stays where it is). For `TaskGroup::join`, which waits for every
+    /// output before it takes any.
+    pub(crate) poll_complete: unsafe fn(NonNull<Header>, &Waker) -> bool,
     /// Join handle dropped: drop the output and/or waker it now owns.
     pub(crate) drop_join_parts: unsafe fn(NonNull<Header>, drop_output: bool, drop_waker: bool),
     /// Runtime shutdown. Consumes one reference.
@@ -152,6 +156,7 @@ where
         schedule: schedule::<F, S>,
         dealloc: dealloc::<F, S>,
         try_read_output: try_read_output::<F, S>,
+        poll_complete: poll_complete::<F, S>,
         drop_join_parts: drop_join_parts::<F, S>,
         shutdown: shutdown::<F, S>,
     }
@@ -404,6 +409,12 @@ unsafe fn try_read_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut (), wake
     });
     // SAFETY: the caller passes a `*mut Poll<Result<F::Output, JoinError>>`.
     unsafe { *dst.cast::<Poll<Result<F::Output, JoinError>>>() = Poll::Ready(out) };
+}
+
+unsafe fn poll_complete<F: Future, S>(ptr: NonNull<Header>, waker: &Waker) -> bool {
+    // SAFETY: the join handle holds a reference.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    can_read_output(cell, waker)
 }
 
 /// True if complete; otherwise makes sure `waker` is the stored join waker.
