@@ -44,6 +44,7 @@ pub struct Workload {
     pub tokio: fn() -> Iter,
 }
 
+mod combine;
 mod sync;
 mod sync_barrier;
 mod sync_channels;
@@ -163,6 +164,7 @@ pub fn all() -> Vec<Workload> {
     v.extend(sync_rwlock::rows());
     v.extend(sync_queue::rows());
     v.extend(sync_event::rows());
+    v.extend(combine::rows());
     v
 }
 
@@ -187,6 +189,7 @@ pub fn alternates() -> Vec<Alternate> {
     v.extend(sync_rwlock::alternates());
     v.extend(sync_queue::alternates());
     v.extend(sync_event::alternates());
+    v.extend(combine::alternates());
     v
 }
 
