@@ -16,7 +16,9 @@
 //! Per item, both sides do the same work: yield once, then return `2 * i`;
 //! the bounded rows run their body in a spawned task (where such code
 //! lives), not on the `block_on` thread.
-//! The third column of the bounded_map row is futures-util's
+//! The third column of the gather row is the same `join_all` on the
+//! corral runtime (the combinator alone). The third column of the
+//! bounded_map row is futures-util's
 //! `stream::iter(..).map(f).buffered(8)` on the corral runtime, the
 //! in-task combinator a tokio user might reach for instead.
 
@@ -188,10 +190,33 @@ pub fn rows() -> Vec<Workload> {
     ]
 }
 
+/// futures-util's `join_all` on the corral runtime: the combinator
+/// alone, without tokio's `block_on` around it.
+fn join_all_1000_ready_on_corral() -> Iter {
+    let rt = corral_mt();
+    Box::new(move || {
+        timed(|| {
+            rt.block_on(async {
+                let out =
+                    futures_util::future::join_all((0..READY).map(|i| std::future::ready(black_box(i))))
+                        .await;
+                assert_eq!(out.len(), READY);
+            })
+        })
+    })
+}
+
 pub fn alternates() -> Vec<Alternate> {
-    vec![Alternate {
-        workload: "bounded_map_8_of_10k",
-        label: "futures buffered",
-        run: buffered_8_of_10k_on_corral,
-    }]
+    vec![
+        Alternate {
+            workload: "gather_1000_ready",
+            label: "futures join_all",
+            run: join_all_1000_ready_on_corral,
+        },
+        Alternate {
+            workload: "bounded_map_8_of_10k",
+            label: "futures buffered",
+            run: buffered_8_of_10k_on_corral,
+        },
+    ]
 }
