@@ -171,7 +171,10 @@ async fn main() {
 
     sync_tour().await;
 
+    println!("\n20. TaskGroup: a failing child cancels its siblings; start() hands back a port");
     group_tour().await;
+    println!("\n21. Combinators: the bounded executor as one bounded_map call, gather, race, join!");
+    combine_tour().await;
 
     println!(
         "\nDone. Tasks alive now: {}",
@@ -950,4 +953,51 @@ async fn group_tour() {
         "group: start() handed back port {port} once the echo server listened; it echoed {:?}",
         std::str::from_utf8(&echo).unwrap()
     );
+}
+
+/// Combinators: the bounded executor as one call, a gather and a race.
+async fn combine_tour() {
+    use std::io::Write;
+
+    // The bounded executor people write by hand (a semaphore, a lock and
+    // a counter): 10 jobs, at most 3 at a time, a live progress line.
+    let started = Instant::now();
+    let results = corral::task::bounded_map(3, 1..=10u64, |job| async move {
+        sleep(Duration::from_millis(10 + 7 * (job % 4))).await; // stands in for real work
+        job * job
+    })
+    .on_progress(|done, total| {
+        print!("\rbounded_map: {done}/{total} jobs done");
+        let _ = std::io::stdout().flush();
+    })
+    .await;
+    println!(
+        "\nbounded_map: results in input order {results:?} in {:?} (3 at a time)",
+        started.elapsed()
+    );
+
+    // gather: three blocking jobs on the blocking pool, awaited together.
+    let started = Instant::now();
+    let jobs = corral::gather((0..3u64).map(|i| {
+        corral::run_sync(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            i
+        })
+    }))
+    .await;
+    println!(
+        "gather: three 150 ms run_sync jobs -> {:?} in {:?} (in parallel)",
+        jobs.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+        started.elapsed()
+    );
+
+    // race: the first mirror to answer wins; the others are dropped.
+    let mirrors = [("eu", 40u64), ("us", 15), ("asia", 60)];
+    let winner = corral::race(mirrors.map(|(name, ms)| async move {
+        sleep(Duration::from_millis(ms)).await;
+        name
+    }))
+    .await;
+    let (n, s) = corral::join!(async { 6 * 7 }, async { "join!" });
+    println!("race: mirror {winner:?} answered first; {s} of two futures gave ({n}, {s:?})");
 }

@@ -18,6 +18,8 @@
 //! `corral-macros` (`#[corral::main]`, `#[corral::test]`).
 
 pub use corral_macros::{main, test};
+pub use corral_runtime::combine::{gather, race, try_gather};
+pub use corral_runtime::{join, try_join};
 pub use corral_runtime::{
     run_sync, spawn, spawn_blocking, yield_now, Builder, EnterGuard, Handle, Runtime, RuntimeFlavor,
     StallReport, TryCurrentError, YieldNow,
@@ -51,6 +53,10 @@ pub mod time {
 
 /// Tasks: spawning, joining, cancelling, identifying.
 pub mod task {
+    pub use corral_runtime::combine::{
+        bounded_map, bounded_map_spawned, try_bounded_map, BoundedMap, BoundedMapSpawned, Gather, Race,
+        TryBoundedMap, TryGather,
+    };
     pub use corral_runtime::coop::consume_budget;
     pub use corral_runtime::group::task::{
         current_token, scope, CancelToken, Cancelled, ChildError, ChildErrorKind, GroupError, Ready,

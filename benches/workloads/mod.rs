@@ -44,6 +44,7 @@ pub struct Workload {
     pub tokio: fn() -> Iter,
 }
 
+mod combine;
 mod group;
 mod sync;
 mod sync_barrier;
@@ -165,6 +166,7 @@ pub fn all() -> Vec<Workload> {
     v.extend(sync_queue::rows());
     v.extend(sync_event::rows());
     v.extend(group::rows());
+    v.extend(combine::rows());
     v
 }
 
@@ -189,6 +191,7 @@ pub fn alternates() -> Vec<Alternate> {
     v.extend(sync_rwlock::alternates());
     v.extend(sync_queue::alternates());
     v.extend(sync_event::alternates());
+    v.extend(combine::alternates());
     v
 }
 

@@ -26,6 +26,7 @@
 
 mod blocking;
 mod builder;
+pub mod combine;
 mod contain;
 mod context;
 pub mod coop;
