@@ -1,0 +1,74 @@
+//! The showcase examples that need no feature run end to end and print
+//! what they claim to show: `task_groups` (a crawler with task groups,
+//! deadlines and bounded_map).
+//!
+//! The examples are built binaries (`target/<profile>/examples/`); see
+//! [`example`]. Loopback only; bounded by a watchdog.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+#[allow(dead_code)]
+mod common;
+use common::with_deadline;
+
+/// The path of a built example. `cargo test` builds the examples when it
+/// builds every target; under a filter (`--test examples_run`) it does
+/// not, so then build it here (same profile, same target dir).
+fn example(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().unwrap(); // target/<profile>/deps/<test>
+    dir.pop();
+    dir.pop();
+    let path = dir.join("examples").join(name);
+    if !path.exists() {
+        let _lock = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        if !path.exists() {
+            let mut cargo = Command::new(env!("CARGO"));
+            cargo.current_dir(env!("CARGO_MANIFEST_DIR"));
+            cargo.args(["build", "--example", name]);
+            if dir.ends_with("release") {
+                cargo.arg("--release");
+            }
+            let status = cargo.status().unwrap();
+            assert!(status.success(), "building example {name} failed: {status}");
+        }
+    }
+    assert!(path.exists(), "{} not built", path.display());
+    path
+}
+
+/// One build of the examples at a time.
+static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs an example to completion and returns its standard output.
+fn run(name: &str, args: &[&str]) -> String {
+    let out = Command::new(example(name)).args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{name} failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn task_groups_crawls_gives_up_on_slow_pages_and_reports_the_error_group() {
+    with_deadline("task_groups", 120, || {
+        let out = run("task_groups", &[]);
+        // The crawl reached every page not behind a slow one, and gave up
+        // on exactly the slow ones.
+        assert!(out.contains("reached 38 pages"), "{out}");
+        assert!(out.contains("gave up on [13, 26, 39]"), "{out}");
+        // The progress line counted up to each level's total.
+        assert!(out.contains("depth 4: 14/14 pages"), "{out}");
+        // The deadline cancelled the slow page and nothing else.
+        assert!(out.contains("page 5 -> links [11, 12]"), "{out}");
+        assert!(out.contains("(page 13) was cancelled"), "{out}");
+        // The missing page failed the group and cancelled its siblings.
+        assert!(out.contains("(page 99) failed: page 99: 404"), "{out}");
+        assert!(out.contains("(2 sibling(s) cancelled)"), "{out}");
+        assert!(out.contains("5. site stopped: 1 task(s) cancelled"), "{out}");
+    });
+}
