@@ -5,13 +5,13 @@
 //! Run it with `cargo run --release --example task_groups`.
 //!
 //! 1. The site (40 pages; page `n` links to `2n + 1` and `2n + 2`; pages
-//!    13, 26 and 39 answer after 2 s) runs as a child of a
+//!    13, 26 and 39 answer after 3 s) runs as a child of a
 //!    [`TaskGroup`], started with `start`, which hands back the port it
 //!    bound once it is ready to accept.
 //! 2. The crawl walks the site level by level with
 //!    [`bounded_map`](corral::task::bounded_map): at most 4 fetches in
 //!    flight, results in input order, a progress line per level, and
-//!    `move_on_after` giving up on a page after 250 ms.
+//!    `move_on_after` giving up on a page after 750 ms.
 //! 3. A group with a deadline fetches a batch of pages, one of them slow:
 //!    results arrive in completion order (`join_next`) until the deadline
 //!    cancels the straggler.
@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 const PAGES: usize = 40;
 /// Pages that answer after [`SLOW`].
 const SLOW_PAGES: [usize; 3] = [13, 26, 39];
-const SLOW: Duration = Duration::from_secs(2);
+const SLOW: Duration = Duration::from_secs(3);
 
 #[corral::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -45,8 +45,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let addr = site.start(serve).await?;
     println!("1. site: {PAGES} pages on {addr}; pages {SLOW_PAGES:?} answer after {SLOW:?}");
 
-    // 2. Crawl level by level, 4 fetches in flight, 250 ms per page.
-    println!("2. crawl with bounded_map(4, ..), 250 ms per page:");
+    // 2. Crawl level by level, 4 fetches in flight, 750 ms per page.
+    println!("2. crawl with bounded_map(4, ..), 750 ms per page:");
     let mut seen = BTreeSet::from([0]);
     let mut level = vec![0];
     let mut gave_up = Vec::new();
@@ -55,7 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let fetched = bounded_map(4, level.clone(), |page| async move {
             (
                 page,
-                move_on_after(Duration::from_millis(250), fetch(addr, page)).await,
+                move_on_after(Duration::from_millis(750), fetch(addr, page)).await,
             )
         })
         .on_progress(|done, total| {
@@ -87,9 +87,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     // 3. A group with a deadline: results in completion order until the
     //    deadline cancels the slow page.
-    println!("3. a group fetching pages 20, 13, 5, 9 with a 300 ms deadline:");
+    println!("3. a group fetching pages 20, 13, 5, 9 with a 750 ms deadline:");
     let mut batch = TaskGroup::<(usize, Vec<usize>), io::Error>::new();
-    batch.cancel_after(Duration::from_millis(300));
+    batch.cancel_after(Duration::from_millis(750));
     for page in [20, 13, 5, 9] {
         batch.spawn_named(format!("page {page}"), async move {
             Ok((page, fetch(addr, page).await?))
