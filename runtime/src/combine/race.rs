@@ -55,7 +55,14 @@ where
     }
 }
 
-/// The future of [`race`].
+/// The future of [`race`]: awaiting it gives the first output.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let r: corral::task::Race<_> = corral::race([async { "only" }]);
+/// assert_eq!(r.await, "only");
+/// # });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Race<F> {
     /// None once finished (the losers dropped).
