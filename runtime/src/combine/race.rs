@@ -19,8 +19,8 @@ use std::task::{Context, Poll};
 /// # Panics
 ///
 /// If `futs` is empty, at the call (not at the await): a race with no
-/// runners would never finish, and std's `Iterator::max` and futures'
-/// `select_all` make the same choice of reporting it at once.
+/// runners would never finish (futures' `select_all` makes the same
+/// choice). Check for an empty input first if it can happen.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
