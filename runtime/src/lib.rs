@@ -11,6 +11,8 @@
 //! - `sched/`: the multi-thread work-stealing and current-thread schedulers.
 //! - [`wait`]: the intrusive wait list primitives hook into.
 //! - [`coop`]: the cooperative budget.
+//! - [`combine`]: gather, race, `join!`, bounded_map: futures run
+//!   concurrently in the calling task.
 //! - `driver.rs`, `reactor/`, [`time`], `blocking/`: what parked threads
 //!   wait on (I/O readiness, timers) and the blocking pool.
 //! - `signal/`: Ctrl-C and Unix signals, delivered through the reactor.

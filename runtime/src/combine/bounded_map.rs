@@ -255,7 +255,16 @@ where
 }
 
 /// The future of [`bounded_map`]; [`on_progress`](Self::on_progress) adds
-/// a progress callback before it is awaited.
+/// a progress callback before it is awaited. Its `Debug` shows the
+/// total, the items completed and the futures in flight.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let m = corral::task::bounded_map(2, [1, 2, 3], |n| async move { n + 1 });
+/// assert_eq!(format!("{m:?}"), "BoundedMap { total: 3, completed: 0, in_flight: 0 }");
+/// assert_eq!(m.await, [2, 3, 4]);
+/// # });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct BoundedMap<Item, F, Fut: Future, P = NoProgress> {
     core: Core<Item, Local<F>, Fut, Fut::Output, Fut::Output, Infallible, P>,
@@ -356,7 +365,15 @@ where
     }
 }
 
-/// The future of [`try_bounded_map`].
+/// The future of [`try_bounded_map`]: the values in input order, or the
+/// first error.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let m = corral::task::try_bounded_map(2, ["1", "2"], |s| async move { s.parse::<u8>() });
+/// assert_eq!(m.await, Ok(vec![1, 2]));
+/// # });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct TryBoundedMap<Item, F, Fut, T, E, P = NoProgress> {
     core: Core<Item, Local<F>, Fut, Result<T, E>, T, E, P>,
@@ -461,7 +478,20 @@ where
 type SpawnedCore<Item, F, T, P> =
     Core<Item, Spawned<F>, AbortOnDrop<T>, Result<T, JoinError>, T, JoinError, P>;
 
-/// The future of [`bounded_map_spawned`].
+/// The future of [`bounded_map_spawned`]: the outputs in input order, or
+/// the [`JoinError`] of the first task that panicked.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let m = corral::task::bounded_map_spawned(2, 0..4u32, |n| async move {
+///     if n == 2 {
+///         panic!("item 2");
+///     }
+///     n
+/// });
+/// assert!(m.await.unwrap_err().is_panic());
+/// # });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct BoundedMapSpawned<Item, F, Fut: Future, P = NoProgress> {
     core: SpawnedCore<Item, F, Fut::Output, P>,

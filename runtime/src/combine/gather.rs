@@ -56,7 +56,16 @@ where
     }
 }
 
-/// The future of [`gather`].
+/// The future of [`gather`]: awaiting it gives the outputs in input
+/// order. Its `Debug` shows how many futures are still running.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let g: corral::task::Gather<_> = corral::gather((1..=2).map(|i| async move { i }));
+/// assert_eq!(format!("{g:?}"), "Gather { total: 2, running: 2 }");
+/// assert_eq!(g.await, [1, 2]);
+/// # });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Gather<F: Future> {
     set: FutSet<F>,
@@ -137,7 +146,15 @@ where
     }
 }
 
-/// The future of [`try_gather`].
+/// The future of [`try_gather`]: awaiting it gives the `Ok` values in
+/// input order, or the first error.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let g: corral::task::TryGather<_> = corral::try_gather([async { Ok::<u8, ()>(1) }]);
+/// assert_eq!(g.await, Ok(vec![1]));
+/// # });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct TryGather<F: Future>
 where
@@ -148,7 +165,14 @@ where
     out: Vec<Option<<F::Output as Split>::Ok>>,
 }
 
-/// The `Ok` / `Err` halves of a `Result`, named for `TryGather`'s fields.
+/// The `Ok` / `Err` halves of a `Result`, named for `TryGather`'s fields;
+/// implemented for `Result` only (sealed).
+///
+/// ```
+/// use corral_runtime::combine::Split;
+/// let r: Result<u8, &str> = Ok(1);
+/// assert_eq!(r.split(), Ok(1));
+/// ```
 pub trait Split: sealed::Sealed {
     /// The success type.
     type Ok;

@@ -19,8 +19,8 @@ use std::task::{Context, Poll};
 /// # Panics
 ///
 /// If `futs` is empty, at the call (not at the await): a race with no
-/// runners would never finish, and std's `Iterator::max` and futures'
-/// `select_all` make the same choice of reporting it at once.
+/// runners would never finish (futures' `select_all` makes the same
+/// choice). Check for an empty input first if it can happen.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -55,7 +55,14 @@ where
     }
 }
 
-/// The future of [`race`].
+/// The future of [`race`]: awaiting it gives the first output.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let r: corral::task::Race<_> = corral::race([async { "only" }]);
+/// assert_eq!(r.await, "only");
+/// # });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Race<F> {
     /// None once finished (the losers dropped).
