@@ -52,6 +52,7 @@ mod sync_limiter;
 mod sync_queue;
 mod sync_ratelimit;
 mod sync_rwlock;
+mod sync_watch;
 
 pub fn all() -> Vec<Workload> {
     use Kind::*;
@@ -163,6 +164,7 @@ pub fn all() -> Vec<Workload> {
     v.extend(sync_rwlock::rows());
     v.extend(sync_queue::rows());
     v.extend(sync_event::rows());
+    v.extend(sync_watch::rows());
     v
 }
 
@@ -187,6 +189,7 @@ pub fn alternates() -> Vec<Alternate> {
     v.extend(sync_rwlock::alternates());
     v.extend(sync_queue::alternates());
     v.extend(sync_event::alternates());
+    v.extend(sync_watch::alternates());
     v
 }
 
