@@ -29,7 +29,7 @@
 //!   (and marks it seen), so a slow watcher skips intermediate values but
 //!   never misses the last one.
 //! - **Closing.** The channel closes when the last sender is dropped.
-//!   `changed()` then fails with [`RecvError`](error::RecvError) — but only
+//!   `changed()` then fails with [`RecvError`] — but only
 //!   once nothing unseen is left: a value sent just before the close is
 //!   still reported first. [`Sender::send`] fails (handing the value back)
 //!   while no receiver exists; [`Sender::send_replace`] and
