@@ -329,6 +329,8 @@ async fn sync_tour() {
     ratelimit_tour().await;
     println!("\n19. Channels: an mpsc pipeline, oneshot replies");
     channels_tour().await;
+    println!("\nwatch: a config that watchers follow");
+    watch_tour().await;
 }
 
 /// Barrier and Notify: a Barrier of 3 OS threads doing 2 phases, its
@@ -1000,4 +1002,65 @@ async fn combine_tour() {
     .await;
     let (n, s) = corral::join!(async { 6 * 7 }, async { "join!" });
     println!("race: mirror {winner:?} answered first; {s} of two futures gave ({n}, {s:?})");
+}
+/// watch: a configuration value that 3 watcher tasks and 1 OS thread
+/// follow; each ends on the last version; `wait_for` waits for a state.
+async fn watch_tour() {
+    use corral::sync::watch;
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Config {
+        version: u32,
+        verbose: bool,
+    }
+
+    let (tx, rx) = watch::channel(Config {
+        version: 0,
+        verbose: false,
+    });
+    let watchers: Vec<_> = (0..3)
+        .map(|_| {
+            let mut rx = rx.clone();
+            corral::spawn(async move {
+                let mut seen = 0;
+                while rx.changed().await.is_ok() {
+                    seen += 1;
+                    let _current = rx.borrow_and_update().version;
+                }
+                (seen, rx.borrow().version)
+            })
+        })
+        .collect();
+    let mut thread_rx = rx.clone();
+    let thread = std::thread::spawn(move || {
+        while thread_rx.blocking_changed().is_ok() {}
+        thread_rx.borrow().version
+    });
+    // A task waiting for a state rather than a change.
+    let mut verbose_rx = rx.clone();
+    let verbose = corral::spawn(async move { verbose_rx.wait_for(|c| c.verbose).await.map(|c| c.version) });
+    drop(rx);
+    for v in 1..=50 {
+        tx.send_modify(|c| {
+            c.version = v;
+            c.verbose = v >= 30;
+        });
+        // Paced, so the watchers see most versions (not guaranteed: a
+        // watcher may skip some, never the last).
+        corral::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let stats = tx.statistics();
+    drop(tx);
+    for w in watchers {
+        let (seen, last) = w.await.unwrap();
+        println!("watch: a watcher saw {seen} of 50 changes and ended on version {last}");
+    }
+    let from_thread = corral::run_sync(move || thread.join().unwrap()).await.unwrap();
+    println!("watch: an OS thread (blocking_changed) ended on version {from_thread}");
+    let v = verbose.await.unwrap().unwrap();
+    println!("watch: wait_for(verbose) returned at version {v} (verbose from version 30 on)");
+    println!(
+        "watch: {} receivers, version {} at the end; channel created at {}",
+        stats.receivers, stats.version, stats.created_at
+    );
 }

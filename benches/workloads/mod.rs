@@ -54,6 +54,7 @@ mod sync_limiter;
 mod sync_queue;
 mod sync_ratelimit;
 mod sync_rwlock;
+mod sync_watch;
 
 pub fn all() -> Vec<Workload> {
     use Kind::*;
@@ -167,6 +168,7 @@ pub fn all() -> Vec<Workload> {
     v.extend(sync_event::rows());
     v.extend(group::rows());
     v.extend(combine::rows());
+    v.extend(sync_watch::rows());
     v
 }
 
@@ -192,6 +194,7 @@ pub fn alternates() -> Vec<Alternate> {
     v.extend(sync_queue::alternates());
     v.extend(sync_event::alternates());
     v.extend(combine::alternates());
+    v.extend(sync_watch::alternates());
     v
 }
 

@@ -36,6 +36,9 @@
 //!   atomic downgrade.
 //! - [`Queue`]: asyncio's `Queue` for tasks and threads: FIFO, LIFO or
 //!   priority, bounded or not, direct handoff, `task_done` / `join`, `close`.
+//! - [`watch`]: tokio's watch channel: one value, many senders and
+//!   watchers, each seeing the latest value (`changed`, `borrow_and_update`,
+//!   `wait_for`), plus a `WatchStream`.
 //! - [`Event`]: a flag to wait on until it is set (asyncio / threading
 //!   `Event`); [`Condition`]: a condition variable owning its `Mutex`
 //!   (FIFO notify, notifications passed on by cancelled waiters).
@@ -84,6 +87,7 @@ mod reentrant_mutex;
 mod rwlock;
 mod semaphore;
 mod signal;
+pub mod watch;
 
 pub use barrier::{
     Barrier, BarrierStatistics, BarrierTimeoutError, BarrierWait, BarrierWaitResult, BarrierWaitTimeout,

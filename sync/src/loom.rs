@@ -18,6 +18,9 @@ mod imp {
     /// parking_lot's mutex: no poisoning, one word, fast uncontended path.
     pub(crate) type Lock<T> = parking_lot::Mutex<T>;
     pub(crate) type LockGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+    /// parking_lot's reader-writer lock (the watch channel's value).
+    pub(crate) type RwCell<T> = parking_lot::RwLock<T>;
+    pub(crate) type RwCellRead<'a, T> = parking_lot::RwLockReadGuard<'a, T>;
 
     /// `UnsafeCell` with closure access, mirroring loom's API.
     #[repr(transparent)]
@@ -61,6 +64,24 @@ mod imp {
         }
         pub(crate) fn lock(&self) -> LockGuard<'_, T> {
             self.0.lock().unwrap()
+        }
+    }
+
+    /// loom's reader-writer lock behind parking_lot's API (the watch
+    /// channel's value).
+    #[derive(Debug)]
+    pub(crate) struct RwCell<T>(loom::sync::RwLock<T>);
+    pub(crate) type RwCellRead<'a, T> = loom::sync::RwLockReadGuard<'a, T>;
+
+    impl<T> RwCell<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Self(loom::sync::RwLock::new(value))
+        }
+        pub(crate) fn read(&self) -> RwCellRead<'_, T> {
+            self.0.read().unwrap()
+        }
+        pub(crate) fn write(&self) -> loom::sync::RwLockWriteGuard<'_, T> {
+            self.0.write().unwrap()
         }
     }
 }

@@ -42,6 +42,44 @@
 //!   waiter then computes its own slot, which is the same time the
 //!   cancelled one would have had: nothing is lost, nobody goes early.
 //!
+//! # The fast path: admitting without the clock
+//!
+//! Reading the clock is most of the cost of an admission that does not
+//! wait (tens of nanoseconds, more than the rest together), and a limiter
+//! far from full does not need the time to say yes. So a sliding window
+//! with room to spare hands out *credit*: under the lock, at a clock
+//! reading `t0`, with `k` admissions still in the window and nobody
+//! waiting or holding the turn, it grants `c` calls (`k + c <= max_calls`,
+//! and `c` at most 1/16 of the free room and at most `FAST_GRANT` = 256) in
+//! one atomic counter. `acquire` / `try_acquire` / `blocking_acquire` take
+//! a call from it with one compare-exchange: no lock, no clock.
+//!
+//! Every lock of the state (any slow path, `statistics`) first *collects*:
+//! it swaps the counter to zero, then reads the clock and records the
+//! calls that were taken at that reading. Why that never admits more than
+//! `max_calls` in any span of `period`:
+//!
+//! - a taken call went at a real time `u >= t0` (it read the counter the
+//!   grant wrote after reading `t0`), and is recorded at a reading taken
+//!   after the swap that followed it, so at `>= u`: it stays in the window
+//!   at least as long as it really is, never leaves it early;
+//! - no decision is made while credit is out (each lock collects first),
+//!   and any span of `period` that holds a taken call (at `u >= t0`) holds
+//!   only records among the `k` that were still in the window at `t0`,
+//!   plus at most `c` taken calls: `k + c <= max_calls`.
+//!
+//! The price is precision, only ever on the strict side: calls taken from
+//! a grant are recorded at the next reading, not when they went. A grant
+//! is at most 1/16 of the free room (and 256 calls), so at worst
+//! that many recent calls count in the window longer than they should
+//! (e.g. after a burst followed by an idle gap), for one period. Limiters
+//! below 128 calls per period never use credit and stay exact; so does any
+//! limiter once a runtime clock in the process was paused
+//! (`corral::time::all_clocks_real`), so paused-clock tests keep exact
+//! times. A token bucket has no fast path. Waiters are never bypassed:
+//! a grant is only made with nobody waiting, and whoever starts to wait
+//! takes the lock, which revokes it.
+//!
 //! The blocking path (`blocking_acquire*`) follows the same steps with a
 //! parked thread in the list and `std::thread::sleep` for the timer; a
 //! thread that times out in the queue unlinks itself, and one that times
@@ -52,7 +90,7 @@ mod limit;
 
 pub use error::{BlockingRateLimitError, RateLimitError, RateLimiterConfigError, TryRateLimitError};
 
-use crate::loom::{Lock, LockGuard};
+use crate::loom::{AtomicUsize, Lock, LockGuard, Ordering::*};
 use corral_runtime::coop;
 use corral_runtime::task;
 use corral_runtime::time::{current_time, sleep_until, Instant, Sleep};
@@ -95,6 +133,12 @@ use std::time::Duration;
 ///   and its memory is bounded by `period / 1 ms` records however large
 ///   `max_calls` is (a `VecDeque` of 40-byte records, freed as they leave
 ///   the window).
+/// - **No clock while far from full.** A window of at least 128 calls
+///   with room to spare admits most calls with one atomic operation, no
+///   lock and no clock read, recording them at the next clock reading:
+///   late, never early, so the limit always holds; at worst (a burst, then
+///   an idle gap) up to 1/16 of the window counts a period longer than it
+///   should. Exact again once any runtime clock was paused (tests).
 /// - **Errors, not hangs.** Asking for more calls at once than can ever go
 ///   together is [`RateLimitError::TooMany`]. Bad parameters are a typed
 ///   error from [`try_new`](Self::try_new) /
@@ -144,11 +188,26 @@ pub struct RateLimiter {
     home: Option<Handle>,
     /// `max_calls` or `burst`: the most calls that can go at once.
     capacity: usize,
+    /// Calls that may go without the lock or the clock (module docs: the
+    /// fast path); zero unless a grant is out.
+    credit: AtomicUsize,
+    /// A sliding window large enough for the fast path.
+    fast: bool,
     created_at: &'static Location<'static>,
 }
 
+/// The most calls one fast-path grant hands out (module docs).
+const FAST_GRANT: usize = 256;
+
+/// The smallest grant worth making: limiters with less free room than
+/// 16 x this (128 calls) stay on the exact path.
+const FAST_MIN_GRANT: usize = 8;
+
 struct State {
     limit: Limit,
+    /// Calls granted to the fast path at the last grant (taken or still in
+    /// `credit`); zero once collected.
+    granted: usize,
     /// A turn holder exists (see the module docs).
     turn: bool,
     waiters: WaitList<()>,
@@ -324,13 +383,16 @@ impl RateLimiter {
     fn with_limit(limit: Limit) -> RateLimiter {
         let capacity = limit.capacity();
         RateLimiter {
+            fast: cfg!(not(loom)) && matches!(limit, Limit::Window(_)) && capacity >= 16 * FAST_MIN_GRANT,
             state: Lock::new(State {
                 limit,
+                granted: 0,
                 turn: false,
                 waiters: WaitList::new(),
             }),
             home: Handle::try_current().ok(),
             capacity,
+            credit: AtomicUsize::new(0),
             created_at: Location::caller(),
         }
     }
@@ -450,13 +512,13 @@ impl RateLimiter {
                 max: self.capacity,
             });
         }
-        if n == 0 {
+        if n == 0 || self.try_fast(n) {
             return Ok(());
         }
         // The clock is read before locking (it is the slow part): a reading
         // older than a record already made only makes the limit stricter.
         let now = self.now();
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         let tasks_waiting = st.waiters.len() + usize::from(st.turn);
         if tasks_waiting > 0 {
             let next_free = st.limit.check(now, n).err().unwrap_or(now);
@@ -470,7 +532,9 @@ impl RateLimiter {
             .map_err(|next_free| TryRateLimitError::Limited {
                 next_free,
                 tasks_waiting: 0,
-            })
+            })?;
+        self.grant(&mut st, now);
+        Ok(())
     }
 
     /// Blocks the current thread until one call may go, and admits it.
@@ -591,7 +655,7 @@ impl RateLimiter {
     /// ```
     pub fn statistics(&self) -> RateLimiterStatistics {
         let now = self.now();
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         let calls_in_window = st.limit.in_use(now);
         let next_free_slot = st.limit.check(now, 1).err().unwrap_or(now);
         RateLimiterStatistics {
@@ -635,6 +699,67 @@ impl RateLimiter {
         Some(sleep_until(at))
     }
 
+    /// Takes `n` calls from the fast path's credit, if there is enough
+    /// (module docs). No lock, no clock.
+    #[inline]
+    fn try_fast(&self, n: usize) -> bool {
+        if !self.fast {
+            return false;
+        }
+        // Relaxed: a stale read only sends us to the slow path or makes
+        // the exchange fail.
+        let mut have = self.credit.load(Relaxed);
+        loop {
+            if have < n {
+                return false;
+            }
+            // AcqRel: Acquire pairs with the grant's Release (the call goes
+            // after the grant's clock reading); Release orders the call
+            // before the collecting swap, and so before its clock reading.
+            match self.credit.compare_exchange_weak(have, have - n, AcqRel, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => have = now,
+            }
+        }
+    }
+
+    /// Locks the state, first collecting the fast path's credit: calls
+    /// taken from it are recorded at a clock reading taken after the swap
+    /// (late, never early), the rest is revoked. Every use of the state
+    /// goes through here, so no decision is made while credit is out.
+    fn lock(&self) -> LockGuard<'_, State> {
+        let mut st = self.state.lock();
+        if st.granted > 0 {
+            // AcqRel: Acquire sees every call taken before the swap.
+            let left = self.credit.swap(0, AcqRel);
+            let taken = st.granted - left;
+            st.granted = 0;
+            if taken > 0 {
+                let now = self.now();
+                st.limit.record(now, taken);
+            }
+        }
+        st
+    }
+
+    /// After an admission at `now` (read before the lock: older, so the
+    /// window counts at least what it really holds), grants credit to the
+    /// fast path if the window is far from full and nobody waits.
+    fn grant(&self, st: &mut State, now: Instant) {
+        if !self.fast || st.turn || !st.waiters.is_empty() || !corral_runtime::time::all_clocks_real() {
+            return;
+        }
+        let free = self.capacity - st.limit.in_use(now);
+        let grant = (free / 16).min(FAST_GRANT);
+        if grant >= FAST_MIN_GRANT {
+            debug_assert_eq!(st.granted, 0, "credit is collected by every lock");
+            st.granted = grant;
+            // Release: the calls taken from it go after this (and after
+            // the clock reading `now`).
+            self.credit.store(grant, Release);
+        }
+    }
+
     /// Hands the turn to the first waiter, or clears it if nobody waits;
     /// wakes after unlocking.
     fn pass_turn(&self, mut st: LockGuard<'_, State>) {
@@ -666,12 +791,16 @@ impl RateLimiter {
         // parks); holding the turn, slots are compared on the limiter's.
         let queue_deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
         let slot_deadline = timeout.and_then(|t| self.now().checked_add(t));
+        if self.try_fast(n) {
+            return Ok(());
+        }
         let node = pin!(WaitNode::new(()));
         {
             let now = self.now();
-            let mut st = self.state.lock();
+            let mut st = self.lock();
             if !st.turn && st.waiters.is_empty() {
                 if st.limit.admit(now, n).is_ok() {
+                    self.grant(&mut st, now);
                     return Ok(());
                 }
                 st.turn = true;
@@ -689,7 +818,7 @@ impl RateLimiter {
                     Some(d) => node.as_ref().park_until_notified_or(d),
                 };
                 if !notified {
-                    let mut st = self.state.lock();
+                    let mut st = self.lock();
                     // SAFETY: queued in this list or in none; lock held.
                     match unsafe { st.waiters.remove(node.as_ref()) } {
                         // The turn came as the timeout did: it is ours.
@@ -704,7 +833,7 @@ impl RateLimiter {
         let turn = TurnGuard(self);
         loop {
             let now = self.now();
-            let mut st = self.state.lock();
+            let mut st = self.lock();
             match st.limit.admit(now, n) {
                 Ok(()) => {
                     std::mem::forget(turn);
@@ -730,13 +859,13 @@ struct TurnGuard<'a>(&'a RateLimiter);
 
 impl Drop for TurnGuard<'_> {
     fn drop(&mut self) {
-        self.0.pass_turn(self.0.state.lock());
+        self.0.pass_turn(self.0.lock());
     }
 }
 
 impl fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.state.lock();
+        let st = self.lock();
         f.debug_struct("RateLimiter")
             .field("limit", &st.limit)
             .field("turn", &st.turn)
@@ -791,7 +920,7 @@ impl<'a> Acquire<'a> {
                 self.sleep = None;
             }
             let now = lim.now();
-            let mut st = lim.state.lock();
+            let mut st = lim.lock();
             match st.limit.admit(now, self.n) {
                 Ok(()) => {
                     self.phase = Phase::Done;
@@ -804,7 +933,7 @@ impl<'a> Acquire<'a> {
                         Some(sleep) => self.sleep = Some(sleep),
                         None => {
                             self.phase = Phase::Done;
-                            lim.pass_turn(lim.state.lock());
+                            lim.pass_turn(lim.lock());
                             return Poll::Ready(Err(RateLimitError::NoRuntime));
                         }
                     }
@@ -840,11 +969,15 @@ impl Future for Acquire<'_> {
                         return Poll::Ready(Ok(()));
                     }
                     ready!(coop::poll_consume_budget(cx));
+                    if lim.try_fast(this.n) {
+                        this.phase = Phase::Done;
+                        return Poll::Ready(Ok(()));
+                    }
                     // Read before locking, to keep the lock short; a
                     // reading older than a record made meanwhile only
                     // makes the limit stricter (see `limit.rs`).
                     let now = lim.now();
-                    let mut st = lim.state.lock();
+                    let mut st = lim.lock();
                     if st.turn || !st.waiters.is_empty() {
                         // SAFETY: the node is in no list; it only ever goes
                         // into this one, under this lock, and `Drop`
@@ -856,6 +989,7 @@ impl Future for Acquire<'_> {
                     match st.limit.admit(now, this.n) {
                         Ok(()) => {
                             this.phase = Phase::Done;
+                            lim.grant(&mut st, now);
                             return Poll::Ready(Ok(()));
                         }
                         Err(at) => {
@@ -867,7 +1001,7 @@ impl Future for Acquire<'_> {
                                 Some(sleep) => this.sleep = Some(sleep),
                                 None => {
                                     this.phase = Phase::Done;
-                                    lim.pass_turn(lim.state.lock());
+                                    lim.pass_turn(lim.lock());
                                     return Poll::Ready(Err(RateLimitError::NoRuntime));
                                 }
                             }
@@ -879,7 +1013,7 @@ impl Future for Acquire<'_> {
                         this.phase = Phase::Turn;
                         continue;
                     }
-                    let mut st = lim.state.lock();
+                    let mut st = lim.lock();
                     // Again under the lock: the turn may have come between.
                     if node.take_notified() {
                         drop(st);
@@ -908,7 +1042,7 @@ impl Drop for Acquire<'_> {
                 if !node.is_queued() && !node.is_notified() {
                     return;
                 }
-                let mut st = self.limiter.state.lock();
+                let mut st = self.limiter.lock();
                 // SAFETY: the node can only be in this limiter's list; lock
                 // held.
                 match unsafe { st.waiters.remove(node) } {
@@ -920,7 +1054,7 @@ impl Drop for Acquire<'_> {
             }
             // Cancelled while first in line: the next waiter takes over.
             // (The sleep drops after this, unlocked.)
-            Phase::Turn => self.limiter.pass_turn(self.limiter.state.lock()),
+            Phase::Turn => self.limiter.pass_turn(self.limiter.lock()),
             Phase::Start | Phase::Done => {}
         }
     }

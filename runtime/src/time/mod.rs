@@ -272,6 +272,27 @@ pub fn current_time() -> Instant {
     })
 }
 
+/// True while no runtime clock in this process has ever been paused, so
+/// every runtime's [`current_time`] is the system's monotonic clock and
+/// readings from different runtimes and plain threads are comparable.
+/// Once any clock is paused (`start_paused`, [`pause`]) it stays false.
+///
+/// For primitives with a clock-free fast path (`corral::sync::RateLimiter`
+/// admits calls without reading the clock while its window is far from
+/// full, and needs the real clock to stamp them): they take that path only
+/// while this holds, and keep paused-clock tests exact.
+///
+/// ```
+/// let paused = corral::Builder::new_current_thread().start_paused(true).build().unwrap();
+/// // A paused clock exists now: from here on, never all real.
+/// assert!(!corral::time::all_clocks_real());
+/// # drop(paused);
+/// ```
+#[inline]
+pub fn all_clocks_real() -> bool {
+    clock::all_clocks_real()
+}
+
 #[track_caller]
 fn current_driver(what: &str) -> driver::Handle {
     match driver::Handle::current() {

@@ -187,6 +187,16 @@ impl Limit {
         Ok(())
     }
 
+    /// Records `n` calls admitted at `now` without checking (calls that
+    /// already went through the fast path, stamped at a reading taken
+    /// after they went: late, never early).
+    pub(super) fn record(&mut self, now: Instant, n: usize) {
+        match self {
+            Limit::Window(w) => w.record(now, n),
+            Limit::Bucket(b) => b.record(now, n),
+        }
+    }
+
     /// Calls that count against the limit at `now`: admitted within the
     /// last period (window), or tokens spent and not yet back (bucket).
     pub(super) fn in_use(&mut self, now: Instant) -> usize {
