@@ -40,6 +40,9 @@ use std::time::Duration;
 ///   cancelled in turn.
 /// - Dropping the group before `join` cancels its children: no child can
 ///   outlive the group unnoticed.
+/// - A child reaches its group's token with
+///   [`current_token`](crate::group::task::current_token) (or a clone of
+///   [`token`](Self::token) moved into it).
 ///
 /// ```
 /// use corral::task::TaskGroup;
