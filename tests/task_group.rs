@@ -671,3 +671,30 @@ fn children_cancelled_after_being_handed_a_lock_permit_or_item_pass_it_on() {
         });
     });
 }
+
+#[test]
+fn dropping_join_or_join_next_midway_loses_no_result() {
+    on_both("join_cancel_safe", |rt| {
+        rt.block_on(async {
+            let mut group = TaskGroup::<u32, ()>::new();
+            for i in 0..20 {
+                group.spawn(async move {
+                    corral::time::sleep(Duration::from_millis(10 + (i % 3) as u64 * 10)).await;
+                    Ok(i)
+                });
+            }
+            let r = corral::time::move_on_after(Duration::from_millis(1), group.join()).await;
+            assert!(r.is_none());
+            let r = corral::time::move_on_after(Duration::from_millis(1), group.join_next()).await;
+            assert!(r.is_none());
+            let mut first = Vec::new();
+            for _ in 0..5 {
+                first.push(group.join_next().await.unwrap().unwrap());
+            }
+            let mut all = group.join().await.unwrap();
+            all.extend(first);
+            all.sort();
+            assert_eq!(all, (0..20).collect::<Vec<_>>());
+        });
+    });
+}

@@ -1,5 +1,5 @@
-//! Structured concurrency: [`TaskGroup`](task::TaskGroup),
-//! [`scope`](task::scope) and [`CancelToken`](task::CancelToken) (public
+//! Structured concurrency: [`TaskGroup`](crate::group::task::TaskGroup),
+//! [`scope`](crate::group::task::scope) and [`CancelToken`](crate::group::task::CancelToken) (public
 //! as `corral::task::{TaskGroup, scope, CancelToken, ...}`).
 //!
 //! - `token.rs`: `CancelToken` (flag, waiters, child tokens, hooks).
@@ -7,7 +7,8 @@
 //!   waits for, the completion order, the link to the enclosing group) and
 //!   the wrapper each child runs in (`Child`: catches panics, reports
 //!   failures, tells the group when the child's future is gone).
-//! - `task_group.rs`: `TaskGroup` itself (spawn, start, cancel, join).
+//! - `task_group.rs`: `TaskGroup` itself (spawn, start, cancel, join) and
+//!   `current_token`.
 //! - `start.rs`: `Ready` and the slot behind `TaskGroup::start`.
 //! - `scope.rs`: `scope`.
 //! - `error.rs`: `ChildError`, `ChildErrorKind`, `GroupError`.

@@ -5,7 +5,7 @@ use crate::task::{Id, PanicPayload};
 use std::fmt;
 use std::panic::Location;
 
-/// Why one child of a [`TaskGroup`](crate::task::TaskGroup) gave no value.
+/// Why one child of a [`TaskGroup`](crate::group::task::TaskGroup) gave no value.
 #[non_exhaustive]
 pub enum ChildErrorKind<E> {
     /// The child returned `Err`.
@@ -15,14 +15,14 @@ pub enum ChildErrorKind<E> {
     /// The child was cancelled (the group was cancelled, a sibling failed,
     /// or the group's deadline passed) before it finished.
     Cancelled,
-    /// Only from [`TaskGroup::start`](crate::task::TaskGroup::start): the
+    /// Only from [`TaskGroup::start`](crate::group::task::TaskGroup::start): the
     /// child returned `Ok` without calling
-    /// [`Ready::started`](crate::task::Ready::started).
+    /// [`Ready::started`](crate::group::task::Ready::started).
     NotStarted,
 }
 
 /// One child's failure, with the child's identity: its task id, its name
-/// (from [`spawn_named`](crate::task::TaskGroup::spawn_named)) and where
+/// (from [`spawn_named`](crate::group::task::TaskGroup::spawn_named)) and where
 /// it was spawned.
 ///
 /// ```
@@ -202,8 +202,8 @@ impl<E: fmt::Debug> fmt::Debug for ChildErrorKind<E> {
 
 impl<E: fmt::Debug + fmt::Display> std::error::Error for ChildError<E> {}
 
-/// Why [`TaskGroup::join`](crate::task::TaskGroup::join) (or
-/// [`scope`](crate::task::scope)) did not return every child's value: the
+/// Why [`TaskGroup::join`](crate::group::task::TaskGroup::join) (or
+/// [`scope`](crate::group::task::scope)) did not return every child's value: the
 /// error group.
 ///
 /// It holds every failure (a child's `Err` or panic) in the order they
@@ -288,7 +288,7 @@ impl<E> GroupError<E> {
     }
 
     /// True if the group's deadline (see
-    /// [`TaskGroup::cancel_after`](crate::task::TaskGroup::cancel_after))
+    /// [`TaskGroup::cancel_after`](crate::group::task::TaskGroup::cancel_after))
     /// passed before every child finished.
     ///
     /// ```
@@ -303,7 +303,7 @@ impl<E> GroupError<E> {
         self.timed_out
     }
 
-    /// The error the body of [`scope`](crate::task::scope) returned, if
+    /// The error the body of [`scope`](crate::group::task::scope) returned, if
     /// that is what ended the scope.
     ///
     /// ```

@@ -105,7 +105,7 @@ impl<V, E> Cancel for StartReport<V, E> {
 }
 
 /// Handed to a child started with
-/// [`TaskGroup::start`](crate::task::TaskGroup::start): call
+/// [`TaskGroup::start`](crate::group::task::TaskGroup::start): call
 /// [`started`](Self::started) once the child is ready (a server has bound
 /// its socket), and `start` returns the value while the child keeps
 /// running in the group.

@@ -40,6 +40,12 @@ use std::time::Duration;
 ///   cancelled in turn.
 /// - Dropping the group before `join` cancels its children: no child can
 ///   outlive the group unnoticed.
+/// - A finished child's result stays in the group until `join` or
+///   `join_next` takes it (as in a `JoinSet`): a long-lived group with
+///   many short children should take them with `join_next` as they end.
+/// - A child reaches its group's token with
+///   [`current_token`](crate::group::task::current_token) (or a clone of
+///   [`token`](Self::token) moved into it).
 ///
 /// ```
 /// use corral::task::TaskGroup;

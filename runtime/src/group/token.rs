@@ -32,8 +32,8 @@ pub(crate) trait CancelHook: Send + Sync {
 /// [`child_token`](Self::child_token), never the other way round.
 ///
 /// Clones share one flag. A token never becomes un-cancelled. Each
-/// [`TaskGroup`](crate::task::TaskGroup) has one
-/// ([`TaskGroup::token`](crate::task::TaskGroup::token)); a group opened
+/// [`TaskGroup`](crate::group::task::TaskGroup) has one
+/// ([`TaskGroup::token`](crate::group::task::TaskGroup::token)); a group opened
 /// inside a child of another group gets a child of that group's token, so
 /// cancellation travels down the tree of groups.
 ///
