@@ -46,6 +46,7 @@ pub struct Workload {
 
 mod sync;
 mod sync_barrier;
+mod sync_broadcast;
 mod sync_channels;
 mod sync_event;
 mod sync_limiter;
@@ -163,6 +164,7 @@ pub fn all() -> Vec<Workload> {
     v.extend(sync_rwlock::rows());
     v.extend(sync_queue::rows());
     v.extend(sync_event::rows());
+    v.extend(sync_broadcast::rows());
     v
 }
 
@@ -187,6 +189,7 @@ pub fn alternates() -> Vec<Alternate> {
     v.extend(sync_rwlock::alternates());
     v.extend(sync_queue::alternates());
     v.extend(sync_event::alternates());
+    v.extend(sync_broadcast::alternates());
     v
 }
 
