@@ -191,14 +191,14 @@ impl<T> Shared<T> {
         0
     }
 
-    fn subscribe(self: &Arc<Self>) -> Receiver<T> {
-        let mut tail = self.tail.lock();
+    fn subscribe(this: &Arc<Self>) -> Receiver<T> {
+        let mut tail = this.tail.lock();
         tail.rx_cnt = tail.rx_cnt.checked_add(1).expect("receiver count overflow");
         let next = tail.pos;
         drop(tail);
         Receiver {
             cur: Cursor {
-                shared: self.clone(),
+                shared: this.clone(),
                 next,
             },
             stream_node: None,
@@ -444,7 +444,7 @@ impl<T> Sender<T> {
     /// # });
     /// ```
     pub fn subscribe(&self) -> Receiver<T> {
-        self.shared.subscribe()
+        Shared::subscribe(&self.shared)
     }
 
     /// Number of receivers alive.
@@ -1029,7 +1029,7 @@ impl<T> Receiver<T> {
     /// # });
     /// ```
     pub fn resubscribe(&self) -> Receiver<T> {
-        self.cur.shared.subscribe()
+        Shared::subscribe(&self.cur.shared)
     }
 
     /// Number of values sent that this receiver has yet to receive. Above
