@@ -211,10 +211,19 @@ impl<T> Shared<T> {
     /// # Safety
     ///
     /// `node` is queued in this channel's `waiters` or in no list.
+    #[inline]
     unsafe fn unqueue(&self, node: Pin<&WaitNode<()>>) {
-        if !node.is_queued() && !node.is_notified() {
-            return;
+        if node.is_queued() || node.is_notified() {
+            // SAFETY: forwarded contract.
+            unsafe { self.unqueue_slow(node) };
         }
+    }
+
+    /// # Safety
+    ///
+    /// As `unqueue`.
+    #[cold]
+    unsafe fn unqueue_slow(&self, node: Pin<&WaitNode<()>>) {
         let mut tail = self.tail.lock();
         // SAFETY: forwarded contract; lock held. A wake handed nothing
         // over (each receiver has its own cursor): whatever `remove`
@@ -816,6 +825,7 @@ struct Cursor<T> {
 impl<T> Cursor<T> {
     /// The slot at the cursor, or why not. With `waiter`, an empty channel
     /// queues the node (under the tail lock, so no send is missed).
+    #[inline]
     fn recv_ref(
         &mut self,
         waiter: Option<(Pin<&WaitNode<()>>, &Context<'_>)>,
@@ -828,16 +838,27 @@ impl<T> Cursor<T> {
             return Ok(RecvGuard { slot });
         }
         drop(slot);
+        Self::recv_slow(shared, &mut self.next, idx, waiter)
+    }
+
+    /// `recv_ref` when the slot at the cursor holds another position.
+    #[inline(never)]
+    fn recv_slow<'a>(
+        shared: &'a Shared<T>,
+        next: &mut u64,
+        idx: usize,
+        waiter: Option<(Pin<&WaitNode<()>>, &Context<'_>)>,
+    ) -> Result<RecvGuard<'a, T>, TryRecvError> {
         // Slow path: under the tail lock no send runs, so what the slot
         // holds is settled.
         let mut tail = shared.tail.lock();
         let slot = slot_lock::read(&shared.buffer[idx]);
-        if slot.pos == self.next {
+        if slot.pos == *next {
             drop(tail);
-            self.next = self.next.wrapping_add(1);
+            *next = next.wrapping_add(1);
             return Ok(RecvGuard { slot });
         }
-        if slot.pos.wrapping_add(shared.cap) == self.next {
+        if slot.pos.wrapping_add(shared.cap) == *next {
             // One lap behind: nothing new.
             drop(slot);
             if tail.closed {
@@ -863,8 +884,8 @@ impl<T> Cursor<T> {
         drop(slot);
         let oldest = tail.pos.wrapping_sub(shared.cap);
         drop(tail);
-        let missed = oldest.wrapping_sub(self.next);
-        self.next = oldest;
+        let missed = oldest.wrapping_sub(*next);
+        *next = oldest;
         Err(TryRecvError::Lagged(missed))
     }
 
@@ -874,6 +895,7 @@ impl<T> Cursor<T> {
     ///
     /// `node` only ever queues in this channel's list, and the owner calls
     /// `unqueue` before dropping it.
+    #[inline]
     unsafe fn poll_recv_node(
         &mut self,
         node: Pin<&WaitNode<()>>,
