@@ -324,6 +324,7 @@ async fn sync_tour() {
     ratelimit_tour().await;
     println!("\n19. Channels: an mpsc pipeline, oneshot replies");
     channels_tour().await;
+    broadcast_tour().await;
 }
 
 /// Barrier and Notify: a Barrier of 3 OS threads doing 2 phases, its
@@ -881,4 +882,42 @@ async fn channels_tour() {
     drop(requests);
     server.await.unwrap();
     println!("oneshot: the server answered 21 -> {answer}; a dropped caller costs the server nothing");
+}
+
+/// broadcast: a news feed with two attentive subscribers and a slow one.
+/// The ring holds 4 headlines; the slow subscriber starts reading late,
+/// is told how many it missed, and carries on from the oldest still held.
+async fn broadcast_tour() {
+    use corral::sync::broadcast::{self, error::RecvError};
+    use std::time::Duration;
+
+    let (feed, _) = broadcast::channel::<String>(4);
+    let reader = |name: &'static str, mut rx: broadcast::Receiver<String>, delay: Duration| {
+        corral::spawn(async move {
+            corral::time::sleep(delay).await;
+            let (mut read, mut missed) = (0, 0);
+            loop {
+                match rx.recv().await {
+                    Ok(_) => read += 1,
+                    Err(RecvError::Lagged(n)) => missed += n,
+                    Err(RecvError::Closed) => break,
+                }
+            }
+            println!("broadcast: {name} read {read} headlines, missed {missed}");
+        })
+    };
+    let alice = reader("alice", feed.subscribe(), Duration::ZERO);
+    let bob = reader("bob", feed.subscribe(), Duration::ZERO);
+    let slow = reader("slow", feed.subscribe(), Duration::from_millis(100));
+    for i in 1..=10 {
+        let n = feed.send(format!("headline {i}")).unwrap();
+        if i == 1 {
+            println!("broadcast: each headline goes to {n} subscribers; the ring keeps the last 4");
+        }
+        corral::time::sleep(Duration::from_millis(2)).await;
+    }
+    drop(feed); // subscribers drain what they can, then see Closed
+    for t in [alice, bob, slow] {
+        t.await.unwrap();
+    }
 }
