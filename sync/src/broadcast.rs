@@ -33,7 +33,7 @@
 //! - **Closing.** When every [`Sender`] is dropped, receivers first drain
 //!   what they have not read, then get [`RecvError::Closed`]. When every
 //!   [`Receiver`] is dropped, `send` fails and hands the value back
-//!   ([`SendError`](error::SendError)), and [`Sender::closed`] completes.
+//!   ([`SendError`]), and [`Sender::closed`] completes.
 //! - **Memory.** A slot's value is dropped as soon as every receiver
 //!   counted when it was sent has read it (or dropped), or when it is
 //!   overwritten, whichever comes first.
@@ -41,7 +41,7 @@
 //!   the poll that returns a value (or a `Lagged`), so a dropped
 //!   `recv().await` (e.g. the losing branch of a `select!`) loses nothing.
 //! - **Capacity 0** is refused: [`channel`] panics (as tokio's does) and
-//!   [`try_channel`] returns [`CapacityError`](error::CapacityError).
+//!   [`try_channel`] returns [`CapacityError`].
 //! - **Plain threads and other executors.** `recv` works under any
 //!   executor; [`Receiver::blocking_recv`] and
 //!   [`blocking_recv_timeout`](Receiver::blocking_recv_timeout) serve plain
