@@ -95,9 +95,12 @@ async fn main() -> io::Result<()> {
     let mut demo_mode = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--addr" => addr = args.next().expect("--addr needs an address, e.g. 127.0.0.1:7878"),
+            "--addr" => match args.next() {
+                Some(a) => addr = a,
+                None => usage("--addr needs an address, e.g. 127.0.0.1:7878"),
+            },
             "--demo" => demo_mode = true,
-            other => panic!("unknown argument {other:?} (try --addr ADDR or --demo)"),
+            other => usage(&format!("unknown argument {other:?}")),
         }
     }
     if demo_mode {
@@ -117,6 +120,12 @@ async fn main() -> io::Result<()> {
     .await;
     println!("server stopped");
     Ok(())
+}
+
+/// Explains the command line on stderr and exits with status 2.
+fn usage(problem: &str) -> ! {
+    eprintln!("chat: {problem}\nusage: chat [--addr HOST:PORT] [--demo]");
+    std::process::exit(2)
 }
 
 /// Runs the room and accepts connections until `stop` completes; then
