@@ -1149,9 +1149,11 @@ impl<T> Drop for Receiver<T> {
             }
             until
         };
-        // Release the values sent while this receiver was counted and not
-        // read yet, so they are freed once the others have read them.
-        while self.cur.next != until {
+        // Release the values sent while this receiver was counted (before
+        // `until`) and not read yet, so they are freed once the others have
+        // read them. Never one sent after: it did not count this receiver.
+        // A lag may jump the cursor past `until`: then nothing is left.
+        while self.cur.next < until {
             match self.cur.recv_ref(None) {
                 Ok(guard) => guard.release(),
                 Err(TryRecvError::Lagged(_)) => {}

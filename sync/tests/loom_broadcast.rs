@@ -1,7 +1,8 @@
 //! Loom models of the broadcast channel: a send racing a waiting receiver,
 //! the last sender's drop, a cancelled `recv`, readers of one slot racing
 //! its overwrite (each value freed exactly once), and a receiver's drop
-//! releasing what it had not read. The slot locks, the tail lock, the
+//! releasing what it had not read (also while lagging, with sends going
+//! on). The slot locks, the tail lock, the
 //! atomics and corral-runtime's wait list are loom's under the flag.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test --release -p corral-sync --test loom_broadcast --target-dir target/loom`
@@ -160,5 +161,30 @@ fn receiver_drop_releases_vs_reader() {
         assert_eq!(live.load(SeqCst), 0);
         assert_eq!(tx.len(), 0);
         drop((tx, rx1));
+    });
+}
+
+/// A lagging receiver is dropped while the sender sends on: its drop
+/// releases only the values that counted it (sent before it left), never
+/// one sent after (that would free a value the other receiver still has
+/// to read).
+#[test]
+fn lagging_receiver_drop_vs_sends() {
+    loom::model(|| {
+        let live = Arc::new(AtomicUsize::new(0));
+        let (tx, mut rx1) = broadcast::channel::<Tracked>(1);
+        let rx2 = tx.subscribe();
+        tx.send(Tracked::new(&live, 1)).unwrap();
+        assert!(rx1.try_recv().is_ok());
+        tx.send(Tracked::new(&live, 2)).unwrap(); // rx2 is now lagging
+        let dropper = thread::spawn(move || drop(rx2));
+        tx.send(Tracked::new(&live, 3)).unwrap();
+        tx.send(Tracked::new(&live, 4)).unwrap();
+        dropper.join().unwrap();
+        // rx1 missed 2 and 3 (capacity 1), and still reads 4.
+        assert_eq!(rx1.try_recv().map(|t| t.1), Err(TryRecvError::Lagged(2)));
+        assert_eq!(rx1.try_recv().map(|t| t.1), Ok(4));
+        drop((tx, rx1));
+        assert_eq!(live.load(SeqCst), 0);
     });
 }
