@@ -704,13 +704,14 @@ impl<T> Future for Closed<'_, T> {
             return Poll::Ready(());
         }
         let mut tail = self.shared.tail.lock();
-        if tail.rx_cnt == 0 {
+        // Notified (every receiver was gone when the last one left, even if
+        // one subscribed since), or none is alive now.
+        if node.take_notified() || tail.rx_cnt == 0 {
             // SAFETY: queued in this list or none; lock held. Nothing is
             // handed over, so what `remove` found does not matter.
             let _ = unsafe { tail.closed_watchers.remove(node) };
             return Poll::Ready(());
         }
-        let _ = node.take_notified();
         if node.is_queued() {
             // SAFETY: queued in this list; lock held.
             let stale = unsafe { tail.closed_watchers.update_waker(node, cx) };
