@@ -171,9 +171,9 @@ async fn main() {
 
     sync_tour().await;
 
-    println!("\n20. TaskGroup: a failing child cancels its siblings; start() hands back a port");
+    println!("\n22. TaskGroup: a failing child cancels its siblings; start() hands back a port");
     group_tour().await;
-    println!("\n21. Combinators: the bounded executor as one bounded_map call, gather, race, join!");
+    println!("\n23. Combinators: the bounded executor as one bounded_map call, gather, race, join!");
     combine_tour().await;
 
     println!(
@@ -329,8 +329,10 @@ async fn sync_tour() {
     ratelimit_tour().await;
     println!("\n19. Channels: an mpsc pipeline, oneshot replies");
     channels_tour().await;
-    println!("\nwatch: a config that watchers follow");
+    println!("\n20. watch: a config that watchers follow");
     watch_tour().await;
+    println!("\n21. broadcast: a news feed with a slow subscriber");
+    broadcast_tour().await;
 }
 
 /// Barrier and Notify: a Barrier of 3 OS threads doing 2 phases, its
@@ -1063,4 +1065,42 @@ async fn watch_tour() {
         "watch: {} receivers, version {} at the end; channel created at {}",
         stats.receivers, stats.version, stats.created_at
     );
+}
+
+/// broadcast: a news feed with two attentive subscribers and a slow one.
+/// The ring holds 4 headlines; the slow subscriber starts reading late,
+/// is told how many it missed, and carries on from the oldest still held.
+async fn broadcast_tour() {
+    use corral::sync::broadcast::{self, error::RecvError};
+    use std::time::Duration;
+
+    let (feed, _) = broadcast::channel::<String>(4);
+    let reader = |name: &'static str, mut rx: broadcast::Receiver<String>, delay: Duration| {
+        corral::spawn(async move {
+            corral::time::sleep(delay).await;
+            let (mut read, mut missed) = (0, 0);
+            loop {
+                match rx.recv().await {
+                    Ok(_) => read += 1,
+                    Err(RecvError::Lagged(n)) => missed += n,
+                    Err(RecvError::Closed) => break,
+                }
+            }
+            println!("broadcast: {name} read {read} headlines, missed {missed}");
+        })
+    };
+    let alice = reader("alice", feed.subscribe(), Duration::ZERO);
+    let bob = reader("bob", feed.subscribe(), Duration::ZERO);
+    let slow = reader("slow", feed.subscribe(), Duration::from_millis(100));
+    for i in 1..=10 {
+        let n = feed.send(format!("headline {i}")).unwrap();
+        if i == 1 {
+            println!("broadcast: each headline goes to {n} subscribers; the ring keeps the last 4");
+        }
+        corral::time::sleep(Duration::from_millis(2)).await;
+    }
+    drop(feed); // subscribers drain what they can, then see Closed
+    for t in [alice, bob, slow] {
+        t.await.unwrap();
+    }
 }

@@ -48,6 +48,7 @@ mod combine;
 mod group;
 mod sync;
 mod sync_barrier;
+mod sync_broadcast;
 mod sync_channels;
 mod sync_event;
 mod sync_limiter;
@@ -169,6 +170,7 @@ pub fn all() -> Vec<Workload> {
     v.extend(group::rows());
     v.extend(combine::rows());
     v.extend(sync_watch::rows());
+    v.extend(sync_broadcast::rows());
     v
 }
 
@@ -195,6 +197,7 @@ pub fn alternates() -> Vec<Alternate> {
     v.extend(sync_event::alternates());
     v.extend(combine::alternates());
     v.extend(sync_watch::alternates());
+    v.extend(sync_broadcast::alternates());
     v
 }
 

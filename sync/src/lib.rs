@@ -25,6 +25,9 @@
 //!   lock again; shared access only; FIFO handoff between owners.
 //! - [`oneshot`] and [`mpsc`]: tokio's channels in tokio's shapes (one
 //!   value; many senders to one receiver, bounded or unbounded).
+//! - [`broadcast`]: tokio's broadcast channel: every receiver sees every
+//!   value (a ring of the last `capacity`); a receiver that falls behind
+//!   gets `Lagged(n)` and carries on.
 //! - [`Barrier`]: `parties` tasks or threads meet, cycle after cycle;
 //!   threading's action, break, `reset`, `abort` and timeouts.
 //! - [`Notify`]: tokio's task notification: `notify_one` (one stored
@@ -70,6 +73,7 @@
 
 mod barrier;
 mod bounded_semaphore;
+pub mod broadcast;
 mod capacity_limiter;
 mod condition;
 mod error;
