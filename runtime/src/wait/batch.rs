@@ -167,9 +167,12 @@ impl WakeBatch {
         // read exactly once.
         let waiter = unsafe { self.slots[0].assume_init_read() };
         match waiter {
-            // A corral task's wake is the scheduler's push, which does not
-            // unwind: no catch needed (the catch costs a frame on the
-            // hottest path every primitive's handoff takes).
+            // A corral task's wake is the scheduler's own push, which runs
+            // no user code that could unwind (a task it drops on a
+            // shut-down runtime is freed by `dealloc`, which catches its
+            // drop's panic): no catch, which would cost a frame on the
+            // hottest path every primitive's handoff takes. The catch is
+            // for foreign wakers and threads.
             Waiter::Task(task) => task.wake(Hint::Lifo),
             other => wake_foreign(other),
         }
