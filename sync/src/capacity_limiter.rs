@@ -938,7 +938,7 @@ impl CapacityLimiter {
         match st.take_back(key) {
             Ok(false) => Ok(()),
             Ok(true) => {
-                self.dispatch_after(st);
+                self.grant_one_after(st);
                 Ok(())
             }
             Err(()) => {
@@ -1003,6 +1003,16 @@ impl CapacityLimiter {
     }
 
     /// Grants free tokens to the waiters, waking them after releasing `st`.
+    /// After one token came back (a release, a cancelled grant): at most
+    /// one waiter becomes servable (`borrowed < total` only while nobody
+    /// waits), so one wake, without the chunk loop.
+    fn grant_one_after(&self, mut st: LockGuard<'_, State>) {
+        let mut batch = WakeBatch::new();
+        let more = st.dispatch(&mut batch);
+        debug_assert!(!more && batch.len() <= 1, "one token serves one waiter");
+        batch.wake_after(st);
+    }
+
     fn dispatch_after(&self, st: LockGuard<'_, State>) {
         let mut first = Some(st);
         WakeBatch::wake_in_chunks(
@@ -1107,7 +1117,7 @@ impl Drop for AcquireKey<'_> {
             Removed::Notified => {
                 let key = key.clone();
                 if st.take_back(Lookup::of_key(&key)) == Ok(true) {
-                    self.limiter.dispatch_after(guard);
+                    self.limiter.grant_one_after(guard);
                 }
             }
         }

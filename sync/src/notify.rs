@@ -255,11 +255,19 @@ impl Notify {
     #[inline]
     pub fn notify_one(&self) {
         let mut st = self.state.lock();
-        if st.waiters.is_empty() {
-            st.permit = true;
-            return;
+        match st.waiters.front_mut() {
+            None => st.permit = true,
+            // The common case: the front waits for a `notify_one`. Mark it
+            // and wake it alone, without the chunk loop (`fill_one`'s job
+            // when broadcast-marked waiters sit in front).
+            Some(front) if *front == Mark::Waiting => {
+                *front = Mark::One;
+                let mut batch = WakeBatch::new();
+                st.waiters.wake_front(&mut batch);
+                batch.wake_after(st);
+            }
+            Some(_) => self.notify_one_slow(st),
         }
-        self.notify_one_slow(st);
     }
 
     #[cold]

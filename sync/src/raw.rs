@@ -727,11 +727,16 @@ impl RawMutex {
 
     #[inline]
     fn try_lock_for(&self, me: Option<Id>) -> bool {
+        // A plain load first: a task that just handed the lock over and
+        // comes straight back (a contended loop) fails without a locked
+        // instruction on the line the new holder is about to write.
         // Acquire: pairs with the Release of the unlock that freed it, so
         // the last holder's writes to the data are visible.
-        self.word
-            .compare_exchange(0, held_by(me), Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        self.word.load(Ordering::Relaxed) == 0
+            && self
+                .word
+                .compare_exchange(0, held_by(me), Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
     }
 
     pub(crate) fn is_locked(&self) -> bool {

@@ -406,19 +406,23 @@ fn blocking_acquire_from_threads_timeout_and_handoff() {
             Err(BlockingBorrowError::AlreadyBorrowing(_))
         ));
         let l = limiter.clone();
+        let (timed_out, rx) = std::sync::mpsc::channel();
         let t = std::thread::spawn(move || {
             assert_eq!(
                 l.blocking_acquire_timeout(Duration::from_millis(20)).unwrap_err(),
                 BlockingBorrowError::Timeout
             );
+            timed_out.send(()).unwrap();
             let tok = l.blocking_acquire().unwrap();
             assert_eq!(tok.borrower().thread_id(), Some(std::thread::current().id()));
         });
+        // Wait for the timeout itself (a loaded machine may run the thread
+        // late: a fixed sleep could drop the token into the first wait).
+        rx.recv().unwrap();
+        // The timed-out wait left nothing behind; the second one waits.
         while limiter.statistics().tasks_waiting == 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
-        // The timed-out wait left nothing behind; the second one waits.
-        std::thread::sleep(Duration::from_millis(40));
         assert_eq!(limiter.statistics().tasks_waiting, 1);
         drop(token);
         t.join().unwrap();

@@ -150,23 +150,37 @@ impl WakeBatch {
         }
     }
 
+    #[inline]
     fn wake_now(&mut self) {
+        match self.len {
+            0 => {}
+            1 => self.wake_one(),
+            _ => self.wake_many(),
+        }
+    }
+
+    /// The Mutex-handoff hot path: one waiter, no flush.
+    #[inline]
+    fn wake_one(&mut self) {
+        self.len = 0;
+        // SAFETY: slot 0 is initialised (len was 1) and, with len now 0,
+        // read exactly once.
+        let waiter = unsafe { self.slots[0].assume_init_read() };
+        match waiter {
+            // A corral task's wake is the scheduler's own push, which runs
+            // no user code that could unwind (a task it drops on a
+            // shut-down runtime is freed by `dealloc`, which catches its
+            // drop's panic): no catch, which would cost a frame on the
+            // hottest path every primitive's handoff takes. The catch is
+            // for foreign wakers and threads.
+            Waiter::Task(task) => task.wake(Hint::Lifo),
+            other => wake_foreign(other),
+        }
+    }
+
+    #[cold]
+    fn wake_many(&mut self) {
         let n = std::mem::replace(&mut self.len, 0);
-        if n == 0 {
-            return;
-        }
-        if n == 1 {
-            // SAFETY: slot 0 is initialised (len was 1) and, with len now
-            // 0, read exactly once.
-            let waiter = unsafe { self.slots[0].assume_init_read() };
-            // The Mutex-handoff hot path: no flush. A foreign waker may
-            // panic; catch it so the unwinding never crosses a batch in a
-            // half state, and re-raise.
-            if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| waiter.wake(Hint::Lifo))) {
-                rethrow(p);
-            }
-            return;
-        }
         let mut panic = None;
         for slot in &mut self.slots[..n] {
             // SAFETY: `slots[..n]` are initialised; each is read once, and
@@ -183,6 +197,16 @@ impl WakeBatch {
     }
 }
 
+/// Wakes one foreign waker or thread. A foreign waker may panic; catch
+/// it so that the unwinding never crosses a batch in a half state, and
+/// re-raise (or drop it, if this thread is already unwinding).
+#[inline(never)]
+fn wake_foreign(waiter: Waiter) {
+    if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| waiter.wake(Hint::Lifo))) {
+        rethrow(p);
+    }
+}
+
 /// Re-raises a waker's panic, unless the thread is already unwinding (a
 /// batch dropped during a panic): then the first panic wins.
 #[cold]
@@ -195,6 +219,7 @@ fn rethrow(payload: Box<dyn std::any::Any + Send>) {
 }
 
 impl Drop for WakeBatch {
+    #[inline]
     fn drop(&mut self) {
         self.wake_now();
     }
