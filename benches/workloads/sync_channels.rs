@@ -136,6 +136,12 @@ pub fn rows() -> Vec<Workload> {
             mpsc_unbounded_burst_100k::tokio,
         ),
         w(
+            "mpsc_blocking_ping_pong",
+            MultiThread,
+            mpsc_blocking_ping_pong::corral,
+            mpsc_blocking_ping_pong::tokio,
+        ),
+        w(
             "oneshot_create_send_recv",
             CurrentThread,
             oneshot_create_send_recv::corral,
@@ -334,6 +340,50 @@ mpsc_row!(mpsc_unbounded_burst_100k, |rt, spawn, mpsc| {
         })
     })
 });
+
+/// Round trips of the blocking ping-pong (each is two park/unpark pairs).
+const BLOCKING_TRIPS: usize = 2_000;
+
+pub mod mpsc_blocking_ping_pong {
+    use super::*;
+
+    /// Two plain OS threads bouncing a counter through two bounded(1)
+    /// channels with `blocking_send` / `blocking_recv` (no runtime): the
+    /// blocking path's handoff latency, per round trip = time / 2,000.
+    macro_rules! body {
+        ($mpsc:path) => {{
+            use $mpsc as mpsc;
+            Box::new(move || {
+                let (ping_tx, mut ping_rx) = mpsc::channel::<usize>(1);
+                let (pong_tx, mut pong_rx) = mpsc::channel::<usize>(1);
+                let echo = std::thread::spawn(move || {
+                    while let Some(v) = ping_rx.blocking_recv() {
+                        pong_tx.blocking_send(v + 1).ok().unwrap();
+                    }
+                });
+                let t = timed(|| {
+                    let mut v = 0;
+                    for _ in 0..BLOCKING_TRIPS {
+                        ping_tx.blocking_send(v).ok().unwrap();
+                        v = pong_rx.blocking_recv().unwrap();
+                    }
+                    assert_eq!(v, BLOCKING_TRIPS);
+                });
+                drop(ping_tx);
+                echo.join().unwrap();
+                t
+            })
+        }};
+    }
+
+    pub fn corral() -> Iter {
+        body!(corral::sync::mpsc)
+    }
+
+    pub fn tokio() -> Iter {
+        body!(tokio::sync::mpsc)
+    }
+}
 
 const ONESHOTS: usize = 100_000;
 
