@@ -59,8 +59,9 @@
 //!   the holder records.
 //! - `loom`: the lock, atomics, `Arc` and data cells, switched to loom's
 //!   under `--cfg loom`.
-//! - `park`: the channels' blocking path (drive the async waiter on a
-//!   parked thread, with a deadline).
+//! - `mpsc::chan`: the channel core shared by mpsc and mpmc (items,
+//!   slots, waiting senders and receivers in `WaitList`s, the blocking
+//!   path on the hook's thread waiters).
 //! - `error`: the typed errors.
 //! - `signal`: the ticketed waiter queue of `Event` and `Condition` (wake
 //!   only the waiters present, in chunks; pass a notification on).
@@ -76,7 +77,6 @@ pub mod mpsc;
 mod mutex;
 mod notify;
 pub mod oneshot;
-mod park;
 mod queue;
 mod rate_limiter;
 mod raw;

@@ -1,7 +1,7 @@
 //! The bounded flavour: [`channel`], [`Sender`], [`Receiver`], permits and
 //! [`WeakSender`].
 
-use super::chan::{Chan, Grant, Slot, TryErr};
+use super::chan::{Blocked, Chan, Grant, Slot, TryErr};
 use super::error::{SendError, SendTimeoutError, TrySendError, ZeroCapacity};
 use super::{receiver_methods, ChannelStatistics};
 use crate::loom::Arc;
@@ -289,8 +289,9 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn blocking_send(&self, value: T) -> Result<(), SendError<T>> {
-        crate::park::block_on("mpsc::Sender::blocking_send", self.send(value), None)
-            .expect("no deadline: the send completes")
+        self.chan
+            .blocking_send(value, None, "mpsc::Sender::blocking_send")
+            .map_err(|(_, v)| SendError(v))
     }
 
     /// As [`blocking_send`](Self::blocking_send), giving up after `timeout`
@@ -312,13 +313,13 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn blocking_send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
         let deadline = Instant::now().checked_add(timeout);
-        match crate::park::block_on("mpsc::Sender::blocking_send_timeout", self.reserve(), deadline) {
-            Some(Ok(permit)) => {
-                permit.send(value);
-                Ok(())
-            }
-            Some(Err(_)) => Err(SendTimeoutError::Closed(value)),
-            None => Err(SendTimeoutError::Timeout(value)),
+        match self
+            .chan
+            .blocking_send(value, deadline, "mpsc::Sender::blocking_send_timeout")
+        {
+            Ok(()) => Ok(()),
+            Err((Blocked::Closed, v)) => Err(SendTimeoutError::Closed(v)),
+            Err((Blocked::Timeout, v)) => Err(SendTimeoutError::Timeout(v)),
         }
     }
 

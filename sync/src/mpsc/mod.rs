@@ -59,7 +59,7 @@
 //! docs give the protocol.
 
 mod bounded;
-mod chan;
+pub(crate) mod chan;
 pub mod error;
 mod unbounded;
 
@@ -106,7 +106,7 @@ impl<T> chan::Chan<T> {
             max_buffer_size: self.max(),
             open_send_streams: s.senders,
             tasks_waiting_send: s.senders_waiting,
-            tasks_waiting_receive: usize::from(s.receiver_waiting),
+            tasks_waiting_receive: s.receivers_waiting,
             closed: s.closed,
             created_at: self.created_at,
         }
@@ -242,17 +242,14 @@ macro_rules! receiver_methods {
             /// ```
             #[track_caller]
             pub fn blocking_recv(&mut self) -> Option<T> {
-                let chan = &self.chan;
-                crate::park::block_on(
-                    concat!("mpsc::", stringify!($Rx), "::blocking_recv"),
-                    std::future::poll_fn(|cx| chan.poll_recv(cx)),
-                    None,
-                )
-                .flatten()
+                self.chan
+                    .blocking_recv(None, concat!("mpsc::", stringify!($Rx), "::blocking_recv"))
+                    .unwrap_or(None)
             }
 
             /// As [`blocking_recv`](Self::blocking_recv), giving up after
-            /// `timeout`.
+            /// `timeout`. An item that arrives as the timeout fires is
+            /// returned, or stays in the channel: never lost.
             ///
             /// # Panics
             ///
@@ -271,16 +268,14 @@ macro_rules! receiver_methods {
                 &mut self,
                 timeout: std::time::Duration,
             ) -> Result<T, $crate::mpsc::error::RecvTimeoutError> {
-                let chan = &self.chan;
                 let deadline = std::time::Instant::now().checked_add(timeout);
-                match crate::park::block_on(
-                    concat!("mpsc::", stringify!($Rx), "::blocking_recv_timeout"),
-                    std::future::poll_fn(|cx| chan.poll_recv(cx)),
+                match self.chan.blocking_recv(
                     deadline,
+                    concat!("mpsc::", stringify!($Rx), "::blocking_recv_timeout"),
                 ) {
-                    Some(Some(v)) => Ok(v),
-                    Some(None) => Err($crate::mpsc::error::RecvTimeoutError::Disconnected),
-                    None => Err($crate::mpsc::error::RecvTimeoutError::Timeout),
+                    Ok(Some(v)) => Ok(v),
+                    Ok(None) => Err($crate::mpsc::error::RecvTimeoutError::Disconnected),
+                    Err(_) => Err($crate::mpsc::error::RecvTimeoutError::Timeout),
                 }
             }
 
