@@ -25,6 +25,8 @@
 //!   lock again; shared access only; FIFO handoff between owners.
 //! - [`oneshot`] and [`mpsc`]: tokio's channels in tokio's shapes (one
 //!   value; many senders to one receiver, bounded or unbounded).
+//! - [`mpmc`]: async-channel's shape on the mpsc core: cloneable
+//!   receivers served FIFO, each item handed to exactly one.
 //! - [`Barrier`]: `parties` tasks or threads meet, cycle after cycle;
 //!   threading's action, break, `reset`, `abort` and timeouts.
 //! - [`Notify`]: tokio's task notification: `notify_one` (one stored
@@ -73,6 +75,7 @@ mod condition;
 mod error;
 mod event;
 mod loom;
+pub mod mpmc;
 pub mod mpsc;
 mod mutex;
 mod notify;

@@ -1,16 +1,12 @@
 //! The bounded flavour: [`channel`], [`Sender`], [`Receiver`], permits and
 //! [`WeakSender`].
 
-use super::chan::{Blocked, Chan, Grant, Slot, TryErr};
+use super::chan::{Blocked, Chan, Slot, SlotFuture, TryErr};
 use super::error::{SendError, SendTimeoutError, TrySendError, ZeroCapacity};
 use super::{receiver_methods, ChannelStatistics};
 use crate::loom::Arc;
-use corral_runtime::wait::WaitNode;
 use std::fmt;
-use std::future::Future;
 use std::panic::Location;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// Creates a bounded channel holding at most `buffer` items: senders wait
@@ -139,48 +135,6 @@ pub struct Permit<'a, T> {
 pub struct OwnedPermit<T> {
     /// None once `send` or `release` gave the sender back.
     sender: Option<Sender<T>>,
-}
-
-/// The waiter future of `send` and `reserve`: a node pinned inside it,
-/// and (for `send`) the item, pushed in the same lock as the slot is taken
-/// when one is free.
-struct SlotFuture<'a, T> {
-    chan: &'a Chan<T>,
-    value: Option<T>,
-    node: WaitNode<Grant>,
-}
-
-impl<'a, T> SlotFuture<'a, T> {
-    fn new(chan: &'a Chan<T>, value: Option<T>) -> Self {
-        SlotFuture {
-            chan,
-            value,
-            node: WaitNode::new(Grant::Waiting),
-        }
-    }
-}
-
-impl<T> Future for SlotFuture<'_, T> {
-    type Output = Slot<T>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Slot<T>> {
-        // SAFETY: `node` is structurally pinned (never moved out of the
-        // future); `value` is not pinned and moved freely.
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: as above.
-        let node = unsafe { Pin::new_unchecked(&mut this.node) };
-        // SAFETY: the node only queues in this channel's list, and `Drop`
-        // below cancels it before it is freed.
-        unsafe { this.chan.poll_slot(node, cx, &mut this.value) }
-    }
-}
-
-impl<T> Drop for SlotFuture<'_, T> {
-    fn drop(&mut self) {
-        // SAFETY: `self` is pinned (drop runs in place); the reference does
-        // not move the node, which only ever queues in this channel.
-        unsafe { self.chan.cancel_slot(Pin::new_unchecked(&self.node)) };
-    }
 }
 
 impl<T> Sender<T> {

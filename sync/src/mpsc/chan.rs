@@ -80,6 +80,7 @@ use crate::loom::{AtomicUsize, Ordering::*};
 use crate::loom::{Lock, LockGuard};
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -180,7 +181,6 @@ impl<T> State<T> {
     /// An item handed to a receiver that will not take it (cancelled):
     /// to the next waiting receiver, else back to the head of the queue
     /// (its slot becomes the queued item's).
-    #[allow(dead_code)] // mpmc, next commit
     fn give_back(&mut self, value: T, max: Option<usize>, batch: &mut WakeBatch) -> Option<T> {
         if self.rx_dropped {
             if max.is_some() {
@@ -651,11 +651,13 @@ impl<T> Chan<T> {
     /// Closes from the receiver's side: later sends fail, waiting senders
     /// wake with `Closed`; buffered items stay. With `drop_items` (the
     /// receiver is gone) the items are dropped too, after the lock.
-    pub(crate) fn close(&self, drop_items: bool) {
+    pub(crate) fn close(&self, drop_items: bool) -> bool {
         let mut items = VecDeque::new();
+        let mut was_open = None;
         WakeBatch::wake_in_chunks(
             || self.state.lock(),
             |st, batch| {
+                was_open.get_or_insert(!st.closed);
                 st.closed = true;
                 if drop_items {
                     st.rx_dropped = true;
@@ -673,6 +675,7 @@ impl<T> Chan<T> {
         );
         drop(items);
         self.wake_ended();
+        was_open == Some(true)
     }
 
     /// A future that waits until the receiver closes (`Sender::closed`).
@@ -681,6 +684,48 @@ impl<T> Chan<T> {
             chan: self,
             node: WaitNode::new(()),
         }
+    }
+}
+
+/// The waiter future of `send` and `reserve`: a node pinned inside it,
+/// and (for `send`) the item, pushed in the same lock as the slot is taken
+/// when one is free.
+pub(crate) struct SlotFuture<'a, T> {
+    chan: &'a Chan<T>,
+    value: Option<T>,
+    node: WaitNode<Grant>,
+}
+
+impl<'a, T> SlotFuture<'a, T> {
+    pub(crate) fn new(chan: &'a Chan<T>, value: Option<T>) -> Self {
+        SlotFuture {
+            chan,
+            value,
+            node: WaitNode::new(Grant::Waiting),
+        }
+    }
+}
+
+impl<T> Future for SlotFuture<'_, T> {
+    type Output = Slot<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Slot<T>> {
+        // SAFETY: `node` is structurally pinned (never moved out of the
+        // future); `value` is not pinned and moved freely.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let node = unsafe { Pin::new_unchecked(&mut this.node) };
+        // SAFETY: the node only queues in this channel's list, and `Drop`
+        // below cancels it before it is freed.
+        unsafe { this.chan.poll_slot(node, cx, &mut this.value) }
+    }
+}
+
+impl<T> Drop for SlotFuture<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: `self` is pinned (drop runs in place); the reference does
+        // not move the node, which only ever queues in this channel.
+        unsafe { self.chan.cancel_slot(Pin::new_unchecked(&self.node)) };
     }
 }
 
@@ -713,7 +758,6 @@ impl<T> Chan<T> {
     ///
     /// `node` only ever queues in this channel's list, and the owner calls
     /// [`cancel_recv`](Self::cancel_recv) before dropping it.
-    #[allow(dead_code)] // mpmc, next commit
     pub(crate) unsafe fn poll_recv_node(
         &self,
         node: Pin<&mut WaitNode<Recv<T>>>,
@@ -773,7 +817,6 @@ impl<T> Chan<T> {
     /// # Safety
     ///
     /// `node` is queued in this channel's list or in none.
-    #[allow(dead_code)] // mpmc, next commit
     pub(crate) unsafe fn cancel_recv(&self, node: Pin<&WaitNode<Recv<T>>>) {
         if !node.is_queued() && !node.is_notified() {
             return;
