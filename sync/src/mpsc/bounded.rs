@@ -3,7 +3,7 @@
 
 use super::chan::{Blocked, Chan, Slot, SlotFuture, TryErr};
 use super::error::{SendError, SendTimeoutError, TrySendError, ZeroCapacity};
-use super::{receiver_methods, ChannelStatistics};
+use super::{receiver_methods, sender_methods};
 use crate::loom::Arc;
 use std::fmt;
 use std::panic::Location;
@@ -363,52 +363,6 @@ impl<T> Sender<T> {
         }
     }
 
-    /// Waits until the receiver closes the channel or is dropped (e.g. to
-    /// stop producing for nobody).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: nothing is handed to the waiter, so a dropped future
-    /// loses nothing; call again.
-    ///
-    /// ```
-    /// use corral::sync::mpsc;
-    /// # corral::Runtime::new().unwrap().block_on(async {
-    /// let (tx, rx) = mpsc::channel::<u8>(1);
-    /// corral::spawn(async move { drop(rx) });
-    /// tx.closed().await;
-    /// assert!(tx.is_closed());
-    /// # });
-    /// ```
-    pub async fn closed(&self) {
-        self.chan.closed().await
-    }
-
-    /// True once the receiver closed the channel or was dropped.
-    ///
-    /// ```
-    /// use corral::sync::mpsc;
-    /// let (tx, rx) = mpsc::channel::<u8>(1);
-    /// drop(rx);
-    /// assert!(tx.is_closed());
-    /// ```
-    pub fn is_closed(&self) -> bool {
-        self.chan.is_closed()
-    }
-
-    /// True if both senders feed the same channel.
-    ///
-    /// ```
-    /// use corral::sync::mpsc;
-    /// let (a, _rx) = mpsc::channel::<u8>(1);
-    /// let (c, _rx2) = mpsc::channel::<u8>(1);
-    /// assert!(a.same_channel(&a.clone()));
-    /// assert!(!a.same_channel(&c));
-    /// ```
-    pub fn same_channel(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
-    }
-
     /// Free slots right now (not counting reserved ones).
     ///
     /// ```
@@ -430,78 +384,9 @@ impl<T> Sender<T> {
     pub fn max_capacity(&self) -> usize {
         self.chan.max().expect("a bounded channel has a capacity")
     }
-
-    /// A [`WeakSender`] for the same channel, which does not keep it open.
-    ///
-    /// ```
-    /// let (tx, _rx) = corral::sync::mpsc::channel::<u8>(1);
-    /// let weak = tx.downgrade();
-    /// assert!(weak.upgrade().unwrap().same_channel(&tx));
-    /// ```
-    pub fn downgrade(&self) -> WeakSender<T> {
-        WeakSender {
-            chan: self.chan.clone(),
-        }
-    }
-
-    /// Number of strong senders alive.
-    ///
-    /// ```
-    /// let (tx, _rx) = corral::sync::mpsc::channel::<u8>(1);
-    /// assert_eq!(tx.strong_count(), 1);
-    /// ```
-    pub fn strong_count(&self) -> usize {
-        self.chan.tx_count()
-    }
-
-    /// A snapshot of the channel.
-    ///
-    /// ```
-    /// let (tx, _rx) = corral::sync::mpsc::channel::<u8>(2);
-    /// assert_eq!(tx.statistics().max_buffer_size, Some(2));
-    /// ```
-    pub fn statistics(&self) -> ChannelStatistics {
-        self.chan.statistics()
-    }
 }
 
-impl<T> Clone for Sender<T> {
-    fn clone(&self) -> Self {
-        self.chan.tx_inc();
-        Sender {
-            chan: self.chan.clone(),
-        }
-    }
-}
-
-impl<T> Drop for Sender<T> {
-    fn drop(&mut self) {
-        self.chan.tx_dec();
-    }
-}
-
-impl<T> WeakSender<T> {
-    /// A [`Sender`], if any strong sender is still alive.
-    ///
-    /// ```
-    /// let (tx, _rx) = corral::sync::mpsc::channel::<u8>(1);
-    /// let weak = tx.downgrade();
-    /// assert!(weak.upgrade().is_some());
-    /// ```
-    pub fn upgrade(&self) -> Option<Sender<T>> {
-        self.chan.tx_upgrade().then(|| Sender {
-            chan: self.chan.clone(),
-        })
-    }
-}
-
-impl<T> Clone for WeakSender<T> {
-    fn clone(&self) -> Self {
-        WeakSender {
-            chan: self.chan.clone(),
-        }
-    }
-}
+sender_methods!(Sender, WeakSender, "corral::sync::mpsc::channel::<u8>(1)");
 
 impl<'a, T> Permit<'a, T> {
     /// Sends `value` in the reserved slot (never fails, never waits; if the
@@ -593,20 +478,6 @@ impl<T> Receiver<T> {
     /// ```
     pub fn max_capacity(&self) -> usize {
         self.chan.max().expect("a bounded channel has a capacity")
-    }
-}
-
-impl<T> fmt::Debug for Sender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpsc::Sender")
-            .field("statistics", &self.statistics())
-            .finish()
-    }
-}
-
-impl<T> fmt::Debug for WeakSender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpsc::WeakSender").finish_non_exhaustive()
     }
 }
 

@@ -368,39 +368,39 @@ impl<T> Chan<T> {
 
     // ----- sending -----
 
-    /// Pushes into an unbounded channel. `Err(value)` if closed.
-    pub(crate) fn send_unbounded(&self, value: T) -> Result<(), T> {
+    /// Pushes `value` under `st` (handing it to a waiting receiver if one
+    /// waits), then releases the lock and wakes whoever it woke.
+    #[inline]
+    fn push_and_wake(&self, mut st: LockGuard<'_, State<T>>, value: T) {
         let mut batch = WakeBatch::new();
-        let mut st = self.state.lock();
-        if st.closed {
-            return Err(value);
-        }
         let (back, w) = st.push(value, self.max, &mut batch);
         drop(st);
         drop(back);
         if let Some(w) = w {
             w.wake();
         }
+        // `batch` wakes a receiver handed the item as it drops, unlocked.
+    }
+
+    /// Pushes into an unbounded channel. `Err(value)` if closed.
+    pub(crate) fn send_unbounded(&self, value: T) -> Result<(), T> {
+        let st = self.state.lock();
+        if st.closed {
+            return Err(value);
+        }
+        self.push_and_wake(st, value);
         Ok(())
     }
 
     /// Pushes the item of a slot already held (a permit). If the receiver
     /// is gone the item is dropped.
     pub(crate) fn push_reserved(&self, value: T) {
-        let mut batch = WakeBatch::new();
-        let mut st = self.state.lock();
-        let (back, w) = st.push(value, self.max, &mut batch);
-        drop(st);
-        drop(back);
-        if let Some(w) = w {
-            w.wake();
-        }
+        self.push_and_wake(self.state.lock(), value);
     }
 
     /// Takes a free slot now (and, with `value`, pushes it in the same
     /// lock); on failure says why and hands `value` back.
     pub(crate) fn try_reserve(&self, value: Option<T>) -> Result<(), (TryErr, Option<T>)> {
-        let mut batch = WakeBatch::new();
         let mut st = self.state.lock();
         if st.closed {
             return Err((TryErr::Closed, value));
@@ -411,12 +411,7 @@ impl<T> Chan<T> {
         // `free > 0` implies nobody waits: no barging.
         st.free -= 1;
         if let Some(v) = value {
-            let (back, w) = st.push(v, self.max, &mut batch);
-            drop(st);
-            drop(back);
-            if let Some(w) = w {
-                w.wake();
-            }
+            self.push_and_wake(st, v);
         }
         Ok(())
     }
@@ -470,7 +465,6 @@ impl<T> Chan<T> {
         if !node.is_queued() {
             std::task::ready!(corral_runtime::coop::poll_consume_budget(cx));
         }
-        let mut batch = WakeBatch::new();
         let mut st = self.state.lock();
         if node.take_notified() {
             drop(st);
@@ -491,12 +485,7 @@ impl<T> Chan<T> {
             return Poll::Ready(match fast.take() {
                 None => Slot::Reserved,
                 Some(v) => {
-                    let (back, w) = st.push(v, self.max, &mut batch);
-                    drop(st);
-                    drop(back);
-                    if let Some(w) = w {
-                        w.wake();
-                    }
+                    self.push_and_wake(st, v);
                     Slot::Sent
                 }
             });
@@ -886,7 +875,6 @@ impl<T> Chan<T> {
         assert_may_block(what);
         let mut node = std::pin::pin!(WaitNode::new(Grant::Waiting));
         {
-            let mut batch = WakeBatch::new();
             let mut st = self.state.lock();
             if st.closed {
                 return Err((Blocked::Closed, value));
@@ -894,12 +882,7 @@ impl<T> Chan<T> {
             if st.free > 0 {
                 // `free > 0` implies nobody waits: no barging.
                 st.free -= 1;
-                let (back, w) = st.push(value, self.max, &mut batch);
-                drop(st);
-                drop(back);
-                if let Some(w) = w {
-                    w.wake();
-                }
+                self.push_and_wake(st, value);
                 return Ok(());
             }
             // SAFETY: the node is in no list; it only goes into this one,
