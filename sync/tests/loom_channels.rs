@@ -7,6 +7,7 @@
 
 #![cfg(loom)]
 
+use corral_sync::mpmc;
 use corral_sync::mpsc::{self, error::TryRecvError};
 use corral_sync::oneshot;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -196,5 +197,52 @@ fn mpsc_grant_vs_cancel() {
         assert!(got == [2] || got == [1, 2], "{got:?}");
         assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
         assert_eq!(tx.capacity(), 1, "a slot was lost");
+    });
+}
+
+/// mpmc: two receivers wait; a send hands the item to the first, which is
+/// cancelled right after its poll (maybe holding the item). The item is
+/// passed on to the other receiver or put back, never lost nor doubled:
+/// exactly one of them gets it, the other sees the end.
+#[test]
+fn mpmc_two_receivers_vs_send_vs_cancel() {
+    loom::model(|| {
+        let (tx, rx) = mpmc::bounded::<usize>(1);
+        let rx2 = rx.clone();
+        let first = thread::spawn(move || {
+            let mut fut = pin!(rx.recv());
+            match poll_once(fut.as_mut()) {
+                Poll::Ready(Ok(v)) => Some(v),
+                // The other receiver took it and the sender is gone.
+                Poll::Ready(Err(_)) => None,
+                // Dropped here: queued, or handed the item.
+                Poll::Pending => None,
+            }
+        });
+        let sender = thread::spawn(move || tx.try_send(7).unwrap());
+        let second = loom::future::block_on(rx2.recv()).ok();
+        let first = first.join().unwrap();
+        sender.join().unwrap();
+        assert_eq!(
+            (first.is_some() as u8) + (second.is_some() as u8),
+            1,
+            "{first:?} {second:?}"
+        );
+        assert_eq!(first.or(second), Some(7));
+        assert!(rx2.is_empty());
+    });
+}
+
+/// A blocking receive whose timeout (under loom: at the first wait) races
+/// the send: the item is returned or still in the channel.
+#[test]
+fn mpsc_blocking_recv_timeout_vs_send() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::channel::<usize>(1);
+        let sender = thread::spawn(move || tx.try_send(3).unwrap());
+        let got = rx.blocking_recv_timeout(std::time::Duration::from_secs(1)).ok();
+        sender.join().unwrap();
+        let rest = rx.try_recv().ok();
+        assert_eq!(got.xor(rest), Some(3), "{got:?} {rest:?}");
     });
 }

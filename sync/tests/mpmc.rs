@@ -210,6 +210,33 @@ fn cancelled_receiver_passes_the_item_on() {
     }
 }
 
+/// The last sender leaves while an item is handed to a receiver that has
+/// not taken it yet: the other waiting receivers must not be told the
+/// channel ended, since a cancelled holder puts the item back (found by the
+/// loom model `mpmc_two_receivers_vs_send_vs_cancel`).
+#[test]
+fn channel_does_not_end_while_an_item_is_handed_over() {
+    let cx = &mut Context::from_waker(Waker::noop());
+    for bounded in [false, true] {
+        let (tx, rx) = if bounded {
+            mpmc::bounded(1)
+        } else {
+            mpmc::unbounded()
+        };
+        let mut a = Box::pin(rx.recv());
+        let mut b = Box::pin(rx.recv());
+        assert!(a.as_mut().poll(cx).is_pending());
+        assert!(b.as_mut().poll(cx).is_pending());
+        tx.try_send(7).unwrap(); // handed to `a`
+        drop(tx); // the last sender
+        assert!(b.as_mut().poll(cx).is_pending(), "told the end too early");
+        assert!(!rx.is_empty() || rx.statistics().tasks_waiting_receive == 1);
+        drop(a); // cancelled: 7 passes to `b`
+        assert_eq!(b.as_mut().poll(cx), Poll::Ready(Ok(7)));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    }
+}
+
 /// Cancellation at every await point: a recv cancelled while queued, and
 /// after being handed an item; a send cancelled while waiting, and after
 /// being granted a slot. Nothing is lost, no slot leaks.

@@ -27,6 +27,11 @@
 //!   item keeps its slot until the receiver takes it (so a cancelled
 //!   receiver can put it back at the head of the queue without exceeding
 //!   the capacity), and that take releases the slot like a pop.
+//! - `handed`: items handed to receivers and not yet taken. While it is
+//!   not 0 the channel has not ended, even with every sender gone: a
+//!   handed receiver that is cancelled puts its item back, so the other
+//!   receivers must keep waiting for it. Taking a handed item is one lock
+//!   (the count, and on a bounded channel the slot).
 //! - `closed` (the receiver closed or dropped), `rx_dropped`, `tx_gone`
 //!   (the last sender dropped).
 //!
@@ -114,6 +119,8 @@ pub(crate) struct State<T> {
     rx_dropped: bool,
     tx_gone: bool,
     rx_waker: Option<Waker>,
+    /// Items handed to receivers in `receivers` and not yet taken.
+    handed: usize,
     senders: WaitList<Grant>,
     /// Receivers waiting on an empty queue, FIFO (mpmc receivers, blocking
     /// threads); each item is handed to the first.
@@ -175,6 +182,7 @@ impl<T> State<T> {
     fn hand_over(&mut self, value: T, batch: &mut WakeBatch) {
         let front = self.receivers.front_mut().expect("a receiver waits");
         *front = Recv::Item(value);
+        self.handed += 1;
         self.receivers.wake_front(batch);
     }
 
@@ -259,6 +267,7 @@ impl<T> Chan<T> {
                 rx_dropped: false,
                 tx_gone: false,
                 rx_waker: None,
+                handed: 0,
                 senders: WaitList::new(),
                 receivers: WaitList::new(),
                 closed_watchers: WaitList::new(),
@@ -420,9 +429,18 @@ impl<T> Chan<T> {
     /// grant), handing them to waiting senders first; wakes the receiver if
     /// that was the last outstanding permit of a closed channel.
     pub(crate) fn release_slots(&self, n: usize) {
+        self.release(n, 0);
+    }
+
+    /// Gives back `slots` slots and forgets `handed` items handed to
+    /// receivers (taken now); dispatches the slots to waiting senders, or
+    /// wakes the receivers with the end if this was the last thing that
+    /// kept a closed channel (or one without senders) alive.
+    fn release(&self, slots: usize, handed: usize) {
         let mut st = self.state.lock();
-        st.free += n;
-        if st.closed {
+        st.free += slots;
+        st.handed -= handed;
+        if st.closed || st.tx_gone {
             let ended = self.finished(&st);
             drop(st);
             if ended {
@@ -622,7 +640,8 @@ impl<T> Chan<T> {
     /// sender is gone, or the channel is closed and no permit is
     /// outstanding.
     fn finished(&self, st: &State<T>) -> bool {
-        if !st.queue.is_empty() {
+        // An item handed to a receiver may still come back (cancelled).
+        if !st.queue.is_empty() || st.handed > 0 {
             return false;
         }
         if st.tx_gone {
@@ -789,9 +808,7 @@ impl<T> Chan<T> {
         let got = node.value_mut().map(|r| std::mem::replace(r, Recv::Waiting));
         match got {
             Some(Recv::Item(v)) => {
-                if self.max.is_some() {
-                    self.release_slots(1);
-                }
+                self.release(usize::from(self.max.is_some()), 1);
                 Some(v)
             }
             Some(Recv::Ended) => None,
@@ -818,6 +835,7 @@ impl<T> Chan<T> {
                 // SAFETY: no longer queued: the payload is ours.
                 let got = std::mem::replace(unsafe { st.receivers.value_of(node) }, Recv::Waiting);
                 if let Recv::Item(v) = got {
+                    st.handed -= 1;
                     let back = st.give_back(v, self.max, &mut batch);
                     drop(st);
                     drop(back);
