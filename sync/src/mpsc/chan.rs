@@ -153,20 +153,15 @@ impl<T> State<T> {
 
     /// Pushes an item (or drops it, if the receiver is gone: then it comes
     /// back to be dropped after the lock) and takes the receiver's waker.
-    /// A waiting receiver in `receivers` (they wait only on an empty
-    /// queue) is handed the item instead, woken through `batch`.
+    /// Only while no receiver waits in `receivers` (see `push_and_wake`).
     #[inline]
-    fn push(&mut self, value: T, max: Option<usize>, batch: &mut WakeBatch) -> (Option<T>, Option<Waker>) {
+    fn push(&mut self, value: T, max: Option<usize>) -> (Option<T>, Option<Waker>) {
         if self.rx_dropped {
             // Nobody will receive it; its slot goes back to the pool.
             if max.is_some() {
                 self.free += 1;
             }
             return (Some(value), None);
-        }
-        if !self.receivers.is_empty() {
-            self.hand_over(value, batch);
-            return (None, None);
         }
         if self.queue.len() == self.queue.capacity() {
             self.grow(max);
@@ -381,14 +376,23 @@ impl<T> Chan<T> {
     /// waits), then releases the lock and wakes whoever it woke.
     #[inline]
     fn push_and_wake(&self, mut st: LockGuard<'_, State<T>>, value: T) {
-        let mut batch = WakeBatch::new();
-        let (back, w) = st.push(value, self.max, &mut batch);
+        if !st.receivers.is_empty() && !st.rx_dropped {
+            // Receivers wait only on an empty queue: hand it to the first.
+            return Self::hand_over_and_wake(st, value);
+        }
+        let (back, w) = st.push(value, self.max);
         drop(st);
         drop(back);
         if let Some(w) = w {
             w.wake();
         }
-        // `batch` wakes a receiver handed the item as it drops, unlocked.
+    }
+
+    #[cold]
+    fn hand_over_and_wake(mut st: LockGuard<'_, State<T>>, value: T) {
+        let mut batch = WakeBatch::new();
+        st.hand_over(value, &mut batch);
+        batch.wake_after(st);
     }
 
     /// Pushes into an unbounded channel. `Err(value)` if closed.
