@@ -52,11 +52,14 @@
 //!
 //! # Internals
 //!
-//! One allocation per channel (the private `chan` module): a `VecDeque` of items,
-//! the free-slot count, a [`WaitList`](corral_runtime::wait::WaitList) of
-//! waiting senders and the receiver's waker, under one short lock; a send
-//! with a free slot is one lock, a receive another. The `chan` module's
-//! docs give the protocol.
+//! One allocation per channel (the private `chan` module, shared with
+//! [`mpmc`](crate::mpmc)): a `VecDeque` of items, the free-slot count, a
+//! [`WaitList`](corral_runtime::wait::WaitList) of waiting senders, the
+//! receiver's waker and a `WaitList` of blocked receiving threads (handed
+//! their item directly), under one short lock; a send with a free slot is
+//! one lock, a receive another. `blocking_*` queue the thread itself in
+//! those lists and park (the wait hook's thread waiters), as the locks'
+//! blocking methods do. The `chan` module's docs give the protocol.
 
 mod bounded;
 pub(crate) mod chan;
