@@ -580,13 +580,7 @@ impl<T> Chan<T> {
         if self.finished(&st) {
             return Poll::Ready(None);
         }
-        let old = match &st.rx_waker {
-            Some(w) if w.will_wake(cx.waker()) => None,
-            _ => st.rx_waker.replace(cx.waker().clone()),
-        };
-        drop(st);
-        drop(old);
-        Poll::Pending
+        Self::wait_rx(st, cx)
     }
 
     /// As `poll_recv`, moving up to `limit` items into `buf`; Ready(0) only
@@ -606,6 +600,13 @@ impl<T> Chan<T> {
         if self.finished(&st) {
             return Poll::Ready(0);
         }
+        Self::wait_rx(st, cx)
+    }
+
+    /// Records the mpsc receiver's waker (unless it is the one already
+    /// there), then releases the lock and drops the replaced one.
+    #[inline]
+    fn wait_rx<R>(mut st: LockGuard<'_, State<T>>, cx: &Context<'_>) -> Poll<R> {
         let old = match &st.rx_waker {
             Some(w) if w.will_wake(cx.waker()) => None,
             _ => st.rx_waker.replace(cx.waker().clone()),
