@@ -136,6 +136,13 @@ pub fn rows() -> Vec<Workload> {
             mpsc_unbounded_burst_100k::tokio,
         ),
         w(
+            "mpsc_blocking_ping_pong",
+            MultiThread,
+            mpsc_blocking_ping_pong::corral,
+            mpsc_blocking_ping_pong::tokio,
+        ),
+        w("mpmc_4to4", MultiThread, mpmc_4to4::corral, mpmc_4to4::tokio),
+        w(
             "oneshot_create_send_recv",
             CurrentThread,
             oneshot_create_send_recv::corral,
@@ -169,6 +176,8 @@ pub fn alternates() -> Vec<Alternate> {
             "async-channel",
             mpsc_unbounded_burst_100k::async_channel,
         ),
+        a("mpmc_4to4", "flume", mpmc_4to4::flume),
+        a("mpmc_4to4", "async-channel", mpmc_4to4::async_channel),
         a(
             "oneshot_create_send_recv",
             "flume",
@@ -334,6 +343,167 @@ mpsc_row!(mpsc_unbounded_burst_100k, |rt, spawn, mpsc| {
         })
     })
 });
+
+/// Round trips of the blocking ping-pong (each is two park/unpark pairs).
+const BLOCKING_TRIPS: usize = 2_000;
+
+pub mod mpsc_blocking_ping_pong {
+    use super::*;
+
+    /// Two plain OS threads bouncing a counter through two bounded(1)
+    /// channels with `blocking_send` / `blocking_recv` (no runtime): the
+    /// blocking path's handoff latency, per round trip = time / 2,000.
+    macro_rules! body {
+        ($mpsc:path) => {{
+            use $mpsc as mpsc;
+            Box::new(move || {
+                let (ping_tx, mut ping_rx) = mpsc::channel::<usize>(1);
+                let (pong_tx, mut pong_rx) = mpsc::channel::<usize>(1);
+                let echo = std::thread::spawn(move || {
+                    while let Some(v) = ping_rx.blocking_recv() {
+                        pong_tx.blocking_send(v + 1).ok().unwrap();
+                    }
+                });
+                let t = timed(|| {
+                    let mut v = 0;
+                    for _ in 0..BLOCKING_TRIPS {
+                        ping_tx.blocking_send(v).ok().unwrap();
+                        v = pong_rx.blocking_recv().unwrap();
+                    }
+                    assert_eq!(v, BLOCKING_TRIPS);
+                });
+                drop(ping_tx);
+                echo.join().unwrap();
+                t
+            })
+        }};
+    }
+
+    pub fn corral() -> Iter {
+        body!(corral::sync::mpsc)
+    }
+
+    pub fn tokio() -> Iter {
+        body!(tokio::sync::mpsc)
+    }
+}
+
+/// Four producer tasks, four consumer tasks sharing the receiving side of
+/// one bounded(128) channel. Each column in one shape (`bounded`,
+/// cloneable `Sender` / `Receiver`, `recv() -> Option`): corral's `mpmc`,
+/// flume and async-channel natively; tokio has no mpmc channel, so its
+/// column is what a tokio user writes: an `mpsc` receiver shared behind an
+/// `Arc<tokio::sync::Mutex<_>>`.
+pub mod mpmc_4to4 {
+    use super::*;
+
+    mod corral_shim {
+        pub use corral::sync::mpmc::bounded;
+        use corral::sync::mpmc::{Receiver, Sender};
+        pub async fn send<T>(tx: &Sender<T>, v: T) -> Option<()> {
+            tx.send(v).await.ok()
+        }
+        pub async fn recv<T>(rx: &Receiver<T>) -> Option<T> {
+            rx.recv().await.ok()
+        }
+    }
+
+    mod tokio_shim {
+        use std::sync::Arc;
+        use tokio::sync::{mpsc, Mutex};
+        pub type Receiver<T> = Arc<Mutex<mpsc::Receiver<T>>>;
+        pub fn bounded<T>(n: usize) -> (mpsc::Sender<T>, Receiver<T>) {
+            let (tx, rx) = mpsc::channel(n);
+            (tx, Arc::new(Mutex::new(rx)))
+        }
+        pub async fn send<T>(tx: &mpsc::Sender<T>, v: T) -> Option<()> {
+            tx.send(v).await.ok()
+        }
+        pub async fn recv<T>(rx: &Receiver<T>) -> Option<T> {
+            rx.lock().await.recv().await
+        }
+    }
+
+    mod flume_shim {
+        pub use flume::bounded;
+        pub async fn send<T>(tx: &flume::Sender<T>, v: T) -> Option<()> {
+            tx.send_async(v).await.ok()
+        }
+        pub async fn recv<T>(rx: &flume::Receiver<T>) -> Option<T> {
+            rx.recv_async().await.ok()
+        }
+    }
+
+    mod async_channel_shim {
+        pub use async_channel::bounded;
+        pub async fn send<T>(tx: &async_channel::Sender<T>, v: T) -> Option<()> {
+            tx.send(v).await.ok()
+        }
+        pub async fn recv<T>(rx: &async_channel::Receiver<T>) -> Option<T> {
+            rx.recv().await.ok()
+        }
+    }
+
+    macro_rules! body {
+        ($rt:ident, $spawn:path, $shim:ident) => {{
+            use $shim::{bounded, recv, send};
+            Box::new(move || {
+                timed(|| {
+                    $rt.block_on(async {
+                        let (tx, rx) = bounded::<usize>(CAPACITY);
+                        for _ in 0..4 {
+                            let tx = tx.clone();
+                            $spawn(async move {
+                                for i in 0..ITEMS / 4 {
+                                    send(&tx, i).await.unwrap();
+                                }
+                            });
+                        }
+                        drop(tx);
+                        let consumers: Vec<_> = (0..4)
+                            .map(|_| {
+                                let rx = rx.clone();
+                                $spawn(async move {
+                                    let mut n = 0usize;
+                                    while recv(&rx).await.is_some() {
+                                        n += 1;
+                                    }
+                                    n
+                                })
+                            })
+                            .collect();
+                        drop(rx);
+                        let mut n = 0;
+                        for c in consumers {
+                            n += c.await.unwrap();
+                        }
+                        assert_eq!(n, ITEMS);
+                    })
+                })
+            })
+        }};
+    }
+
+    pub fn corral() -> Iter {
+        let rt = corral_mt();
+        body!(rt, corral::spawn, corral_shim)
+    }
+
+    pub fn tokio() -> Iter {
+        let rt = tokio_mt();
+        body!(rt, tokio::spawn, tokio_shim)
+    }
+
+    pub fn flume() -> Iter {
+        let rt = corral_mt();
+        body!(rt, corral::spawn, flume_shim)
+    }
+
+    pub fn async_channel() -> Iter {
+        let rt = corral_mt();
+        body!(rt, corral::spawn, async_channel_shim)
+    }
+}
 
 const ONESHOTS: usize = 100_000;
 

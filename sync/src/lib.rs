@@ -28,6 +28,8 @@
 //! - [`broadcast`]: tokio's broadcast channel: every receiver sees every
 //!   value (a ring of the last `capacity`); a receiver that falls behind
 //!   gets `Lagged(n)` and carries on.
+//! - [`mpmc`]: async-channel's shape on the mpsc core: cloneable
+//!   receivers served FIFO, each item handed to exactly one.
 //! - [`Barrier`]: `parties` tasks or threads meet, cycle after cycle;
 //!   threading's action, break, `reset`, `abort` and timeouts.
 //! - [`Notify`]: tokio's task notification: `notify_one` (one stored
@@ -65,8 +67,9 @@
 //!   the holder records.
 //! - `loom`: the lock, atomics, `Arc` and data cells, switched to loom's
 //!   under `--cfg loom`.
-//! - `park`: the channels' blocking path (drive the async waiter on a
-//!   parked thread, with a deadline).
+//! - `mpsc::chan`: the channel core shared by mpsc and mpmc (items,
+//!   slots, waiting senders and receivers in `WaitList`s, the blocking
+//!   path on the hook's thread waiters).
 //! - `error`: the typed errors.
 //! - `signal`: the ticketed waiter queue of `Event` and `Condition` (wake
 //!   only the waiters present, in chunks; pass a notification on).
@@ -79,11 +82,11 @@ mod condition;
 mod error;
 mod event;
 mod loom;
+pub mod mpmc;
 pub mod mpsc;
 mod mutex;
 mod notify;
 pub mod oneshot;
-mod park;
 mod queue;
 mod rate_limiter;
 mod raw;

@@ -14,6 +14,7 @@
 mod imp {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use std::sync::Arc;
+    pub(crate) use std::thread;
 
     /// parking_lot's mutex: no poisoning, one word, fast uncontended path.
     pub(crate) type Lock<T> = parking_lot::Mutex<T>;
@@ -52,6 +53,7 @@ mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use loom::sync::Arc;
+    pub(crate) use loom::thread;
 
     /// loom's mutex behind parking_lot's API (no poisoning).
     #[derive(Debug)]

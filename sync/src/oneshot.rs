@@ -23,7 +23,7 @@
 //! | `COMPLETE` | the sender (send or drop)   | the sender is done; the value cell is the receiver's |
 //! | `SENT`     | the sender, with `COMPLETE` | a value is in the cell                   |
 //! | `CLOSED`   | the receiver (close, drop)  | no value will be accepted from now on    |
-//! | `RX_WAKER` | the receiver                | `rx_waker` holds the receiver's waker    |
+//! | `RX_WAKER` | the receiver                | `rx_waker` holds the receiver's waker (or its parked thread) |
 //! | `TX_WAKER` | the sender                  | `tx_waker` holds the sender's waker      |
 //! | `TX_ALIVE` | set at creation; cleared by the sender when it is done with the allocation | |
 //! | `RX_ALIVE` | the same, for the receiver  |                                          |
@@ -44,6 +44,17 @@
 //!   writes it while `TX_WAKER` is clear; the receiver wakes it if
 //!   `TX_WAKER` was set when it set `CLOSED`.
 //!
+//! # The blocking path
+//!
+//! A waker cell is not a `WaitList` (one waiter at most, reached through
+//! the state word), so `blocking_recv` gives it the wait hook's thread
+//! waiter in place: the cell holds either a `Waker` or the parked
+//! `Thread` (registered with the same bit protocol), the sender's wake
+//! unparks it, and the thread parks (with its deadline) until `COMPLETE`
+//! or `CLOSED` shows. No waker is allocated. A timeout leaves the record
+//! in the cell and takes nothing: a value sent as it fires stays in the
+//! cell for the next receive.
+//!
 //! # Freeing, without an `Arc`
 //!
 //! The allocation is a `Box`; the two `*_ALIVE` bits are its reference
@@ -60,7 +71,8 @@
 //! waker cell, which the other side cannot free while this side's bit is
 //! set), then leaves.
 
-use crate::loom::{AtomicUsize, Ordering::*, UnsafeCell};
+use crate::loom::{thread, AtomicUsize, Ordering::*, UnsafeCell};
+use corral_runtime::wait::assert_may_block;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -166,11 +178,28 @@ use error::{RecvError, RecvTimeoutError, TryRecvError};
 
 /// The shared allocation; see the [module docs](self) for who may touch
 /// which cell when.
+/// Who waits in a waker cell: a task's (or any executor's) waker, or a
+/// thread parked in `blocking_recv`.
+enum Waiter {
+    Waker(Waker),
+    Thread(thread::Thread),
+}
+
+impl Waiter {
+    fn will_wake(&self, cx: &Context<'_>) -> bool {
+        matches!(self, Waiter::Waker(w) if w.will_wake(cx.waker()))
+    }
+
+    fn is_current_thread(&self) -> bool {
+        matches!(self, Waiter::Thread(t) if t.id() == thread::current().id())
+    }
+}
+
 struct Inner<T> {
     state: AtomicUsize,
     value: UnsafeCell<Option<T>>,
-    rx_waker: UnsafeCell<Option<Waker>>,
-    tx_waker: UnsafeCell<Option<Waker>>,
+    rx_waker: UnsafeCell<Option<Waiter>>,
+    tx_waker: UnsafeCell<Option<Waiter>>,
 }
 
 // SAFETY: the cells are handed between the two sides by the state word's
@@ -301,20 +330,46 @@ impl<T> Inner<T> {
 
     /// Wakes the waker in `cell`, whose bit the caller saw set when it set
     /// its terminal bit (so the owner no longer writes the cell).
-    fn wake(cell: &UnsafeCell<Option<Waker>>) {
+    fn wake(cell: &UnsafeCell<Option<Waiter>>) {
         cell.with(|w| {
             // SAFETY: the owner wrote the cell before setting its bit and
             // only writes it again after clearing the bit and finding no
             // terminal bit, which is set now: reads only from here on.
-            if let Some(w) = unsafe { &*w } {
-                w.wake_by_ref();
+            match unsafe { &*w } {
+                Some(Waiter::Waker(w)) => w.wake_by_ref(),
+                Some(Waiter::Thread(t)) => t.unpark(),
+                None => {}
             }
         });
     }
 
     /// Registers `cx`'s waker in `cell` under `bit`, unless `done` shows up
     /// in the state first. Returns true if `done` is set (Ready).
-    fn register(&self, cell: &UnsafeCell<Option<Waker>>, bit: usize, done: usize, cx: &Context<'_>) -> bool {
+    fn register(&self, cell: &UnsafeCell<Option<Waiter>>, bit: usize, done: usize, cx: &Context<'_>) -> bool {
+        self.register_with(
+            cell,
+            bit,
+            done,
+            |w| w.will_wake(cx),
+            || Waiter::Waker(cx.waker().clone()),
+        )
+    }
+
+    /// As [`register`](Self::register), for a thread that then parks.
+    fn register_thread(&self, cell: &UnsafeCell<Option<Waiter>>, bit: usize, done: usize) -> bool {
+        self.register_with(cell, bit, done, Waiter::is_current_thread, || {
+            Waiter::Thread(thread::current())
+        })
+    }
+
+    fn register_with(
+        &self,
+        cell: &UnsafeCell<Option<Waiter>>,
+        bit: usize,
+        done: usize,
+        same: impl FnOnce(&Waiter) -> bool,
+        make: impl FnOnce() -> Waiter,
+    ) -> bool {
         let st = self.state.load(Acquire);
         if st & done != 0 {
             return true;
@@ -322,7 +377,7 @@ impl<T> Inner<T> {
         if st & bit != 0 {
             // SAFETY: the bit is set, so the cell holds our waker and the
             // other side at most reads it: a shared read is fine.
-            let same = cell.with(|w| unsafe { &*w }.as_ref().is_some_and(|w| w.will_wake(cx.waker())));
+            let same = cell.with(|w| unsafe { &*w }.as_ref().is_some_and(same));
             if same {
                 return false;
             }
@@ -335,7 +390,7 @@ impl<T> Inner<T> {
         }
         // SAFETY: the bit is clear: the cell is ours alone (the other side
         // reads it only when it saw the bit set).
-        cell.with_mut(|w| unsafe { *w = Some(cx.waker().clone()) });
+        cell.with_mut(|w| unsafe { *w = Some(make()) });
         // AcqRel: Release publishes the waker to the other side's Acquire
         // in its terminal RMW; Acquire sees a terminal bit set meanwhile.
         let st = self.state.fetch_or(bit, AcqRel);
@@ -576,9 +631,9 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.blocking_recv(), Ok(9));
     /// ```
     #[track_caller]
-    pub fn blocking_recv(self) -> Result<T, RecvError> {
-        crate::park::block_on("oneshot::Receiver::blocking_recv", self, None)
-            .expect("no deadline: the receiver completes")
+    pub fn blocking_recv(mut self) -> Result<T, RecvError> {
+        self.blocking_wait(None, "oneshot::Receiver::blocking_recv")
+            .map_err(|_| RecvError(()))
     }
 
     /// As [`blocking_recv`](Self::blocking_recv), giving up after
@@ -599,10 +654,48 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn blocking_recv_timeout(&mut self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         let deadline = Instant::now().checked_add(timeout);
-        match crate::park::block_on("oneshot::Receiver::blocking_recv_timeout", &mut *self, deadline) {
-            Some(Ok(v)) => Ok(v),
-            Some(Err(RecvError(()))) => Err(RecvTimeoutError::Closed),
-            None => Err(RecvTimeoutError::Timeout),
+        self.blocking_wait(deadline, "oneshot::Receiver::blocking_recv_timeout")
+    }
+
+    /// The blocking path: the thread itself is recorded in the waker cell
+    /// (as a `WaitList` node records a parked thread) and parks until the
+    /// sender completes, unparking it. On timeout the record stays; a
+    /// value sent later stays in the cell for the next receive.
+    #[track_caller]
+    fn blocking_wait(&mut self, deadline: Option<Instant>, what: &str) -> Result<T, RecvTimeoutError> {
+        assert_may_block(what);
+        let Some(inner) = self.inner.as_ref().map(Ptr::get) else {
+            return Err(RecvTimeoutError::Closed);
+        };
+        loop {
+            let st = inner.state.load(Acquire);
+            if st & COMPLETE != 0 {
+                let v = inner.take_value();
+                self.leave();
+                return v.ok_or(RecvTimeoutError::Closed);
+            }
+            if st & CLOSED != 0 {
+                self.leave();
+                return Err(RecvTimeoutError::Closed);
+            }
+            if inner.register_thread(&inner.rx_waker, RX_WAKER, COMPLETE) {
+                continue;
+            }
+            match deadline {
+                None => thread::park(),
+                #[cfg(not(loom))]
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Err(RecvTimeoutError::Timeout);
+                    }
+                    thread::park_timeout(d - now);
+                }
+                // No clock under loom: the timeout fires at the first wait,
+                // so models explore its race with the send.
+                #[cfg(loom)]
+                Some(_) => return Err(RecvTimeoutError::Timeout),
+            }
         }
     }
 

@@ -1,12 +1,13 @@
 //! Loom models of the channels' handoff and cancellation paths, driving
-//! the public API. The channels' atomics, cells and `Arc` (`sync/src/cell.rs`),
+//! the public API. The channels' atomics, cells, threads and `Arc` (`sync/src/loom.rs`),
 //! their lock and corral-runtime's wait list all switch to loom's types
 //! under the flag.
 //!
-//! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release -p corral-sync --test loom_channels --target-dir target/loom`
+//! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test --release -p corral-sync --test loom_channels --target-dir target/loom`
 
 #![cfg(loom)]
 
+use corral_sync::mpmc;
 use corral_sync::mpsc::{self, error::TryRecvError};
 use corral_sync::oneshot;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -196,5 +197,88 @@ fn mpsc_grant_vs_cancel() {
         assert!(got == [2] || got == [1, 2], "{got:?}");
         assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
         assert_eq!(tx.capacity(), 1, "a slot was lost");
+    });
+}
+
+/// mpmc: two receivers wait; a send hands the item to the first, which is
+/// cancelled right after its poll (maybe holding the item). The item is
+/// passed on to the other receiver or put back, never lost nor doubled:
+/// exactly one of them gets it, the other sees the end.
+#[test]
+fn mpmc_two_receivers_vs_send_vs_cancel() {
+    loom::model(|| {
+        let (tx, rx) = mpmc::bounded::<usize>(1);
+        let rx2 = rx.clone();
+        let first = thread::spawn(move || {
+            let mut fut = pin!(rx.recv());
+            match poll_once(fut.as_mut()) {
+                Poll::Ready(Ok(v)) => Some(v),
+                // The other receiver took it and the sender is gone.
+                Poll::Ready(Err(_)) => None,
+                // Dropped here: queued, or handed the item.
+                Poll::Pending => None,
+            }
+        });
+        let sender = thread::spawn(move || tx.try_send(7).unwrap());
+        let second = loom::future::block_on(rx2.recv()).ok();
+        let first = first.join().unwrap();
+        sender.join().unwrap();
+        assert_eq!(
+            (first.is_some() as u8) + (second.is_some() as u8),
+            1,
+            "{first:?} {second:?}"
+        );
+        assert_eq!(first.or(second), Some(7));
+        assert!(rx2.is_empty());
+    });
+}
+
+/// A blocking receive whose timeout (under loom: at the first wait) races
+/// the send: the item is returned or still in the channel.
+#[test]
+fn mpsc_blocking_recv_timeout_vs_send() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::channel::<usize>(1);
+        let sender = thread::spawn(move || tx.try_send(3).unwrap());
+        let got = rx.blocking_recv_timeout(std::time::Duration::from_secs(1)).ok();
+        sender.join().unwrap();
+        let rest = rx.try_recv().ok();
+        assert_eq!(got.xor(rest), Some(3), "{got:?} {rest:?}");
+    });
+}
+
+/// The oneshot's blocking path (the parked thread recorded in its waker
+/// cell): a blocking receive is unparked by the send, or by the sender's
+/// drop. (Each blocking receive runs on a thread of its own that ends
+/// after it: loom treats an unpark arriving while a thread blocks on
+/// something else, such as a join, as a wake of that wait; std does not.)
+#[test]
+fn oneshot_blocking_recv_vs_send_or_drop() {
+    loom::model(|| {
+        let (tx, rx) = oneshot::channel::<usize>();
+        let (tx2, rx2) = oneshot::channel::<usize>();
+        let r1 = thread::spawn(move || rx.blocking_recv());
+        let r2 = thread::spawn(move || rx2.blocking_recv());
+        tx.send(1).unwrap();
+        drop(tx2);
+        assert_eq!(r1.join().unwrap(), Ok(1));
+        assert!(r2.join().unwrap().is_err());
+    });
+}
+
+/// A timed oneshot receive whose timeout (under loom: at the first wait)
+/// races the send: the value is returned or left in the channel.
+#[test]
+fn oneshot_blocking_timeout_vs_send() {
+    loom::model(|| {
+        let (tx, mut rx) = oneshot::channel::<usize>();
+        let r = thread::spawn(move || {
+            let got = rx.blocking_recv_timeout(std::time::Duration::from_secs(1)).ok();
+            (got, rx)
+        });
+        tx.send(3).unwrap();
+        let (got, mut rx) = r.join().unwrap();
+        let rest = rx.try_recv().ok();
+        assert_eq!(got.xor(rest), Some(3), "{got:?} {rest:?}");
     });
 }

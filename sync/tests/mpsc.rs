@@ -411,6 +411,127 @@ fn blocking_send_and_recv_from_threads() {
     });
 }
 
+/// A blocking receive whose timeout races a send: the item is returned
+/// or still in the channel, never lost (many rounds, timeouts around the
+/// send's moment), on both flavours; a blocking send whose timeout races a
+/// receive either sent its item (then it is received) or got it back.
+#[test]
+fn blocking_timeouts_racing_the_other_side_lose_nothing() {
+    run_with_timeout("timeout_races", 60, || {
+        let rounds = 300;
+        let (tx, mut rx) = mpsc::channel::<usize>(1);
+        let (utx, mut urx) = mpsc::unbounded_channel::<usize>();
+        for i in 0..rounds {
+            let wait = Duration::from_micros(20 + (i % 7) as u64 * 15);
+            std::thread::scope(|s| {
+                let sender = s.spawn(|| {
+                    std::thread::sleep(Duration::from_micros(((i * 37) % 120) as u64));
+                    tx.blocking_send(i).unwrap();
+                    utx.send(i).unwrap();
+                });
+                let got = rx.blocking_recv_timeout(wait).ok();
+                let ugot = urx.blocking_recv_timeout(wait).ok();
+                sender.join().unwrap();
+                // Every item was returned or is still there, exactly once.
+                let rest = rx.try_recv().ok();
+                assert_eq!(
+                    got.xor(rest),
+                    Some(i),
+                    "round {i}: lost or doubled ({got:?}, {rest:?})"
+                );
+                let urest = urx.try_recv().ok();
+                assert_eq!(
+                    ugot.xor(urest),
+                    Some(i),
+                    "round {i}: unbounded ({ugot:?}, {urest:?})"
+                );
+            });
+            assert_eq!(rx.statistics().tasks_waiting_receive, 0);
+            assert_eq!(tx.capacity(), 1, "round {i}: a slot leaked");
+        }
+
+        // Senders timing out against a receiver that frees the slot.
+        let (tx, mut rx) = mpsc::channel::<usize>(1);
+        let mut sent = 0;
+        let mut back = 0;
+        for i in 0..rounds {
+            tx.try_send(usize::MAX).unwrap(); // full
+            let res = std::thread::scope(|s| {
+                let r = s.spawn(|| {
+                    std::thread::sleep(Duration::from_micros(((i * 37) % 120) as u64));
+                    rx.blocking_recv().unwrap()
+                });
+                let res = tx.blocking_send_timeout(i, Duration::from_micros(20 + (i % 7) as u64 * 15));
+                assert_eq!(r.join().unwrap(), usize::MAX);
+                res
+            });
+            match res {
+                // Sent: the item is in the channel.
+                Ok(()) => {
+                    sent += 1;
+                    assert_eq!(rx.try_recv(), Ok(i), "round {i}: sent but not there");
+                }
+                // Not sent: the item came back, and is not in the channel.
+                Err(SendTimeoutError::Timeout(v)) => {
+                    assert_eq!(v, i);
+                    back += 1;
+                }
+                Err(e) => panic!("round {i}: {e:?}"),
+            }
+            assert!(rx.is_empty(), "round {i}");
+            assert_eq!(tx.statistics().tasks_waiting_send, 0);
+            assert_eq!(tx.capacity(), 1, "round {i}: a slot leaked");
+        }
+        assert_eq!(sent + back, rounds);
+    });
+}
+
+/// A thread blocked in `blocking_recv` wakes with the end when the last
+/// sender is dropped; a thread
+/// blocked in `blocking_send` on a full channel wakes with its value back
+/// when the receiver closes or is dropped.
+#[test]
+fn blocked_threads_wake_on_close_or_drop_of_the_other_side() {
+    run_with_timeout("blocked_wake", 20, || {
+        let (tx, mut rx) = mpsc::channel::<u8>(1);
+        let t = std::thread::spawn(move || rx.blocking_recv());
+        wait_until(|| tx.statistics().tasks_waiting_receive == 1);
+        drop(tx);
+        assert_eq!(t.join().unwrap(), None);
+
+        let (tx, mut rx) = mpsc::unbounded_channel::<u8>();
+        let t = std::thread::spawn(move || rx.blocking_recv_timeout(Duration::from_secs(30)));
+        wait_until(|| tx.statistics().tasks_waiting_receive == 1);
+        drop(tx);
+        assert_eq!(t.join().unwrap(), Err(RecvTimeoutError::Disconnected));
+
+        for close in [true, false] {
+            let (tx, mut rx) = mpsc::channel::<u8>(1);
+            tx.try_send(1).unwrap();
+            let tx2 = tx.clone();
+            let t = std::thread::spawn(move || tx2.blocking_send(2));
+            let tx3 = tx.clone();
+            let t2 = std::thread::spawn(move || tx3.blocking_send_timeout(3, Duration::from_secs(30)));
+            wait_until(|| tx.statistics().tasks_waiting_send == 2);
+            if close {
+                rx.close();
+                assert_eq!(rx.blocking_recv(), Some(1));
+                assert_eq!(rx.blocking_recv(), None);
+            } else {
+                drop(rx);
+            }
+            assert_eq!(t.join().unwrap(), Err(SendError(2)));
+            assert_eq!(t2.join().unwrap(), Err(SendTimeoutError::Closed(3)));
+        }
+    });
+}
+
+fn wait_until(mut f: impl FnMut() -> bool) {
+    while !f() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn blocking_calls_on_a_runtime_thread_panic() {
     let rt = current();

@@ -206,6 +206,52 @@ fn blocking_recv_from_a_thread() {
     });
 }
 
+/// A blocking receive whose timeout races the send: the value is returned
+/// or is still in the channel for the next receive, never lost.
+#[test]
+fn blocking_timeout_racing_the_send_loses_nothing() {
+    run_with_timeout("timeout_race", 60, || {
+        for i in 0..300u64 {
+            let (tx, mut rx) = oneshot::channel::<u64>();
+            let t = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_micros((i * 37) % 120));
+                tx.send(i).unwrap();
+            });
+            let got = rx.blocking_recv_timeout(Duration::from_micros(20 + (i % 7) * 15));
+            t.join().unwrap();
+            match got {
+                Ok(v) => assert_eq!(v, i),
+                Err(RecvTimeoutError::Timeout) => assert_eq!(rx.try_recv(), Ok(i), "round {i}"),
+                Err(e) => panic!("round {i}: {e:?}"),
+            }
+        }
+    });
+}
+
+/// A thread blocked in `blocking_recv` wakes with the error when the
+/// sender is dropped unsent, and a timed wait wakes early the same way.
+#[test]
+fn blocked_thread_wakes_when_the_sender_is_dropped() {
+    run_with_timeout("blocked_drop", 20, || {
+        let (tx, rx) = oneshot::channel::<u8>();
+        let t = std::thread::spawn(move || rx.blocking_recv());
+        std::thread::sleep(Duration::from_millis(20));
+        drop(tx);
+        assert!(t.join().unwrap().is_err());
+
+        let (tx, mut rx) = oneshot::channel::<u8>();
+        let t = std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            (rx.blocking_recv_timeout(Duration::from_secs(30)), start.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        drop(tx);
+        let (got, waited) = t.join().unwrap();
+        assert_eq!(got, Err(RecvTimeoutError::Closed));
+        assert!(waited < Duration::from_secs(10), "woke only at the timeout");
+    });
+}
+
 #[test]
 fn blocking_recv_on_a_runtime_thread_panics() {
     let rt = current();

@@ -1,16 +1,12 @@
 //! The bounded flavour: [`channel`], [`Sender`], [`Receiver`], permits and
 //! [`WeakSender`].
 
-use super::chan::{Chan, Grant, Slot, TryErr};
+use super::chan::{Blocked, Chan, Slot, SlotFuture, TryErr};
 use super::error::{SendError, SendTimeoutError, TrySendError, ZeroCapacity};
-use super::{receiver_methods, ChannelStatistics};
+use super::{receiver_methods, sender_methods};
 use crate::loom::Arc;
-use corral_runtime::wait::WaitNode;
 use std::fmt;
-use std::future::Future;
 use std::panic::Location;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// Creates a bounded channel holding at most `buffer` items: senders wait
@@ -141,48 +137,6 @@ pub struct OwnedPermit<T> {
     sender: Option<Sender<T>>,
 }
 
-/// The waiter future of `send` and `reserve`: a node pinned inside it,
-/// and (for `send`) the item, pushed in the same lock as the slot is taken
-/// when one is free.
-struct SlotFuture<'a, T> {
-    chan: &'a Chan<T>,
-    value: Option<T>,
-    node: WaitNode<Grant>,
-}
-
-impl<'a, T> SlotFuture<'a, T> {
-    fn new(chan: &'a Chan<T>, value: Option<T>) -> Self {
-        SlotFuture {
-            chan,
-            value,
-            node: WaitNode::new(Grant::Waiting),
-        }
-    }
-}
-
-impl<T> Future for SlotFuture<'_, T> {
-    type Output = Slot<T>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Slot<T>> {
-        // SAFETY: `node` is structurally pinned (never moved out of the
-        // future); `value` is not pinned and moved freely.
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: as above.
-        let node = unsafe { Pin::new_unchecked(&mut this.node) };
-        // SAFETY: the node only queues in this channel's list, and `Drop`
-        // below cancels it before it is freed.
-        unsafe { this.chan.poll_slot(node, cx, &mut this.value) }
-    }
-}
-
-impl<T> Drop for SlotFuture<'_, T> {
-    fn drop(&mut self) {
-        // SAFETY: `self` is pinned (drop runs in place); the reference does
-        // not move the node, which only ever queues in this channel.
-        unsafe { self.chan.cancel_slot(Pin::new_unchecked(&self.node)) };
-    }
-}
-
 impl<T> Sender<T> {
     /// Sends `value`, waiting while the channel is full; `Err(SendError(value))`
     /// if the receiver closed or was dropped (before or while waiting).
@@ -289,8 +243,9 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn blocking_send(&self, value: T) -> Result<(), SendError<T>> {
-        crate::park::block_on("mpsc::Sender::blocking_send", self.send(value), None)
-            .expect("no deadline: the send completes")
+        self.chan
+            .blocking_send(value, None, "mpsc::Sender::blocking_send")
+            .map_err(|(_, v)| SendError(v))
     }
 
     /// As [`blocking_send`](Self::blocking_send), giving up after `timeout`
@@ -312,13 +267,13 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn blocking_send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
         let deadline = Instant::now().checked_add(timeout);
-        match crate::park::block_on("mpsc::Sender::blocking_send_timeout", self.reserve(), deadline) {
-            Some(Ok(permit)) => {
-                permit.send(value);
-                Ok(())
-            }
-            Some(Err(_)) => Err(SendTimeoutError::Closed(value)),
-            None => Err(SendTimeoutError::Timeout(value)),
+        match self
+            .chan
+            .blocking_send(value, deadline, "mpsc::Sender::blocking_send_timeout")
+        {
+            Ok(()) => Ok(()),
+            Err((Blocked::Closed, v)) => Err(SendTimeoutError::Closed(v)),
+            Err((Blocked::Timeout, v)) => Err(SendTimeoutError::Timeout(v)),
         }
     }
 
@@ -408,52 +363,6 @@ impl<T> Sender<T> {
         }
     }
 
-    /// Waits until the receiver closes the channel or is dropped (e.g. to
-    /// stop producing for nobody).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: nothing is handed to the waiter, so a dropped future
-    /// loses nothing; call again.
-    ///
-    /// ```
-    /// use corral::sync::mpsc;
-    /// # corral::Runtime::new().unwrap().block_on(async {
-    /// let (tx, rx) = mpsc::channel::<u8>(1);
-    /// corral::spawn(async move { drop(rx) });
-    /// tx.closed().await;
-    /// assert!(tx.is_closed());
-    /// # });
-    /// ```
-    pub async fn closed(&self) {
-        self.chan.closed().await
-    }
-
-    /// True once the receiver closed the channel or was dropped.
-    ///
-    /// ```
-    /// use corral::sync::mpsc;
-    /// let (tx, rx) = mpsc::channel::<u8>(1);
-    /// drop(rx);
-    /// assert!(tx.is_closed());
-    /// ```
-    pub fn is_closed(&self) -> bool {
-        self.chan.is_closed()
-    }
-
-    /// True if both senders feed the same channel.
-    ///
-    /// ```
-    /// use corral::sync::mpsc;
-    /// let (a, _rx) = mpsc::channel::<u8>(1);
-    /// let (c, _rx2) = mpsc::channel::<u8>(1);
-    /// assert!(a.same_channel(&a.clone()));
-    /// assert!(!a.same_channel(&c));
-    /// ```
-    pub fn same_channel(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
-    }
-
     /// Free slots right now (not counting reserved ones).
     ///
     /// ```
@@ -475,78 +384,9 @@ impl<T> Sender<T> {
     pub fn max_capacity(&self) -> usize {
         self.chan.max().expect("a bounded channel has a capacity")
     }
-
-    /// A [`WeakSender`] for the same channel, which does not keep it open.
-    ///
-    /// ```
-    /// let (tx, _rx) = corral::sync::mpsc::channel::<u8>(1);
-    /// let weak = tx.downgrade();
-    /// assert!(weak.upgrade().unwrap().same_channel(&tx));
-    /// ```
-    pub fn downgrade(&self) -> WeakSender<T> {
-        WeakSender {
-            chan: self.chan.clone(),
-        }
-    }
-
-    /// Number of strong senders alive.
-    ///
-    /// ```
-    /// let (tx, _rx) = corral::sync::mpsc::channel::<u8>(1);
-    /// assert_eq!(tx.strong_count(), 1);
-    /// ```
-    pub fn strong_count(&self) -> usize {
-        self.chan.tx_count()
-    }
-
-    /// A snapshot of the channel.
-    ///
-    /// ```
-    /// let (tx, _rx) = corral::sync::mpsc::channel::<u8>(2);
-    /// assert_eq!(tx.statistics().max_buffer_size, Some(2));
-    /// ```
-    pub fn statistics(&self) -> ChannelStatistics {
-        self.chan.statistics()
-    }
 }
 
-impl<T> Clone for Sender<T> {
-    fn clone(&self) -> Self {
-        self.chan.tx_inc();
-        Sender {
-            chan: self.chan.clone(),
-        }
-    }
-}
-
-impl<T> Drop for Sender<T> {
-    fn drop(&mut self) {
-        self.chan.tx_dec();
-    }
-}
-
-impl<T> WeakSender<T> {
-    /// A [`Sender`], if any strong sender is still alive.
-    ///
-    /// ```
-    /// let (tx, _rx) = corral::sync::mpsc::channel::<u8>(1);
-    /// let weak = tx.downgrade();
-    /// assert!(weak.upgrade().is_some());
-    /// ```
-    pub fn upgrade(&self) -> Option<Sender<T>> {
-        self.chan.tx_upgrade().then(|| Sender {
-            chan: self.chan.clone(),
-        })
-    }
-}
-
-impl<T> Clone for WeakSender<T> {
-    fn clone(&self) -> Self {
-        WeakSender {
-            chan: self.chan.clone(),
-        }
-    }
-}
+sender_methods!(Sender, WeakSender, "corral::sync::mpsc::channel::<u8>(1)");
 
 impl<'a, T> Permit<'a, T> {
     /// Sends `value` in the reserved slot (never fails, never waits; if the
@@ -638,20 +478,6 @@ impl<T> Receiver<T> {
     /// ```
     pub fn max_capacity(&self) -> usize {
         self.chan.max().expect("a bounded channel has a capacity")
-    }
-}
-
-impl<T> fmt::Debug for Sender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpsc::Sender")
-            .field("statistics", &self.statistics())
-            .finish()
-    }
-}
-
-impl<T> fmt::Debug for WeakSender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpsc::WeakSender").finish_non_exhaustive()
     }
 }
 

@@ -18,7 +18,20 @@
 //!   are reserved by permits not yet used.
 //! - `senders`: the [`WaitList`] of senders waiting for a slot, FIFO; the
 //!   payload is a [`Grant`].
-//! - `rx_waker`: the receiver's waker while it waits on an empty queue.
+//! - `rx_waker`: the mpsc receiver's waker while its `recv` waits on an
+//!   empty queue (one receiver: a cell is enough, and cheapest).
+//! - `receivers`: the [`WaitList`] of receivers waiting on an empty queue,
+//!   FIFO: mpmc receivers, and threads in `blocking_recv` (of either
+//!   flavour); the payload is a [`Recv`]. A push that finds one hands the
+//!   item straight into its payload and wakes it; on a bounded channel the
+//!   item keeps its slot until the receiver takes it (so a cancelled
+//!   receiver can put it back at the head of the queue without exceeding
+//!   the capacity), and that take releases the slot like a pop.
+//! - `handed`: items handed to receivers and not yet taken. While it is
+//!   not 0 the channel has not ended, even with every sender gone: a
+//!   handed receiver that is cancelled puts its item back, so the other
+//!   receivers must keep waiting for it. Taking a handed item is one lock
+//!   (the count, and on a bounded channel the slot).
 //! - `closed` (the receiver closed or dropped), `rx_dropped`, `tx_gone`
 //!   (the last sender dropped).
 //!
@@ -48,6 +61,15 @@
 //! partial handoff). A cancelled `recv` takes nothing: an item leaves the
 //! queue only inside the poll that returns it.
 //!
+//! # The blocking path
+//!
+//! `blocking_send` / `blocking_recv` (and their timeouts) queue a node on
+//! the plain thread's stack with [`WaitList::push_back_thread`] and park in
+//! `park_until_notified(_or)`: the same list, FIFO and handoff as the
+//! futures, with no waker allocated. A timeout locks and removes the node;
+//! `Removed::Notified` means the handoff raced the timeout, and it is kept
+//! (the item returned, the granted slot used to send): nothing is lost.
+//!
 //! # Closing
 //!
 //! `close` (or dropping the receiver) sets `closed`, marks every waiting
@@ -56,15 +78,29 @@
 //! and so do the items of permits reserved before the close: `recv`
 //! returns `None` once the queue is empty and no permit is outstanding (or
 //! every sender is gone). Dropping the receiver also drops the buffered
-//! items.
+//! items. When the channel has ended, every waiting receiver is handed
+//! `Recv::Ended` and woken (`wake_ended`, in chunks).
 
 use crate::loom::{AtomicUsize, Ordering::*};
 use crate::loom::{Lock, LockGuard};
-use corral_runtime::wait::{Removed, WaitList, WaitNode, WakeBatch};
+use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+/// The payload of a waiting receiver (an mpmc receiver, or a thread in
+/// `blocking_recv`).
+pub(crate) enum Recv<T> {
+    Waiting,
+    /// An item handed over; on a bounded channel it still holds its slot
+    /// until the receiver takes it ([`Chan::take_handed`]).
+    Item(T),
+    /// The channel ended while this receiver waited on it empty.
+    Ended,
+}
 
 /// The payload of a waiting sender.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,7 +119,12 @@ pub(crate) struct State<T> {
     rx_dropped: bool,
     tx_gone: bool,
     rx_waker: Option<Waker>,
+    /// Items handed to receivers in `receivers` and not yet taken.
+    handed: usize,
     senders: WaitList<Grant>,
+    /// Receivers waiting on an empty queue, FIFO (mpmc receivers, blocking
+    /// threads); each item is handed to the first.
+    receivers: WaitList<Recv<T>>,
     /// Senders waiting in `closed()` for the receiver to close.
     closed_watchers: WaitList<()>,
 }
@@ -112,6 +153,7 @@ impl<T> State<T> {
 
     /// Pushes an item (or drops it, if the receiver is gone: then it comes
     /// back to be dropped after the lock) and takes the receiver's waker.
+    /// Only while no receiver waits in `receivers` (see `push_and_wake`).
     #[inline]
     fn push(&mut self, value: T, max: Option<usize>) -> (Option<T>, Option<Waker>) {
         if self.rx_dropped {
@@ -126,6 +168,35 @@ impl<T> State<T> {
         }
         self.queue.push_back(value);
         (None, self.rx_waker.take())
+    }
+
+    /// Hands `value` to the first waiting receiver (there is one; `batch`
+    /// is fresh, so not full); its slot stays held until the receiver
+    /// takes the item.
+    #[cold]
+    fn hand_over(&mut self, value: T, batch: &mut WakeBatch) {
+        let front = self.receivers.front_mut().expect("a receiver waits");
+        *front = Recv::Item(value);
+        self.handed += 1;
+        self.receivers.wake_front(batch);
+    }
+
+    /// An item handed to a receiver that will not take it (cancelled):
+    /// to the next waiting receiver, else back to the head of the queue
+    /// (its slot becomes the queued item's).
+    fn give_back(&mut self, value: T, max: Option<usize>, batch: &mut WakeBatch) -> Option<T> {
+        if self.rx_dropped {
+            if max.is_some() {
+                self.free += 1;
+            }
+            return Some(value);
+        }
+        if self.receivers.is_empty() {
+            self.queue.push_front(value);
+        } else {
+            self.hand_over(value, batch);
+        }
+        None
     }
 
     /// Grows the full buffer: doubling, but never past a bounded channel's
@@ -166,7 +237,7 @@ pub(crate) struct Chan<T> {
 pub(crate) struct Snapshot {
     pub(crate) buffered: usize,
     pub(crate) senders_waiting: usize,
-    pub(crate) receiver_waiting: bool,
+    pub(crate) receivers_waiting: usize,
     pub(crate) closed: bool,
     pub(crate) senders: usize,
 }
@@ -191,7 +262,9 @@ impl<T> Chan<T> {
                 rx_dropped: false,
                 tx_gone: false,
                 rx_waker: None,
+                handed: 0,
                 senders: WaitList::new(),
+                receivers: WaitList::new(),
                 closed_watchers: WaitList::new(),
             }),
             tx_count: AtomicUsize::new(1),
@@ -209,7 +282,7 @@ impl<T> Chan<T> {
         Snapshot {
             buffered: st.queue.len(),
             senders_waiting: st.senders.len(),
-            receiver_waiting: st.rx_waker.is_some(),
+            receivers_waiting: st.receivers.len() + usize::from(st.rx_waker.is_some()),
             closed: st.closed,
             senders: self.tx_count.load(Relaxed),
         }
@@ -249,10 +322,30 @@ impl<T> Chan<T> {
         if self.tx_count.fetch_sub(1, AcqRel) != 1 {
             return;
         }
-        let mut st = self.state.lock();
-        st.tx_gone = true;
-        let w = st.rx_waker.take();
-        drop(st);
+        self.state.lock().tx_gone = true;
+        self.wake_ended();
+    }
+
+    /// If the channel has ended (nothing buffered and nothing can come),
+    /// wakes every waiting receiver with `Ended` (in chunks) and the mpsc
+    /// receiver's waker.
+    fn wake_ended(&self) {
+        let mut w = None;
+        WakeBatch::wake_in_chunks(
+            || self.state.lock(),
+            |st, batch| {
+                if !self.finished(st) {
+                    return false;
+                }
+                if w.is_none() {
+                    w = st.rx_waker.take();
+                }
+                for r in st.receivers.iter_mut() {
+                    *r = Recv::Ended;
+                }
+                st.receivers.wake_all(batch)
+            },
+        );
         if let Some(w) = w {
             w.wake();
         }
@@ -279,11 +372,13 @@ impl<T> Chan<T> {
 
     // ----- sending -----
 
-    /// Pushes into an unbounded channel. `Err(value)` if closed.
-    pub(crate) fn send_unbounded(&self, value: T) -> Result<(), T> {
-        let mut st = self.state.lock();
-        if st.closed {
-            return Err(value);
+    /// Pushes `value` under `st` (handing it to a waiting receiver if one
+    /// waits), then releases the lock and wakes whoever it woke.
+    #[inline]
+    fn push_and_wake(&self, mut st: LockGuard<'_, State<T>>, value: T) {
+        if !st.receivers.is_empty() && !st.rx_dropped {
+            // Receivers wait only on an empty queue: hand it to the first.
+            return Self::hand_over_and_wake(st, value);
         }
         let (back, w) = st.push(value, self.max);
         drop(st);
@@ -291,19 +386,29 @@ impl<T> Chan<T> {
         if let Some(w) = w {
             w.wake();
         }
+    }
+
+    #[cold]
+    fn hand_over_and_wake(mut st: LockGuard<'_, State<T>>, value: T) {
+        let mut batch = WakeBatch::new();
+        st.hand_over(value, &mut batch);
+        batch.wake_after(st);
+    }
+
+    /// Pushes into an unbounded channel. `Err(value)` if closed.
+    pub(crate) fn send_unbounded(&self, value: T) -> Result<(), T> {
+        let st = self.state.lock();
+        if st.closed {
+            return Err(value);
+        }
+        self.push_and_wake(st, value);
         Ok(())
     }
 
     /// Pushes the item of a slot already held (a permit). If the receiver
     /// is gone the item is dropped.
     pub(crate) fn push_reserved(&self, value: T) {
-        let mut st = self.state.lock();
-        let (back, w) = st.push(value, self.max);
-        drop(st);
-        drop(back);
-        if let Some(w) = w {
-            w.wake();
-        }
+        self.push_and_wake(self.state.lock(), value);
     }
 
     /// Takes a free slot now (and, with `value`, pushes it in the same
@@ -319,12 +424,7 @@ impl<T> Chan<T> {
         // `free > 0` implies nobody waits: no barging.
         st.free -= 1;
         if let Some(v) = value {
-            let (back, w) = st.push(v, self.max);
-            drop(st);
-            drop(back);
-            if let Some(w) = w {
-                w.wake();
-            }
+            self.push_and_wake(st, v);
         }
         Ok(())
     }
@@ -333,20 +433,27 @@ impl<T> Chan<T> {
     /// grant), handing them to waiting senders first; wakes the receiver if
     /// that was the last outstanding permit of a closed channel.
     pub(crate) fn release_slots(&self, n: usize) {
+        self.release(n, 0);
+    }
+
+    /// Gives back `slots` slots and forgets `handed` items handed to
+    /// receivers (taken now); dispatches the slots to waiting senders, or
+    /// wakes the receivers with the end if this was the last thing that
+    /// kept a closed channel (or one without senders) alive.
+    fn release(&self, slots: usize, handed: usize) {
         let mut st = self.state.lock();
-        st.free += n;
-        let w = if st.closed && st.queue.is_empty() && self.reserved(&st) == 0 {
-            st.rx_waker.take()
-        } else {
-            None
-        };
-        if st.senders.is_empty() || st.closed {
+        st.free += slots;
+        st.handed -= handed;
+        if st.closed || st.tx_gone {
+            let ended = self.finished(&st);
+            drop(st);
+            if ended {
+                self.wake_ended();
+            }
+        } else if st.senders.is_empty() {
             drop(st);
         } else {
             self.dispatch_after(st);
-        }
-        if let Some(w) = w {
-            w.wake();
         }
     }
 
@@ -400,12 +507,7 @@ impl<T> Chan<T> {
             return Poll::Ready(match fast.take() {
                 None => Slot::Reserved,
                 Some(v) => {
-                    let (back, w) = st.push(v, self.max);
-                    drop(st);
-                    drop(back);
-                    if let Some(w) = w {
-                        w.wake();
-                    }
+                    self.push_and_wake(st, v);
                     Slot::Sent
                 }
             });
@@ -478,13 +580,7 @@ impl<T> Chan<T> {
         if self.finished(&st) {
             return Poll::Ready(None);
         }
-        let old = match &st.rx_waker {
-            Some(w) if w.will_wake(cx.waker()) => None,
-            _ => st.rx_waker.replace(cx.waker().clone()),
-        };
-        drop(st);
-        drop(old);
-        Poll::Pending
+        Self::wait_rx(st, cx)
     }
 
     /// As `poll_recv`, moving up to `limit` items into `buf`; Ready(0) only
@@ -504,6 +600,13 @@ impl<T> Chan<T> {
         if self.finished(&st) {
             return Poll::Ready(0);
         }
+        Self::wait_rx(st, cx)
+    }
+
+    /// Records the mpsc receiver's waker (unless it is the one already
+    /// there), then releases the lock and drops the replaced one.
+    #[inline]
+    fn wait_rx<R>(mut st: LockGuard<'_, State<T>>, cx: &Context<'_>) -> Poll<R> {
         let old = match &st.rx_waker {
             Some(w) if w.will_wake(cx.waker()) => None,
             _ => st.rx_waker.replace(cx.waker().clone()),
@@ -542,7 +645,8 @@ impl<T> Chan<T> {
     /// sender is gone, or the channel is closed and no permit is
     /// outstanding.
     fn finished(&self, st: &State<T>) -> bool {
-        if !st.queue.is_empty() {
+        // An item handed to a receiver may still come back (cancelled).
+        if !st.queue.is_empty() || st.handed > 0 {
             return false;
         }
         if st.tx_gone {
@@ -560,11 +664,13 @@ impl<T> Chan<T> {
     /// Closes from the receiver's side: later sends fail, waiting senders
     /// wake with `Closed`; buffered items stay. With `drop_items` (the
     /// receiver is gone) the items are dropped too, after the lock.
-    pub(crate) fn close(&self, drop_items: bool) {
+    pub(crate) fn close(&self, drop_items: bool) -> bool {
         let mut items = VecDeque::new();
+        let mut was_open = None;
         WakeBatch::wake_in_chunks(
             || self.state.lock(),
             |st, batch| {
+                was_open.get_or_insert(!st.closed);
                 st.closed = true;
                 if drop_items {
                     st.rx_dropped = true;
@@ -581,6 +687,8 @@ impl<T> Chan<T> {
             },
         );
         drop(items);
+        self.wake_ended();
+        was_open == Some(true)
     }
 
     /// A future that waits until the receiver closes (`Sender::closed`).
@@ -588,6 +696,239 @@ impl<T> Chan<T> {
         Closed {
             chan: self,
             node: WaitNode::new(()),
+        }
+    }
+}
+
+/// The waiter future of `send` and `reserve`: a node pinned inside it,
+/// and (for `send`) the item, pushed in the same lock as the slot is taken
+/// when one is free.
+pub(crate) struct SlotFuture<'a, T> {
+    chan: &'a Chan<T>,
+    value: Option<T>,
+    node: WaitNode<Grant>,
+}
+
+impl<'a, T> SlotFuture<'a, T> {
+    pub(crate) fn new(chan: &'a Chan<T>, value: Option<T>) -> Self {
+        SlotFuture {
+            chan,
+            value,
+            node: WaitNode::new(Grant::Waiting),
+        }
+    }
+}
+
+impl<T> Future for SlotFuture<'_, T> {
+    type Output = Slot<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Slot<T>> {
+        // SAFETY: `node` is structurally pinned (never moved out of the
+        // future); `value` is not pinned and moved freely.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let node = unsafe { Pin::new_unchecked(&mut this.node) };
+        // SAFETY: the node only queues in this channel's list, and `Drop`
+        // below cancels it before it is freed.
+        unsafe { this.chan.poll_slot(node, cx, &mut this.value) }
+    }
+}
+
+impl<T> Drop for SlotFuture<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: `self` is pinned (drop runs in place); the reference does
+        // not move the node, which only ever queues in this channel.
+        unsafe { self.chan.cancel_slot(Pin::new_unchecked(&self.node)) };
+    }
+}
+
+/// Why a blocking wait gave up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Blocked {
+    Closed,
+    Timeout,
+}
+
+/// Parks the current thread on `node` (queued with `push_back_thread`)
+/// until it is notified (true) or `deadline` passes (false).
+fn park<V>(node: Pin<&WaitNode<V>>, deadline: Option<Instant>) -> bool {
+    match deadline {
+        None => {
+            node.park_until_notified();
+            true
+        }
+        Some(d) => node.park_until_notified_or(d),
+    }
+}
+
+// ----- the receivers' wait list: mpmc receivers and blocking threads -----
+impl<T> Chan<T> {
+    /// The poll of a receiver waiting in `receivers` (an mpmc `recv`):
+    /// Ready(Some) with an item (popped, or handed over), Ready(None) once
+    /// the channel has ended.
+    ///
+    /// # Safety
+    ///
+    /// `node` only ever queues in this channel's list, and the owner calls
+    /// [`cancel_recv`](Self::cancel_recv) before dropping it.
+    pub(crate) unsafe fn poll_recv_node(
+        &self,
+        node: Pin<&mut WaitNode<Recv<T>>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
+        if node.as_ref().take_notified() {
+            return Poll::Ready(self.take_handed(node));
+        }
+        if !node.is_queued() {
+            std::task::ready!(corral_runtime::coop::poll_consume_budget(cx));
+        }
+        let mut st = self.state.lock();
+        if node.as_ref().take_notified() {
+            drop(st);
+            return Poll::Ready(self.take_handed(node));
+        }
+        if node.is_queued() {
+            // SAFETY: queued in this list; lock held.
+            let stale = unsafe { st.receivers.update_waker(node.as_ref(), cx) };
+            stale.drop_after(st);
+            return Poll::Pending;
+        }
+        if let Some(v) = st.queue.pop_front() {
+            self.after_pop(st, 1);
+            return Poll::Ready(Some(v));
+        }
+        if self.finished(&st) {
+            return Poll::Ready(None);
+        }
+        // SAFETY: the node is in no list; it only goes into this one, under
+        // this lock, and the owner removes it (`cancel_recv`) before it is
+        // dropped (caller's contract).
+        unsafe { st.receivers.push_back(node.as_ref(), cx) };
+        Poll::Pending
+    }
+
+    /// What a notified receiver node was handed: the item (its slot of a
+    /// bounded channel is released now) or the end.
+    fn take_handed(&self, node: Pin<&mut WaitNode<Recv<T>>>) -> Option<T> {
+        let got = node.value_mut().map(|r| std::mem::replace(r, Recv::Waiting));
+        match got {
+            Some(Recv::Item(v)) => {
+                self.release(usize::from(self.max.is_some()), 1);
+                Some(v)
+            }
+            Some(Recv::Ended) => None,
+            _ => unreachable!("a receiver notified with nothing"),
+        }
+    }
+
+    /// Cancellation of a waiting receiver: an item already handed to it
+    /// goes to the next waiting receiver, else back to the head of the
+    /// queue; nothing is lost.
+    ///
+    /// # Safety
+    ///
+    /// `node` is queued in this channel's list or in none.
+    pub(crate) unsafe fn cancel_recv(&self, node: Pin<&WaitNode<Recv<T>>>) {
+        if !node.is_queued() && !node.is_notified() {
+            return;
+        }
+        let mut batch = WakeBatch::new();
+        let mut st = self.state.lock();
+        // SAFETY: the node can only be in this channel's list; lock held.
+        match unsafe { st.receivers.remove(node) } {
+            Removed::Notified => {
+                // SAFETY: no longer queued: the payload is ours.
+                let got = std::mem::replace(unsafe { st.receivers.value_of(node) }, Recv::Waiting);
+                if let Recv::Item(v) = got {
+                    st.handed -= 1;
+                    let back = st.give_back(v, self.max, &mut batch);
+                    drop(st);
+                    drop(back);
+                }
+            }
+            // Nothing was handed over; receivers wait only on an empty
+            // queue, so nobody behind it became servable.
+            Removed::Unlinked { .. } | Removed::NotQueued => {}
+        }
+    }
+
+    /// The blocking receive of a plain thread: `Ok(Some)` with an item,
+    /// `Ok(None)` once the channel has ended, `Err(Timeout)` at `deadline`
+    /// (an item handed over as the timeout fires is returned, never lost).
+    #[track_caller]
+    pub(crate) fn blocking_recv(&self, deadline: Option<Instant>, what: &str) -> Result<Option<T>, Blocked> {
+        assert_may_block(what);
+        let mut node = std::pin::pin!(WaitNode::new(Recv::Waiting));
+        {
+            let mut st = self.state.lock();
+            if let Some(v) = st.queue.pop_front() {
+                self.after_pop(st, 1);
+                return Ok(Some(v));
+            }
+            if self.finished(&st) {
+                return Ok(None);
+            }
+            // SAFETY: the node is in no list; it only goes into this one,
+            // under this lock, and leaves it (woken, or removed below)
+            // before this function returns.
+            unsafe { st.receivers.push_back_thread(node.as_ref()) };
+        }
+        if !park(node.as_ref(), deadline) {
+            let mut st = self.state.lock();
+            // SAFETY: queued in this list or in none; lock held.
+            match unsafe { st.receivers.remove(node.as_ref()) } {
+                // The item (or the end) raced the timeout: it is ours.
+                Removed::Notified => {}
+                Removed::Unlinked { .. } => return Err(Blocked::Timeout),
+                Removed::NotQueued => unreachable!("a blocking receiver lost its node"),
+            }
+        }
+        Ok(self.take_handed(node.as_mut()))
+    }
+
+    /// The blocking send of a plain thread on a bounded channel: waits in
+    /// `senders` for a slot. The value comes back with why it was not sent.
+    #[track_caller]
+    pub(crate) fn blocking_send(
+        &self,
+        value: T,
+        deadline: Option<Instant>,
+        what: &str,
+    ) -> Result<(), (Blocked, T)> {
+        assert_may_block(what);
+        let mut node = std::pin::pin!(WaitNode::new(Grant::Waiting));
+        {
+            let mut st = self.state.lock();
+            if st.closed {
+                return Err((Blocked::Closed, value));
+            }
+            if st.free > 0 {
+                // `free > 0` implies nobody waits: no barging.
+                st.free -= 1;
+                self.push_and_wake(st, value);
+                return Ok(());
+            }
+            // SAFETY: the node is in no list; it only goes into this one,
+            // under this lock, and leaves it (woken, or removed below)
+            // before this function returns.
+            unsafe { st.senders.push_back_thread(node.as_ref()) };
+        }
+        if !park(node.as_ref(), deadline) {
+            let mut st = self.state.lock();
+            // SAFETY: queued in this list or in none; lock held.
+            match unsafe { st.senders.remove(node.as_ref()) } {
+                // A slot (or the close) raced the timeout: act on it.
+                Removed::Notified => {}
+                Removed::Unlinked { .. } => return Err((Blocked::Timeout, value)),
+                Removed::NotQueued => unreachable!("a blocking sender lost its node"),
+            }
+        }
+        let grant = *node.as_mut().value_mut().expect("a notified node is not queued");
+        if grant == Grant::Granted {
+            self.push_reserved(value);
+            Ok(())
+        } else {
+            Err((Blocked::Closed, value))
         }
     }
 }

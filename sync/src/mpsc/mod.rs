@@ -52,14 +52,17 @@
 //!
 //! # Internals
 //!
-//! One allocation per channel (the private `chan` module): a `VecDeque` of items,
-//! the free-slot count, a [`WaitList`](corral_runtime::wait::WaitList) of
-//! waiting senders and the receiver's waker, under one short lock; a send
-//! with a free slot is one lock, a receive another. The `chan` module's
-//! docs give the protocol.
+//! One allocation per channel (the private `chan` module, shared with
+//! [`mpmc`](crate::mpmc)): a `VecDeque` of items, the free-slot count, a
+//! [`WaitList`](corral_runtime::wait::WaitList) of waiting senders, the
+//! receiver's waker and a `WaitList` of blocked receiving threads (handed
+//! their item directly), under one short lock; a send with a free slot is
+//! one lock, a receive another. `blocking_*` queue the thread itself in
+//! those lists and park (the wait hook's thread waiters), as the locks'
+//! blocking methods do. The `chan` module's docs give the protocol.
 
 mod bounded;
-mod chan;
+pub(crate) mod chan;
 pub mod error;
 mod unbounded;
 
@@ -106,7 +109,7 @@ impl<T> chan::Chan<T> {
             max_buffer_size: self.max(),
             open_send_streams: s.senders,
             tasks_waiting_send: s.senders_waiting,
-            tasks_waiting_receive: usize::from(s.receiver_waiting),
+            tasks_waiting_receive: s.receivers_waiting,
             closed: s.closed,
             created_at: self.created_at,
         }
@@ -242,17 +245,14 @@ macro_rules! receiver_methods {
             /// ```
             #[track_caller]
             pub fn blocking_recv(&mut self) -> Option<T> {
-                let chan = &self.chan;
-                crate::park::block_on(
-                    concat!("mpsc::", stringify!($Rx), "::blocking_recv"),
-                    std::future::poll_fn(|cx| chan.poll_recv(cx)),
-                    None,
-                )
-                .flatten()
+                self.chan
+                    .blocking_recv(None, concat!("mpsc::", stringify!($Rx), "::blocking_recv"))
+                    .unwrap_or(None)
             }
 
             /// As [`blocking_recv`](Self::blocking_recv), giving up after
-            /// `timeout`.
+            /// `timeout`. An item that arrives as the timeout fires is
+            /// returned, or stays in the channel: never lost.
             ///
             /// # Panics
             ///
@@ -271,16 +271,14 @@ macro_rules! receiver_methods {
                 &mut self,
                 timeout: std::time::Duration,
             ) -> Result<T, $crate::mpsc::error::RecvTimeoutError> {
-                let chan = &self.chan;
                 let deadline = std::time::Instant::now().checked_add(timeout);
-                match crate::park::block_on(
-                    concat!("mpsc::", stringify!($Rx), "::blocking_recv_timeout"),
-                    std::future::poll_fn(|cx| chan.poll_recv(cx)),
+                match self.chan.blocking_recv(
                     deadline,
+                    concat!("mpsc::", stringify!($Rx), "::blocking_recv_timeout"),
                 ) {
-                    Some(Some(v)) => Ok(v),
-                    Some(None) => Err($crate::mpsc::error::RecvTimeoutError::Disconnected),
-                    None => Err($crate::mpsc::error::RecvTimeoutError::Timeout),
+                    Ok(Some(v)) => Ok(v),
+                    Ok(None) => Err($crate::mpsc::error::RecvTimeoutError::Disconnected),
+                    Err(_) => Err($crate::mpsc::error::RecvTimeoutError::Timeout),
                 }
             }
 
@@ -406,3 +404,139 @@ macro_rules! receiver_methods {
 }
 
 use receiver_methods;
+
+/// The sending half's methods that do not depend on the flavour
+/// (closing, identity, weak handles, counts, statistics), and its
+/// `Clone` / `Drop` / `Debug`; `$mk_u8` is the constructor of the examples.
+macro_rules! sender_methods {
+    ($Tx:ident, $Weak:ident, $mk_u8:literal) => {
+        impl<T> $Tx<T> {
+            /// Waits until the receiver closes the channel or is dropped (e.g. to
+            /// stop producing for nobody).
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe: nothing is handed to the waiter, so a dropped future
+            /// loses nothing; call again.
+            ///
+            /// ```
+            /// # corral::Runtime::new().unwrap().block_on(async {
+            #[doc = concat!("let (tx, rx) = ", $mk_u8, ";")]
+            /// corral::spawn(async move { drop(rx) });
+            /// tx.closed().await;
+            /// assert!(tx.is_closed());
+            /// # });
+            /// ```
+            pub async fn closed(&self) {
+                self.chan.closed().await
+            }
+
+            /// True once the receiver closed the channel or was dropped.
+            ///
+            /// ```
+            #[doc = concat!("let (tx, rx) = ", $mk_u8, ";")]
+            /// drop(rx);
+            /// assert!(tx.is_closed());
+            /// ```
+            pub fn is_closed(&self) -> bool {
+                self.chan.is_closed()
+            }
+
+            /// True if both senders feed the same channel.
+            ///
+            /// ```
+            #[doc = concat!("let (tx, _rx) = ", $mk_u8, ";")]
+            /// assert!(tx.same_channel(&tx.clone()));
+            /// ```
+            pub fn same_channel(&self, other: &Self) -> bool {
+                $crate::loom::Arc::ptr_eq(&self.chan, &other.chan)
+            }
+
+            #[doc = concat!("A [`", stringify!($Weak), "`] for the same channel.")]
+            ///
+            /// ```
+            #[doc = concat!("let (tx, _rx) = ", $mk_u8, ";")]
+            /// assert!(tx.downgrade().upgrade().is_some());
+            /// ```
+            pub fn downgrade(&self) -> $Weak<T> {
+                $Weak {
+                    chan: self.chan.clone(),
+                }
+            }
+
+            /// Number of strong senders alive.
+            ///
+            /// ```
+            #[doc = concat!("let (tx, _rx) = ", $mk_u8, ";")]
+            /// assert_eq!(tx.strong_count(), 1);
+            /// ```
+            pub fn strong_count(&self) -> usize {
+                self.chan.tx_count()
+            }
+
+            /// A snapshot of the channel.
+            ///
+            /// ```
+            #[doc = concat!("let (tx, _rx) = ", $mk_u8, ";")]
+            /// assert_eq!(tx.statistics().open_send_streams, 1);
+            /// ```
+            pub fn statistics(&self) -> $crate::mpsc::ChannelStatistics {
+                self.chan.statistics()
+            }
+        }
+
+        impl<T> Clone for $Tx<T> {
+            fn clone(&self) -> Self {
+                self.chan.tx_inc();
+                $Tx {
+                    chan: self.chan.clone(),
+                }
+            }
+        }
+
+        impl<T> Drop for $Tx<T> {
+            fn drop(&mut self) {
+                self.chan.tx_dec();
+            }
+        }
+
+        impl<T> $Weak<T> {
+            #[doc = concat!("A [`", stringify!($Tx), "`], if any strong sender is still alive.")]
+            ///
+            /// ```
+            #[doc = concat!("let (tx, _rx) = ", $mk_u8, ";")]
+            /// assert!(tx.downgrade().upgrade().is_some());
+            /// ```
+            pub fn upgrade(&self) -> Option<$Tx<T>> {
+                self.chan.tx_upgrade().then(|| $Tx {
+                    chan: self.chan.clone(),
+                })
+            }
+        }
+
+        impl<T> Clone for $Weak<T> {
+            fn clone(&self) -> Self {
+                $Weak {
+                    chan: self.chan.clone(),
+                }
+            }
+        }
+
+        impl<T> std::fmt::Debug for $Tx<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(concat!("mpsc::", stringify!($Tx)))
+                    .field("statistics", &self.statistics())
+                    .finish()
+            }
+        }
+
+        impl<T> std::fmt::Debug for $Weak<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(concat!("mpsc::", stringify!($Weak)))
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+use sender_methods;

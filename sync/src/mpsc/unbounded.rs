@@ -3,9 +3,8 @@
 
 use super::chan::Chan;
 use super::error::SendError;
-use super::{receiver_methods, ChannelStatistics};
+use super::{receiver_methods, sender_methods};
 use crate::loom::Arc;
-use std::fmt;
 use std::panic::Location;
 
 /// Creates an unbounded channel: `send` never waits (the buffer grows as
@@ -85,118 +84,13 @@ impl<T> UnboundedSender<T> {
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         self.chan.send_unbounded(value).map_err(SendError)
     }
-
-    /// Waits until the receiver closes the channel or is dropped (e.g. to
-    /// stop producing for nobody).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: nothing is handed to the waiter, so a dropped future
-    /// loses nothing; call again.
-    ///
-    /// ```
-    /// use corral::sync::mpsc;
-    /// # corral::Runtime::new().unwrap().block_on(async {
-    /// let (tx, rx) = mpsc::unbounded_channel::<u8>();
-    /// corral::spawn(async move { drop(rx) });
-    /// tx.closed().await;
-    /// assert!(tx.is_closed());
-    /// # });
-    /// ```
-    pub async fn closed(&self) {
-        self.chan.closed().await
-    }
-
-    /// True once the receiver closed the channel or was dropped.
-    ///
-    /// ```
-    /// let (tx, rx) = corral::sync::mpsc::unbounded_channel::<u8>();
-    /// drop(rx);
-    /// assert!(tx.is_closed());
-    /// ```
-    pub fn is_closed(&self) -> bool {
-        self.chan.is_closed()
-    }
-
-    /// True if both senders feed the same channel.
-    ///
-    /// ```
-    /// let (tx, _rx) = corral::sync::mpsc::unbounded_channel::<u8>();
-    /// assert!(tx.same_channel(&tx.clone()));
-    /// ```
-    pub fn same_channel(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
-    }
-
-    /// A [`WeakUnboundedSender`] for the same channel.
-    ///
-    /// ```
-    /// let (tx, _rx) = corral::sync::mpsc::unbounded_channel::<u8>();
-    /// assert!(tx.downgrade().upgrade().is_some());
-    /// ```
-    pub fn downgrade(&self) -> WeakUnboundedSender<T> {
-        WeakUnboundedSender {
-            chan: self.chan.clone(),
-        }
-    }
-
-    /// Number of strong senders alive.
-    ///
-    /// ```
-    /// let (tx, _rx) = corral::sync::mpsc::unbounded_channel::<u8>();
-    /// assert_eq!(tx.strong_count(), 1);
-    /// ```
-    pub fn strong_count(&self) -> usize {
-        self.chan.tx_count()
-    }
-
-    /// A snapshot of the channel.
-    ///
-    /// ```
-    /// let (tx, _rx) = corral::sync::mpsc::unbounded_channel::<u8>();
-    /// assert_eq!(tx.statistics().max_buffer_size, None);
-    /// ```
-    pub fn statistics(&self) -> ChannelStatistics {
-        self.chan.statistics()
-    }
 }
 
-impl<T> Clone for UnboundedSender<T> {
-    fn clone(&self) -> Self {
-        self.chan.tx_inc();
-        UnboundedSender {
-            chan: self.chan.clone(),
-        }
-    }
-}
-
-impl<T> Drop for UnboundedSender<T> {
-    fn drop(&mut self) {
-        self.chan.tx_dec();
-    }
-}
-
-impl<T> WeakUnboundedSender<T> {
-    /// An [`UnboundedSender`], if any strong sender is still alive.
-    ///
-    /// ```
-    /// let (tx, _rx) = corral::sync::mpsc::unbounded_channel::<u8>();
-    /// assert!(tx.downgrade().upgrade().is_some());
-    /// ```
-    pub fn upgrade(&self) -> Option<UnboundedSender<T>> {
-        self.chan.tx_upgrade().then(|| UnboundedSender {
-            chan: self.chan.clone(),
-        })
-    }
-}
-
-impl<T> Clone for WeakUnboundedSender<T> {
-    fn clone(&self) -> Self {
-        WeakUnboundedSender {
-            chan: self.chan.clone(),
-        }
-    }
-}
+sender_methods!(
+    UnboundedSender,
+    WeakUnboundedSender,
+    "corral::sync::mpsc::unbounded_channel::<u8>()"
+);
 
 receiver_methods!(
     UnboundedReceiver,
@@ -205,18 +99,3 @@ receiver_methods!(
     "",
     "send"
 );
-
-impl<T> fmt::Debug for UnboundedSender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpsc::UnboundedSender")
-            .field("statistics", &self.statistics())
-            .finish()
-    }
-}
-
-impl<T> fmt::Debug for WeakUnboundedSender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpsc::WeakUnboundedSender")
-            .finish_non_exhaustive()
-    }
-}
