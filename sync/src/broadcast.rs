@@ -85,7 +85,7 @@ use error::{CapacityError, Lagged, RecvError, RecvTimeoutError, SendError, TryRe
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -829,7 +829,7 @@ impl<T> Cursor<T> {
     #[inline]
     fn recv_ref(
         &mut self,
-        waiter: Option<(Pin<&WaitNode<()>>, &Context<'_>)>,
+        waiter: Option<(Pin<&WaitNode<()>>, Option<&Context<'_>>)>,
     ) -> Result<RecvGuard<'_, T>, TryRecvError> {
         let shared = &*self.shared;
         let idx = shared.index(self.next);
@@ -848,7 +848,7 @@ impl<T> Cursor<T> {
         shared: &'a Shared<T>,
         next: &mut u64,
         idx: usize,
-        waiter: Option<(Pin<&WaitNode<()>>, &Context<'_>)>,
+        waiter: Option<(Pin<&WaitNode<()>>, Option<&Context<'_>>)>,
     ) -> Result<RecvGuard<'a, T>, TryRecvError> {
         // Slow path: under the tail lock no send runs, so what the slot
         // holds is settled.
@@ -869,14 +869,18 @@ impl<T> Cursor<T> {
                 // A stray notification (a wake for an earlier value, or a
                 // later chunk of one) is consumed: the node waits again.
                 let _ = node.take_notified();
-                if node.is_queued() {
-                    // SAFETY: queued in this list; lock held.
-                    let stale = unsafe { tail.waiters.update_waker(node, cx) };
-                    stale.drop_after(tail);
-                } else {
-                    // SAFETY: in no list; only ever this one, under this
-                    // lock; the owner unqueues it before dropping it.
-                    unsafe { tail.waiters.push_back(node, cx) };
+                match (node.is_queued(), cx) {
+                    (true, Some(cx)) => {
+                        // SAFETY: queued in this list; lock held.
+                        let stale = unsafe { tail.waiters.update_waker(node, cx) };
+                        stale.drop_after(tail);
+                    }
+                    // A blocked thread's record does not change.
+                    (true, None) => {}
+                    // SAFETY (both): in no list; only ever this one, under
+                    // this lock; the owner unqueues it before dropping it.
+                    (false, Some(cx)) => unsafe { tail.waiters.push_back(node, cx) },
+                    (false, None) => unsafe { tail.waiters.push_back_thread(node) },
                 }
             }
             return Err(TryRecvError::Empty);
@@ -888,6 +892,43 @@ impl<T> Cursor<T> {
         let missed = oldest.wrapping_sub(*next);
         *next = oldest;
         Err(TryRecvError::Lagged(missed))
+    }
+
+    /// The blocking receive: the thread queues a node on its stack as a
+    /// thread waiter (the wait hook's `push_back_thread`) and parks until a
+    /// send or the close wakes it, or `deadline` passes (`None`; the cursor
+    /// has not moved, so nothing is lost).
+    ///
+    /// # Panics
+    ///
+    /// On a thread that drives a corral runtime; `what` names the caller.
+    #[track_caller]
+    fn blocking_recv(&mut self, what: &str, deadline: Option<Instant>) -> Option<Result<T, RecvError>>
+    where
+        T: Clone,
+    {
+        corral_runtime::wait::assert_may_block(what);
+        let node = pin!(WaitNode::new(()));
+        let node = node.as_ref();
+        let out = loop {
+            match self.recv_ref(Some((node, None))) {
+                Ok(guard) => break Some(Ok(guard.into_value())),
+                Err(TryRecvError::Closed) => break Some(Err(RecvError::Closed)),
+                Err(TryRecvError::Lagged(n)) => break Some(Err(RecvError::Lagged(n))),
+                Err(TryRecvError::Empty) => match deadline {
+                    None => node.park_until_notified(),
+                    Some(deadline) => {
+                        if !node.park_until_notified_or(deadline) {
+                            break None;
+                        }
+                    }
+                },
+            }
+        };
+        // SAFETY: the node only ever queued in this channel's list; it is
+        // unqueued here, before it is dropped at the end of this function.
+        unsafe { self.shared.unqueue(node) };
+        out
     }
 
     /// The poll of `recv` (and of the stream) with the waiter's node.
@@ -909,7 +950,7 @@ impl<T> Cursor<T> {
         if !node.is_queued() {
             std::task::ready!(corral_runtime::coop::poll_consume_budget(cx));
         }
-        let out = match self.recv_ref(Some((node, cx))) {
+        let out = match self.recv_ref(Some((node, Some(cx)))) {
             Ok(guard) => Ok(guard.into_value()),
             Err(TryRecvError::Empty) => return Poll::Pending,
             Err(TryRecvError::Closed) => Err(RecvError::Closed),
@@ -999,7 +1040,8 @@ impl<T> Receiver<T> {
     where
         T: Clone,
     {
-        crate::park::block_on("broadcast::Receiver::blocking_recv", self.recv(), None)
+        self.cur
+            .blocking_recv("broadcast::Receiver::blocking_recv", None)
             .expect("no deadline: the receive completes")
     }
 
@@ -1028,11 +1070,10 @@ impl<T> Receiver<T> {
         T: Clone,
     {
         let deadline = Instant::now().checked_add(timeout);
-        match crate::park::block_on(
-            "broadcast::Receiver::blocking_recv_timeout",
-            self.recv(),
-            deadline,
-        ) {
+        match self
+            .cur
+            .blocking_recv("broadcast::Receiver::blocking_recv_timeout", deadline)
+        {
             Some(r) => r.map_err(RecvTimeoutError::from),
             None => Err(RecvTimeoutError::Timeout),
         }

@@ -77,7 +77,7 @@ use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
 use std::panic::Location;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -249,12 +249,13 @@ impl<T> Shared<T> {
     }
 
     /// One poll of a `changed()` wait: `version` is the receiver's,
-    /// `node` its (pinned) wait node.
+    /// `node` its (pinned) wait node; `cx` is the task's context, or `None`
+    /// for a blocked thread (the node then queues as a thread waiter).
     fn poll_changed(
         &self,
         version: &mut usize,
         node: Pin<&WaitNode<()>>,
-        cx: &mut Context<'_>,
+        mut cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<(), RecvError>> {
         // A wake is only a prompt to look at the state: consume it.
         node.take_notified();
@@ -267,21 +268,28 @@ impl<T> Shared<T> {
         if st & CLOSED != 0 {
             return Poll::Ready(Err(RecvError(())));
         }
-        ready!(corral_runtime::coop::poll_consume_budget(cx));
+        if let Some(cx) = cx.as_deref_mut() {
+            ready!(corral_runtime::coop::poll_consume_budget(cx));
+        }
         let mut w = self.waiters.lock();
         if node.is_queued() {
             // Still queued: no send woke us since we queued (a send that
             // bumped the version meanwhile wakes us once it gets the lock).
-            // SAFETY: the node only ever goes into this list, under this lock.
-            let stale = unsafe { w.changed.update_waker(node, cx) };
-            stale.drop_after(w);
+            if let Some(cx) = cx {
+                // SAFETY: the node only ever goes into this list, under this lock.
+                let stale = unsafe { w.changed.update_waker(node, cx) };
+                stale.drop_after(w);
+            }
             return Poll::Pending;
         }
         node.take_notified();
-        // SAFETY: the node is in no list (not queued, notification
-        // consumed); it only goes into this one, under this lock, and the
-        // future's `Drop` takes it out.
-        unsafe { w.changed.push_back(node, cx) };
+        // SAFETY (both): the node is in no list (not queued, notification
+        // consumed); it only goes into this one, under this lock, and its
+        // owner (the future's `Drop`, or the blocking loop) takes it out.
+        match cx {
+            Some(cx) => unsafe { w.changed.push_back(node, cx) },
+            None => unsafe { w.changed.push_back_thread(node) },
+        }
         // AcqRel: totally ordered with the senders' RMWs (module docs).
         let st = self.state.fetch_or(WAITERS, AcqRel);
         let outcome = if ver(st) != *version {
@@ -911,7 +919,7 @@ impl<T> Receiver<T> {
     /// ```
     #[track_caller]
     pub fn blocking_changed(&mut self) -> Result<(), RecvError> {
-        crate::park::block_on("watch::Receiver::blocking_changed", self.changed(), None)
+        self.blocking_changed_until("watch::Receiver::blocking_changed", None)
             .expect("no deadline: changed() completes")
     }
 
@@ -935,15 +943,41 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn blocking_changed_timeout(&mut self, timeout: Duration) -> Result<(), RecvTimeoutError> {
         let deadline = Instant::now().checked_add(timeout);
-        match crate::park::block_on(
-            "watch::Receiver::blocking_changed_timeout",
-            self.changed(),
-            deadline,
-        ) {
+        match self.blocking_changed_until("watch::Receiver::blocking_changed_timeout", deadline) {
             Some(Ok(())) => Ok(()),
             Some(Err(RecvError(()))) => Err(RecvTimeoutError::Closed),
             None => Err(RecvTimeoutError::Timeout),
         }
+    }
+
+    /// The blocking wait: the thread queues a node on its stack as a
+    /// thread waiter (the wait hook's `push_back_thread`) and parks until a
+    /// send or the close wakes it, or `deadline` passes (`None`; nothing
+    /// is marked seen).
+    #[track_caller]
+    fn blocking_changed_until(
+        &mut self,
+        what: &str,
+        deadline: Option<Instant>,
+    ) -> Option<Result<(), RecvError>> {
+        corral_runtime::wait::assert_may_block(what);
+        let node = pin!(WaitNode::new(()));
+        let node = node.as_ref();
+        let out = loop {
+            if let Poll::Ready(out) = self.shared.poll_changed(&mut self.version, node, None) {
+                break Some(out);
+            }
+            match deadline {
+                None => node.park_until_notified(),
+                Some(deadline) => {
+                    if !node.park_until_notified_or(deadline) {
+                        break None;
+                    }
+                }
+            }
+        };
+        self.shared.cancel_changed(node);
+        out
     }
 
     /// True if both handles belong to the same channel.
@@ -1025,7 +1059,7 @@ impl<T> Future for Changed<'_, T> {
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
         let node = unsafe { Pin::new_unchecked(&this.node) };
-        this.shared.poll_changed(this.version, node, cx)
+        this.shared.poll_changed(this.version, node, Some(cx))
     }
 }
 
@@ -1188,7 +1222,7 @@ impl<T: Clone> futures_core::Stream for WatchStream<T> {
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
         let node = unsafe { Pin::new_unchecked(&this.node) };
-        match ready!(this.rx.shared.poll_changed(&mut this.rx.version, node, cx)) {
+        match ready!(this.rx.shared.poll_changed(&mut this.rx.version, node, Some(cx))) {
             Ok(()) => Poll::Ready(Some(this.rx.borrow_and_update().clone())),
             Err(RecvError(())) => Poll::Ready(None),
         }
