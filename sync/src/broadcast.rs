@@ -877,10 +877,15 @@ impl<T> Cursor<T> {
                     }
                     // A blocked thread's record does not change.
                     (true, None) => {}
-                    // SAFETY (both): in no list; only ever this one, under
-                    // this lock; the owner unqueues it before dropping it.
-                    (false, Some(cx)) => unsafe { tail.waiters.push_back(node, cx) },
-                    (false, None) => unsafe { tail.waiters.push_back_thread(node) },
+                    (false, Some(cx)) => {
+                        // SAFETY: in no list; only ever this one, under
+                        // this lock; the owner unqueues it before dropping it.
+                        unsafe { tail.waiters.push_back(node, cx) }
+                    }
+                    (false, None) => {
+                        // SAFETY: as above (the blocking loop unqueues it).
+                        unsafe { tail.waiters.push_back_thread(node) }
+                    }
                 }
             }
             return Err(TryRecvError::Empty);

@@ -283,11 +283,12 @@ impl<T> Shared<T> {
             return Poll::Pending;
         }
         node.take_notified();
-        // SAFETY (both): the node is in no list (not queued, notification
-        // consumed); it only goes into this one, under this lock, and its
-        // owner (the future's `Drop`, or the blocking loop) takes it out.
         match cx {
+            // SAFETY: the node is in no list (not queued, notification
+            // consumed); it only goes into this one, under this lock, and
+            // the future's `Drop` takes it out.
             Some(cx) => unsafe { w.changed.push_back(node, cx) },
+            // SAFETY: as above; the blocking loop takes it out.
             None => unsafe { w.changed.push_back_thread(node) },
         }
         // AcqRel: totally ordered with the senders' RMWs (module docs).
