@@ -1010,6 +1010,13 @@ impl CapacityLimiter {
         let mut batch = WakeBatch::new();
         let more = st.dispatch(&mut batch);
         debug_assert!(!more && batch.len() <= 1, "one token serves one waiter");
+        if more {
+            // Cannot happen today (see above); should a change ever break
+            // that, the rest still get their wake-ups.
+            batch.wake_after(st);
+            self.dispatch_after(self.state.lock());
+            return;
+        }
         batch.wake_after(st);
     }
 

@@ -789,11 +789,11 @@ impl RateLimiter {
         }
         // In the queue the timeout runs on the system clock (the thread
         // parks); holding the turn, slots are compared on the limiter's.
-        let queue_deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
-        let slot_deadline = timeout.and_then(|t| self.now().checked_add(t));
         if self.try_fast(n) {
             return Ok(());
         }
+        let queue_deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+        let slot_deadline = timeout.and_then(|t| self.now().checked_add(t));
         let node = pin!(WaitNode::new(()));
         {
             let now = self.now();

@@ -229,8 +229,14 @@ impl<F: Future> MaybeDone<F> {
 
     /// The output of a finished future.
     pub fn take_output(self: Pin<&mut Self>) -> F::Output {
-        // SAFETY: only a Done value (no future) is moved out.
+        // SAFETY: only a Done value (no future) is moved out: the variant
+        // is checked before anything is replaced, so a still pinned future
+        // is never moved.
         let this = unsafe { self.get_unchecked_mut() };
+        assert!(
+            matches!(this, MaybeDone::Done(_)),
+            "join!: output taken before the future finished"
+        );
         match std::mem::replace(this, MaybeDone::Gone) {
             MaybeDone::Done(v) => v,
             _ => unreachable!("join!: output taken before the future finished"),
