@@ -32,8 +32,9 @@ pub use corral_runtime::{
 /// [`CapacityLimiter`](sync::CapacityLimiter), [`RateLimiter`](sync::RateLimiter)),
 /// signals ([`Event`](sync::Event), [`Notify`](sync::Notify),
 /// [`Condition`](sync::Condition), [`Barrier`](sync::Barrier)),
-/// [`Queue`](sync::Queue), the [`oneshot`](sync::oneshot) and
-/// [`mpsc`](sync::mpsc) channels, and their guards, futures, errors and statistics.
+/// [`Queue`](sync::Queue), the channels ([`oneshot`](sync::oneshot),
+/// [`mpsc`](sync::mpsc), [`mpmc`](sync::mpmc), [`broadcast`](sync::broadcast),
+/// [`watch`](sync::watch)), and their guards, futures, errors and statistics.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
