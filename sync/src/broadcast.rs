@@ -180,15 +180,28 @@ impl<T> Shared<T> {
     }
 
     /// Values in the ring that some receiver has yet to read.
+    ///
+    /// The unread positions are a suffix of the ring: a receiver whose
+    /// cursor is at `p` is counted for every position from `p` (or its
+    /// subscription) up to the tail, so if `p` is unread, so is every
+    /// later one. A binary search finds where the suffix starts, in
+    /// O(log capacity) slot reads under the tail lock (a value stranded by
+    /// a panicking `Clone` can only make the answer larger).
     fn held(&self, tail: &Tail) -> usize {
-        let oldest = tail.pos.saturating_sub(self.cap);
-        for pos in oldest..tail.pos {
+        let unread = |pos: u64| {
             let slot = slot_lock::read(&self.buffer[self.index(pos)]);
-            if slot.pos == pos && slot.rem.load(Acquire) > 0 {
-                return (tail.pos - pos) as usize;
+            slot.pos == pos && slot.rem.load(Acquire) > 0
+        };
+        let (mut lo, mut hi) = (tail.pos.saturating_sub(self.cap), tail.pos);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if unread(mid) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
             }
         }
-        0
+        (tail.pos - lo) as usize
     }
 
     fn subscribe(this: &Arc<Self>) -> Receiver<T> {

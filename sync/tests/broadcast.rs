@@ -608,3 +608,34 @@ fn stress_sixteen_receivers_one_lagging() {
         });
     });
 }
+
+/// `Sender::len` counts the values some receiver has yet to read, with
+/// receivers subscribed at different times and at different cursors
+/// (the count is a binary search over the ring: check it against the
+/// slowest receiver's backlog, lap after lap).
+#[test]
+fn sender_len_is_the_slowest_receivers_backlog() {
+    let (tx, mut a) = broadcast::channel::<u32>(16);
+    let mut b = None;
+    let mut rng = 0x2545_f491_u32;
+    for round in 0..400u32 {
+        tx.send(round).unwrap();
+        if round == 37 {
+            b = Some(tx.subscribe());
+        }
+        rng ^= rng << 13;
+        rng ^= rng >> 17;
+        rng ^= rng << 5;
+        // `a` reads now and then (and lags); `b` reads most rounds.
+        if rng % 3 == 0 {
+            while a.try_recv().is_ok() {}
+        }
+        if let Some(b) = b.as_mut() {
+            if rng % 5 != 0 {
+                let _ = b.try_recv();
+            }
+        }
+        let backlog = a.len().max(b.as_ref().map_or(0, |b| b.len())).min(16);
+        assert_eq!(tx.len(), backlog, "round {round}");
+    }
+}
