@@ -406,8 +406,61 @@ fn join_returns_a_tuple_of_different_types_in_order() {
     }
 }
 
+/// With more than a handful of futures (per-future wakers), a wake
+/// re-polls only the future it was for.
 #[test]
-fn join_polls_only_the_woken_future() {
+fn join_of_many_polls_only_the_woken_future() {
+    let polls = [(); 10].map(|_| Arc::new(AtomicUsize::new(0)));
+    let mut txs = Vec::new();
+    let mut rxs = Vec::new();
+    for _ in 0..10 {
+        let (tx, rx) = oneshot::channel::<u8>();
+        txs.push(Some(tx));
+        rxs.push(Some(rx));
+    }
+    let p = polls.clone();
+    let mut r = rxs;
+    let mut j = Box::pin(async move {
+        corral::join!(
+            counted(&p[0], r[0].take().unwrap()),
+            counted(&p[1], r[1].take().unwrap()),
+            counted(&p[2], r[2].take().unwrap()),
+            counted(&p[3], r[3].take().unwrap()),
+            counted(&p[4], r[4].take().unwrap()),
+            counted(&p[5], r[5].take().unwrap()),
+            counted(&p[6], r[6].take().unwrap()),
+            counted(&p[7], r[7].take().unwrap()),
+            counted(&p[8], r[8].take().unwrap()),
+            counted(&p[9], r[9].take().unwrap()),
+        )
+    });
+    let mut poll = || {
+        j.as_mut()
+            .poll(&mut Context::from_waker(std::task::Waker::noop()))
+    };
+    assert!(poll().is_pending());
+    txs[1].take().unwrap().send(1).unwrap();
+    assert!(poll().is_pending());
+    let counts = || polls.iter().map(|p| p.load(SeqCst)).collect::<Vec<_>>();
+    assert_eq!(counts(), [1, 2, 1, 1, 1, 1, 1, 1, 1, 1]);
+    for (i, tx) in txs.iter_mut().enumerate() {
+        if let Some(tx) = tx.take() {
+            tx.send(i as u8).unwrap();
+        }
+    }
+    let Poll::Ready(out) = poll() else {
+        panic!("join not done")
+    };
+    assert_eq!(out.0, Ok(0));
+    assert_eq!(out.9, Ok(9));
+    assert_eq!(counts(), [2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
+}
+
+/// With a handful of futures (no per-future wakers, nothing allocated),
+/// a pass polls every unfinished future with the task's waker, and never
+/// a finished one again.
+#[test]
+fn join_of_a_few_polls_the_unfinished_ones_with_the_tasks_waker() {
     let polls = [(); 3].map(|_| Arc::new(AtomicUsize::new(0)));
     let (tx0, rx0) = oneshot::channel::<u8>();
     let (tx1, rx1) = oneshot::channel::<u8>();
@@ -423,14 +476,15 @@ fn join_polls_only_the_woken_future() {
     tx1.send(1).unwrap();
     assert!(poll().is_pending());
     let counts = || polls.iter().map(|p| p.load(SeqCst)).collect::<Vec<_>>();
-    assert_eq!(counts(), [1, 2, 1]);
+    assert_eq!(counts(), [2, 2, 2]);
     tx0.send(0).unwrap();
     tx2.send(2).unwrap();
     let Poll::Ready((a, b, c)) = poll() else {
         panic!("join not done")
     };
     assert_eq!((a, b, c), (Ok(0), Ok(1), Ok(2)));
-    assert_eq!(counts(), [2, 2, 2]);
+    // The finished one (1) was not polled again.
+    assert_eq!(counts(), [3, 2, 3]);
 }
 
 #[test]

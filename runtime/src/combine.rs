@@ -33,5 +33,5 @@ pub use race::{race, Race};
 
 #[doc(hidden)]
 pub mod __private {
-    pub use super::join::{JoinWake, MaybeDone};
+    pub use super::join::{JoinWake, JoinWaker, MaybeDone};
 }

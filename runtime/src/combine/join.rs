@@ -1,9 +1,12 @@
 //! `join!` and `try_join!`: a fixed set of futures of different types.
 //!
 //! The macros keep each future in a [`MaybeDone`] pinned on the caller's
-//! stack (`core::pin::pin!`, so the expansion has no `unsafe`) and give each
-//! its own waker from a [`JoinWake`] (the engine of `set.rs`): a poll of
-//! the join polls only the futures that were woken, each at most once.
+//! stack (`core::pin::pin!`, so the expansion has no `unsafe`). Up to
+//! [`DIRECT_MAX`] futures, a pass polls every unfinished one with the
+//! task's own waker (tokio's way: nothing is allocated, and re-polling a
+//! handful costs less than routing wakes); more, and each gets its own
+//! waker from a [`JoinWake`] (the engine of `set.rs`), so a pass polls only
+//! the futures that were woken, each at most once.
 
 use super::set::WakeSet;
 use std::fmt;
@@ -17,7 +20,9 @@ use std::task::{Context, Poll, Waker};
 ///
 /// Nothing is spawned: the futures run concurrently, not in parallel (to
 /// use several cores, join [`JoinHandle`](crate::task::JoinHandle)s of
-/// spawned tasks). Each future is polled only when it was woken. For a
+/// spawned tasks). Up to 8 futures, each pass polls every unfinished one
+/// with the task's waker and nothing is allocated; past 8, each future is
+/// polled only when it was woken. For a
 /// collection of futures of one type, use [`gather`](crate::combine::gather).
 /// Usable only inside `async` code.
 ///
@@ -53,8 +58,8 @@ macro_rules! join {
 ///
 /// On the first error the other futures are dropped (cancelled at their
 /// current await) before the macro returns, as tokio's `try_join!` does.
-/// Otherwise as [`join!`](crate::join): nothing is spawned, each future is
-/// polled only when woken, and it is usable only inside `async` code.
+/// Otherwise as [`join!`](crate::join): nothing is spawned, the futures are
+/// polled as there, and it is usable only inside `async` code.
 ///
 /// ```
 /// # corral::Runtime::new().unwrap().block_on(async {
@@ -97,7 +102,7 @@ macro_rules! __corral_join {
                 let ( $($skip,)* fut, .. ) = &mut futures;
                 let i: usize = 0usize $(+ $crate::__corral_join!(@one $skip))*;
                 if wake.take(i) {
-                    let w = wake.waker(i);
+                    let w = wake.waker(i, cx);
                     done &= fut.as_mut().poll_done(&mut ::core::task::Context::from_waker(&w));
                 } else {
                     done &= fut.is_done();
@@ -123,7 +128,7 @@ macro_rules! __corral_join {
                 let ( $($skip,)* fut, .. ) = &mut futures;
                 let i: usize = 0usize $(+ $crate::__corral_join!(@one $skip))*;
                 if wake.take(i) {
-                    let w = wake.waker(i);
+                    let w = wake.waker(i, cx);
                     match fut.as_mut().poll_try(&mut ::core::task::Context::from_waker(&w)) {
                         ::core::task::Poll::Ready(::core::result::Result::Ok(())) => {}
                         ::core::task::Poll::Ready(::core::result::Result::Err(e)) => {
@@ -148,44 +153,84 @@ macro_rules! __corral_join {
     (@one $t:tt) => { 1usize };
 }
 
+/// Up to this many futures, `join!` polls them all with the task's waker.
+pub const DIRECT_MAX: usize = 8;
+
 /// Per-future wakers for `join!` / `try_join!` (not public API).
 pub struct JoinWake {
-    set: WakeSet,
+    /// `None` up to [`DIRECT_MAX`] futures: no per-future wakers.
+    set: Option<WakeSet>,
+    /// Woken since the last pass (per-future mode only; empty otherwise).
     ready: Vec<bool>,
+}
+
+/// The waker a joined future is polled with: the task's own (few
+/// futures), or its own slot's.
+pub enum JoinWaker<'a> {
+    /// The task's waker, borrowed from its context.
+    Task(&'a Waker),
+    /// The future's slot waker, borrowed from the [`JoinWake`].
+    Slot(ManuallyDrop<Waker>),
+}
+
+impl std::ops::Deref for JoinWaker<'_> {
+    type Target = Waker;
+
+    fn deref(&self) -> &Waker {
+        match self {
+            JoinWaker::Task(w) => w,
+            JoinWaker::Slot(w) => w,
+        }
+    }
 }
 
 impl JoinWake {
     /// For `n` futures, all to be polled on the first pass.
     pub fn new(n: usize) -> JoinWake {
+        if n <= DIRECT_MAX {
+            return JoinWake {
+                set: None,
+                ready: Vec::new(),
+            };
+        }
         JoinWake {
-            set: WakeSet::new(n, true),
+            set: Some(WakeSet::new(n, true)),
             ready: vec![false; n],
         }
     }
 
     /// Starts a pass: marks the futures woken since the last one.
     pub fn begin(&mut self, cx: &Context<'_>) {
-        self.set.begin(cx);
-        while let Some(i) = self.set.next_ready() {
-            self.ready[i] = true;
+        if let Some(set) = &mut self.set {
+            set.begin(cx);
+            while let Some(i) = set.next_ready() {
+                self.ready[i] = true;
+            }
         }
     }
 
-    /// True (once) if future `i` is to be polled in this pass.
+    /// True (once) if future `i` is to be polled in this pass (always,
+    /// with few futures).
     pub fn take(&mut self, i: usize) -> bool {
-        std::mem::replace(&mut self.ready[i], false)
+        match self.set {
+            None => true,
+            Some(_) => std::mem::replace(&mut self.ready[i], false),
+        }
     }
 
-    /// Future `i`'s waker, borrowed from `self`.
-    pub fn waker(&self, i: usize) -> ManuallyDrop<Waker> {
-        self.set.waker(i)
+    /// The waker to poll future `i` with.
+    pub fn waker<'a>(&'a self, i: usize, cx: &'a Context<'_>) -> JoinWaker<'a> {
+        match &self.set {
+            None => JoinWaker::Task(cx.waker()),
+            Some(set) => JoinWaker::Slot(set.waker(i)),
+        }
     }
 }
 
 impl fmt::Debug for JoinWake {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinWake")
-            .field("futures", &self.ready.len())
+            .field("per_future_wakers", &self.set.is_some())
             .finish()
     }
 }
