@@ -49,7 +49,7 @@
 //!   rule); a slot granted to it passes on.
 //! - **Closing.** [`Sender::close`] or [`Receiver::close`] (async-channel
 //!   lets either side close): later sends fail with their value; receivers
-//!   drain what is buffered, then get [`RecvError`](error::RecvError).
+//!   drain what is buffered, then get [`RecvError`].
 //!   Dropping every sender ends the channel the same way; dropping every
 //!   receiver closes it and drops what was buffered.
 //! - **Capacity 0** is refused ([`bounded`] panics, [`try_bounded`] is a
