@@ -836,3 +836,47 @@ fn slots_freed_by_join_next_are_reused_and_join_keeps_spawn_order() {
         });
     });
 }
+
+#[test]
+fn cancel_at_cancels_at_the_instant_and_replaces_cancel_after() {
+    on_both("cancel_at", |rt| {
+        rt.block_on(async {
+            // A deadline in the future: the group is cancelled at it.
+            let deadline = corral::time::Instant::now() + Duration::from_millis(50);
+            let mut group = TaskGroup::<(), ()>::new();
+            group.cancel_after(Duration::from_secs(3600));
+            group.cancel_at(deadline); // replaces the hour
+            assert_eq!(group.deadline(), Some(deadline));
+            group.spawn(async {
+                corral::time::sleep(Duration::from_secs(60)).await;
+                Ok(())
+            });
+            let err = group.join().await.unwrap_err();
+            assert!(err.is_timeout());
+            assert_eq!(err.cancelled(), 1);
+            assert!(corral::time::Instant::now() >= deadline);
+            assert_eq!(group.deadline(), None);
+
+            // A deadline already past: cancelled at once.
+            let mut group = TaskGroup::<(), ()>::new();
+            group.cancel_at(corral::time::Instant::now() - Duration::from_millis(1));
+            group.spawn(async {
+                corral::time::sleep(Duration::from_secs(60)).await;
+                Ok(())
+            });
+            let t0 = Instant::now();
+            assert!(group.join().await.unwrap_err().is_timeout());
+            assert!(t0.elapsed() < Duration::from_secs(30));
+
+            // cancel_after replaces cancel_at, and a far deadline is no deadline.
+            let mut group = TaskGroup::<u8, ()>::new();
+            group.cancel_at(corral::time::Instant::now());
+            group.cancel_after(Duration::MAX);
+            group.spawn(async {
+                corral::time::sleep(Duration::from_millis(20)).await;
+                Ok(7)
+            });
+            assert_eq!(group.join().await.unwrap(), vec![7]);
+        });
+    });
+}

@@ -34,7 +34,7 @@ use std::time::Duration;
 ///   inside a child registers with this group, which waits for it too.
 /// - Cancelling the group ([`cancel`](Self::cancel), its
 ///   [`token`](Self::token), a failure, or the deadline set with
-///   [`cancel_after`](Self::cancel_after)) aborts every child: each stops
+///   [`cancel_after`](Self::cancel_after) or [`cancel_at`](Self::cancel_at)) aborts every child: each stops
 ///   at its next await (a sleep, an I/O wait, a lock or queue wait) and
 ///   runs its destructors, and groups opened inside the children are
 ///   cancelled in turn.
@@ -110,8 +110,9 @@ use std::time::Duration;
 /// ```
 pub struct TaskGroup<T, E> {
     shared: Arc<Shared<T, E>>,
-    /// The deadline timer of `cancel_after`, if any.
-    timer: Option<AbortHandle>,
+    /// The deadline timer of `cancel_at` / `cancel_after`, if any, and its
+    /// deadline.
+    timer: Option<(AbortHandle, crate::time::Instant)>,
 }
 
 /// The owner's state the group's token hook also needs (to abort).
@@ -419,9 +420,42 @@ where
     /// ```
     #[track_caller]
     pub fn cancel_after(&mut self, duration: Duration) {
+        // Saturating: `Duration::MAX` means never.
+        self.cancel_at(crate::time::current_time().saturating_add(duration));
+    }
+
+    /// Cancels the group at `deadline` (trio's `cancel_scope.deadline`, an
+    /// instant rather than a duration): as
+    /// [`cancel_after`](Self::cancel_after), which it replaces (and is
+    /// replaced by). A deadline already past cancels the group at once
+    /// (on the timer's next turn); `join` then reports
+    /// [`GroupError::is_timeout`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime, as [`corral::spawn`](crate::spawn).
+    ///
+    /// ```
+    /// use corral::time::Instant;
+    /// use std::time::Duration;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let deadline = Instant::now() + Duration::from_millis(20);
+    /// let mut group = corral::task::TaskGroup::<(), ()>::new();
+    /// group.cancel_at(deadline);
+    /// assert_eq!(group.deadline(), Some(deadline));
+    /// group.spawn(async {
+    ///     corral::time::sleep(Duration::from_secs(60)).await;
+    ///     Ok(())
+    /// });
+    /// assert!(group.join().await.unwrap_err().is_timeout());
+    /// assert!(Instant::now() >= deadline);
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn cancel_at(&mut self, deadline: crate::time::Instant) {
         let core = Arc::downgrade(&self.shared.core);
         let timer = crate::task::spawn_named("corral::TaskGroup deadline", async move {
-            crate::time::sleep(duration).await;
+            crate::time::sleep_until(deadline).await;
             if let Some(core) = core.upgrade() {
                 if !core.token.is_cancelled() {
                     core.timed_out.store(true, Ordering::Release);
@@ -429,9 +463,28 @@ where
                 }
             }
         });
-        if let Some(old) = self.timer.replace(timer.abort_handle()) {
+        if let Some((old, _)) = self.timer.replace((timer.abort_handle(), deadline)) {
             old.abort();
         }
+    }
+
+    /// The deadline set with [`cancel_at`](Self::cancel_at) or
+    /// [`cancel_after`](Self::cancel_after), until `join` returns (which
+    /// clears it).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let mut group = corral::task::TaskGroup::<(), ()>::new();
+    /// assert_eq!(group.deadline(), None);
+    /// group.cancel_after(Duration::from_secs(5));
+    /// assert!(group.deadline().is_some());
+    /// group.join().await.unwrap();
+    /// assert_eq!(group.deadline(), None);
+    /// # });
+    /// ```
+    pub fn deadline(&self) -> Option<crate::time::Instant> {
+        self.timer.as_ref().map(|(_, at)| *at)
     }
 
     /// Children spawned and not yet returned by `join` / `join_next`
@@ -510,7 +563,7 @@ where
             (std::mem::take(&mut slots.handles), reused, reaped)
         };
         core.clear_done();
-        if let Some(timer) = self.timer.take() {
+        if let Some((timer, _)) = self.timer.take() {
             timer.abort();
         }
         if reused {
@@ -796,7 +849,7 @@ impl<T, E> Drop for TaskGroup<T, E> {
     /// them; a group opened inside another group's child is waited for by
     /// that group's `join`.)
     fn drop(&mut self) {
-        if let Some(timer) = self.timer.take() {
+        if let Some((timer, _)) = self.timer.take() {
             timer.abort();
         }
         let slots = self.shared.slots.lock();
