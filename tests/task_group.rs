@@ -880,3 +880,23 @@ fn cancel_at_cancels_at_the_instant_and_replaces_cancel_after() {
         });
     });
 }
+
+#[test]
+fn join_keeps_spawn_order_when_every_freed_slot_was_reused() {
+    on_both("slot_reuse_all", |rt| {
+        rt.block_on(async {
+            let mut group = TaskGroup::<u32, ()>::new();
+            group.spawn(async { Ok(0) });
+            for i in 1..3 {
+                group.spawn(async move {
+                    corral::time::sleep(Duration::from_millis(40)).await;
+                    Ok(i)
+                });
+            }
+            assert_eq!(group.join_next().await.unwrap().unwrap(), 0);
+            group.spawn(async { Ok(3) }); // takes slot 0: no free slot left
+            assert_eq!(group.retained(), 3);
+            assert_eq!(group.join().await.unwrap(), vec![1, 2, 3]);
+        });
+    });
+}

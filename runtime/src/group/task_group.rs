@@ -126,10 +126,12 @@ struct Slots<T, E> {
     /// child's, told to `Core` when its future is gone); `None` once
     /// `join_next` returned it or it was reaped, and then in `free`.
     handles: Vec<Option<JoinHandle<Outcome<T, E>>>>,
-    /// Free indexes of `handles`, reused before it grows. While empty,
-    /// `handles` is in spawn order; `join` sorts by task id otherwise
-    /// (ids grow in spawn order).
+    /// Free indexes of `handles`, reused before it grows.
     free: Vec<usize>,
+    /// A free index was reused since the last `join`: `handles` is no
+    /// longer in spawn order, and `join` sorts it by task id (ids grow in
+    /// spawn order).
+    reused: bool,
     /// Children of a `()` group that returned `Ok(())` and were dropped
     /// (reaped) without being returned: each is one `()` for `join`, and
     /// comes first in `join_next`'s completion order.
@@ -183,6 +185,7 @@ where
             slots: Mutex::new(Slots {
                 handles: Vec::new(),
                 free: Vec::new(),
+                reused: false,
                 reaped: 0,
                 len: 0,
             }),
@@ -259,7 +262,10 @@ where
             reap(core, &mut slots);
         }
         let index = match slots.free.pop() {
-            Some(index) => index,
+            Some(index) => {
+                slots.reused = true;
+                index
+            }
             None => {
                 slots.handles.push(None);
                 slots.handles.len() - 1
@@ -557,7 +563,7 @@ where
         let (mut handles, reused, reaped) = {
             let mut slots = self.shared.slots.lock();
             slots.len = 0;
-            let reused = !slots.free.is_empty() || slots.reaped > 0;
+            let reused = std::mem::take(&mut slots.reused);
             slots.free.clear();
             let reaped = std::mem::take(&mut slots.reaped);
             (std::mem::take(&mut slots.handles), reused, reaped)
