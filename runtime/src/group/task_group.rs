@@ -261,16 +261,9 @@ where
             // first (amortized: once per doubling).
             reap(core, &mut slots);
         }
-        let index = match slots.free.pop() {
-            Some(index) => {
-                slots.reused = true;
-                index
-            }
-            None => {
-                slots.handles.push(None);
-                slots.handles.len() - 1
-            }
-        };
+        // A free slot if there is one (taken below), else a new one.
+        let reuse = slots.free.last().copied();
+        let index = reuse.unwrap_or(slots.handles.len());
         core.add_child();
         let child = Child::new(future, report, core.clone(), index);
         let handle = crate::handle::spawn_inner(child, name, at);
@@ -280,7 +273,13 @@ where
             handle.abort();
         }
         let id = handle.id();
-        slots.handles[index] = Some(handle);
+        if reuse.is_some() {
+            slots.free.pop();
+            slots.reused = true;
+            slots.handles[index] = Some(handle);
+        } else {
+            slots.handles.push(Some(handle));
+        }
         slots.len += 1;
         id
     }
