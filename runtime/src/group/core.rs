@@ -276,14 +276,19 @@ pub(crate) struct Child<F, R: Cancel> {
 
 struct Guard {
     core: Arc<Core>,
+    /// The child's index, with [`OK`] set once it returned `Ok` and its
+    /// output is the group's (a flag in the index's top bit, so that every
+    /// child's task is no bigger for it).
     index: usize,
-    /// The child returned `Ok` and its output is the group's.
-    ok: bool,
 }
+
+/// The top bit of `Guard::index`: the child returned `Ok`. Indexes are
+/// slots of a `Vec` of pointers, far below it.
+const OK: usize = 1 << (usize::BITS - 1);
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.core.child_gone(self.index, self.ok);
+        self.core.child_gone(self.index & !OK, self.index & OK != 0);
     }
 }
 
@@ -292,11 +297,7 @@ impl<F, R: Cancel> Child<F, R> {
         Child {
             future: Some(future),
             report,
-            guard: Guard {
-                core,
-                index,
-                ok: false,
-            },
+            guard: Guard { core, index },
         }
     }
 }
@@ -340,7 +341,7 @@ where
                 } else {
                     return Poll::Ready(match this.report.finish(End::Ok) {
                         Some(_) => {
-                            this.guard.ok = true;
+                            this.guard.index |= OK;
                             Outcome::Ok(v)
                         }
                         None => {
