@@ -20,6 +20,11 @@
 //!    failed and how many were cancelled.
 //! 5. Cancelling the server's group stops the accept loop and every
 //!    connection it serves; `join` returns once they are all gone.
+//!
+//! The site serves each connection in a child of a long-lived
+//! `TaskGroup<(), io::Error>`, the server pattern of trio and AnyIO: a
+//! group of `()` children drops each one as it ends with `Ok(())`, so it
+//! holds only the live connections, however many it has served.
 
 use corral::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use corral::net::{TcpListener, TcpStream};
@@ -132,10 +137,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 async fn serve(ready: Ready<SocketAddr>) -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     ready.started(listener.local_addr()?);
+    // One child per connection for as long as the site runs. Its children
+    // return `()`, so the group reaps each as it ends: nothing to join,
+    // and it holds only the live connections (`connections.retained()`).
     let connections = TaskGroup::<(), io::Error>::new();
     loop {
         let (stream, _) = listener.accept().await?;
-        connections.spawn(answer(stream));
+        connections.spawn(async move {
+            // A client that hung up (the crawl gives up on slow pages) is
+            // that connection's problem: a failed child would cancel every
+            // other connection, as in a nursery.
+            let _ = answer(stream).await;
+            Ok(())
+        });
     }
 }
 

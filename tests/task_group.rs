@@ -698,3 +698,205 @@ fn dropping_join_or_join_next_midway_loses_no_result() {
         });
     });
 }
+
+// ---- try_join_next, long-lived groups ----------------------------------------
+
+#[test]
+fn try_join_next_returns_finished_children_only() {
+    on_both("try_join_next", |rt| {
+        rt.block_on(async {
+            let mut group = TaskGroup::<u32, &'static str>::new();
+            assert!(group.try_join_next().is_none(), "empty group");
+            let (tx, rx) = corral::sync::oneshot::channel::<()>();
+            group.spawn(async move {
+                let _ = rx.await;
+                Ok(2)
+            });
+            group.spawn(async { Ok(1) });
+            // Wait (without joining) until the quick child has finished.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let first = loop {
+                if let Some(r) = group.try_join_next() {
+                    break r;
+                }
+                assert!(Instant::now() < deadline, "the quick child never showed up");
+                corral::time::sleep(Duration::from_millis(1)).await;
+            };
+            assert_eq!(first.unwrap(), 1);
+            assert_eq!(group.len(), 1);
+            assert!(
+                group.try_join_next().is_none(),
+                "the running child is not returned"
+            );
+            tx.send(()).unwrap();
+            assert_eq!(group.join_next().await.unwrap().unwrap(), 2);
+            assert!(group.try_join_next().is_none());
+
+            // A failure cancels the siblings; both come back as from join_next.
+            group.spawn_named("sleeper", async {
+                corral::time::sleep(Duration::from_secs(60)).await;
+                Ok(0)
+            });
+            group.spawn_named("failer", async { Err("boom") });
+            let mut seen = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while seen.len() < 2 && Instant::now() < deadline {
+                match group.try_join_next() {
+                    Some(Err(e)) => seen.push((e.name().map(str::to_owned), format!("{:?}", e.kind()))),
+                    Some(Ok(v)) => panic!("unexpected value {v}"),
+                    None => corral::time::sleep(Duration::from_millis(1)).await,
+                }
+            }
+            assert_eq!(seen.len(), 2, "{seen:?}");
+            // The sleeper may be gone before the failer's task is.
+            seen.sort();
+            assert_eq!(seen[0].0.as_deref(), Some("failer"));
+            assert!(seen[0].1.contains("Failed"), "{seen:?}");
+            assert_eq!(seen[1].0.as_deref(), Some("sleeper"));
+            assert!(seen[1].1.contains("Cancelled"), "{seen:?}");
+            assert!(group.is_empty());
+            assert!(group.try_join_next().is_none());
+        });
+    });
+}
+
+#[test]
+fn a_unit_group_of_100k_sequential_children_stays_bounded() {
+    on_both("reap_100k", |rt| {
+        rt.block_on(async {
+            let group = TaskGroup::<(), ()>::new();
+            let finished = Arc::new(AtomicUsize::new(0));
+            let mut most = 0;
+            for i in 0..100_000 {
+                let done = finished.clone();
+                group.spawn(async move {
+                    done.fetch_add(1, SeqCst);
+                    Ok(())
+                });
+                while finished.load(SeqCst) <= i {
+                    corral::yield_now().await;
+                }
+                most = most.max(group.retained());
+            }
+            assert!(most <= 64, "the group held {most} slots for one child at a time");
+            // Nothing was lost: join still counts every child.
+            let mut group = group;
+            assert_eq!(group.len(), 100_000);
+            assert_eq!(group.join().await.unwrap().len(), 100_000);
+            assert_eq!(group.retained(), 0);
+        });
+    });
+}
+
+#[test]
+fn reaped_unit_children_still_come_back_from_join_next_in_completion_order() {
+    on_both("reap_join_next", |rt| {
+        rt.block_on(async {
+            let mut group = TaskGroup::<(), &'static str>::new();
+            // Two batches, each finished before the next is spawned: the
+            // second reuses the slots of the first (reaped as the slab
+            // would grow).
+            for _ in 0..2 {
+                for _ in 0..100 {
+                    group.spawn(async { Ok(()) });
+                }
+                corral::time::sleep(Duration::from_millis(30)).await;
+            }
+            group.spawn(async { Err("late") });
+            corral::time::sleep(Duration::from_millis(30)).await;
+            assert!(group.retained() < 201, "{}", group.retained());
+            assert_eq!(group.len(), 201);
+            for _ in 0..200 {
+                group.join_next().await.unwrap().unwrap();
+            }
+            let err = group.join_next().await.unwrap().unwrap_err();
+            assert!(matches!(err.kind(), ChildErrorKind::Failed("late")));
+            assert!(group.join_next().await.is_none());
+            assert!(group.is_empty());
+        });
+    });
+}
+
+#[test]
+fn slots_freed_by_join_next_are_reused_and_join_keeps_spawn_order() {
+    on_both("slot_reuse", |rt| {
+        rt.block_on(async {
+            let mut group = TaskGroup::<u32, ()>::new();
+            group.spawn(async {
+                corral::time::sleep(Duration::from_millis(40)).await;
+                Ok(0)
+            });
+            group.spawn(async { Ok(1) });
+            assert_eq!(group.join_next().await.unwrap().unwrap(), 1);
+            for i in 2..6 {
+                group.spawn(async move { Ok(i) }); // the first reuses slot 1
+            }
+            assert_eq!(group.retained(), 5);
+            assert_eq!(group.join().await.unwrap(), vec![0, 2, 3, 4, 5]);
+        });
+    });
+}
+
+#[test]
+fn cancel_at_cancels_at_the_instant_and_replaces_cancel_after() {
+    on_both("cancel_at", |rt| {
+        rt.block_on(async {
+            // A deadline in the future: the group is cancelled at it.
+            let deadline = corral::time::Instant::now() + Duration::from_millis(50);
+            let mut group = TaskGroup::<(), ()>::new();
+            group.cancel_after(Duration::from_secs(3600));
+            group.cancel_at(deadline); // replaces the hour
+            assert_eq!(group.deadline(), Some(deadline));
+            group.spawn(async {
+                corral::time::sleep(Duration::from_secs(60)).await;
+                Ok(())
+            });
+            let err = group.join().await.unwrap_err();
+            assert!(err.is_timeout());
+            assert_eq!(err.cancelled(), 1);
+            assert!(corral::time::Instant::now() >= deadline);
+            assert_eq!(group.deadline(), None);
+
+            // A deadline already past: cancelled at once.
+            let mut group = TaskGroup::<(), ()>::new();
+            group.cancel_at(corral::time::Instant::now() - Duration::from_millis(1));
+            group.spawn(async {
+                corral::time::sleep(Duration::from_secs(60)).await;
+                Ok(())
+            });
+            let t0 = Instant::now();
+            assert!(group.join().await.unwrap_err().is_timeout());
+            assert!(t0.elapsed() < Duration::from_secs(30));
+
+            // cancel_after replaces cancel_at, and a far deadline is no deadline.
+            let mut group = TaskGroup::<u8, ()>::new();
+            group.cancel_at(corral::time::Instant::now());
+            group.cancel_after(Duration::MAX);
+            group.spawn(async {
+                corral::time::sleep(Duration::from_millis(20)).await;
+                Ok(7)
+            });
+            assert_eq!(group.join().await.unwrap(), vec![7]);
+        });
+    });
+}
+
+#[test]
+fn join_keeps_spawn_order_when_every_freed_slot_was_reused() {
+    on_both("slot_reuse_all", |rt| {
+        rt.block_on(async {
+            let mut group = TaskGroup::<u32, ()>::new();
+            group.spawn(async { Ok(0) });
+            for i in 1..3 {
+                group.spawn(async move {
+                    corral::time::sleep(Duration::from_millis(40)).await;
+                    Ok(i)
+                });
+            }
+            assert_eq!(group.join_next().await.unwrap().unwrap(), 0);
+            group.spawn(async { Ok(3) }); // takes slot 0: no free slot left
+            assert_eq!(group.retained(), 3);
+            assert_eq!(group.join().await.unwrap(), vec![1, 2, 3]);
+        });
+    });
+}

@@ -15,10 +15,14 @@
 //!
 //! The protocol (see `docs/structured-concurrency.md`): a child is an
 //! ordinary runtime task whose future is `Child<F>`. The group keeps the
-//! children's join handles (in spawn order) under a lock, so that
+//! children's join handles under a lock, so that
 //! cancelling, from any thread, aborts them all; its token's hook does
 //! that. A child's `Err` or panic takes the next failure number and
-//! cancels the token. `join` waits until the `Core`'s count of live
+//! cancels the token. The handles live in a slab whose index each child
+//! reports (with whether it ended `Ok`) to the `Core`'s completion queue
+//! when its future is gone; a `()` group drops the `Ok` ones at the front
+//! of that queue when its slab would grow, and only counts them. `join`
+//! waits until the `Core`'s count of live
 //! children and live nested groups is zero, then reads every output. A
 //! group created while a child of another group is being polled (found
 //! through a thread-local the wrapper sets around the poll) is a nested

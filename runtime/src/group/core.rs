@@ -47,8 +47,9 @@ pub(crate) struct Core {
 
 struct CoreShared {
     /// Indexes of the children whose futures are gone, in that order (for
-    /// `join_next`).
-    done: std::collections::VecDeque<usize>,
+    /// `join_next`), each with whether the child returned `Ok` (so that a
+    /// group of `()` children can drop it without reading its output).
+    done: std::collections::VecDeque<(usize, bool)>,
     /// The task waiting in `join` / `join_next`.
     joiner: Option<Waker>,
     /// The joiner wants every completion (`join_next`), not only the last
@@ -107,10 +108,10 @@ impl Core {
         self.outstanding.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A child's future (index `index`) is gone.
-    fn child_gone(&self, index: usize) {
+    /// A child's future (index `index`) is gone; `ok`: it returned `Ok`.
+    fn child_gone(&self, index: usize, ok: bool) {
         let mut shared = self.shared.lock();
-        shared.done.push_back(index);
+        shared.done.push_back((index, ok));
         let left = self.outstanding.fetch_sub(1, Ordering::AcqRel) - 1;
         let waker = if left == 0 || shared.want_each {
             shared.joiner.take()
@@ -154,7 +155,7 @@ impl Core {
     /// It stays first in line until [`pop_done`](Self::pop_done).
     pub(crate) fn poll_done(&self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
         let mut shared = self.shared.lock();
-        if let Some(&i) = shared.done.front() {
+        if let Some(&(i, _)) = shared.done.front() {
             return Poll::Ready(Some(i));
         }
         if self.outstanding.load(Ordering::Acquire) == 0 {
@@ -163,6 +164,23 @@ impl Core {
         shared.want_each = true;
         set_waker(&mut shared.joiner, cx);
         Poll::Pending
+    }
+
+    /// The index of the next child whose future is gone, if any (as
+    /// `poll_done`, without waiting).
+    pub(crate) fn peek_done(&self) -> Option<usize> {
+        self.shared.lock().done.front().map(|&(i, _)| i)
+    }
+
+    /// Takes the indexes at the front of the completion order whose
+    /// children returned `Ok`, stopping at the first that did not (or at
+    /// the end), and passes each to `f`.
+    pub(crate) fn pop_ok_done(&self, mut f: impl FnMut(usize)) {
+        let mut shared = self.shared.lock();
+        while let Some(&(i, true)) = shared.done.front() {
+            shared.done.pop_front();
+            f(i);
+        }
     }
 
     /// Removes the index `poll_done` returned.
@@ -258,12 +276,19 @@ pub(crate) struct Child<F, R: Cancel> {
 
 struct Guard {
     core: Arc<Core>,
+    /// The child's index, with [`OK`] set once it returned `Ok` and its
+    /// output is the group's (a flag in the index's top bit, so that every
+    /// child's task is no bigger for it).
     index: usize,
 }
 
+/// The top bit of `Guard::index`: the child returned `Ok`. Indexes are
+/// slots of a `Vec` of pointers, far below it.
+const OK: usize = 1 << (usize::BITS - 1);
+
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.core.child_gone(self.index);
+        self.core.child_gone(self.index & !OK, self.index & OK != 0);
     }
 }
 
@@ -315,7 +340,10 @@ where
                     End::Panicked(PanicPayload::new(payload))
                 } else {
                     return Poll::Ready(match this.report.finish(End::Ok) {
-                        Some(_) => Outcome::Ok(v),
+                        Some(_) => {
+                            this.guard.index |= OK;
+                            Outcome::Ok(v)
+                        }
                         None => {
                             drop(v);
                             Outcome::HandedOff

@@ -34,15 +34,16 @@ use std::time::Duration;
 ///   inside a child registers with this group, which waits for it too.
 /// - Cancelling the group ([`cancel`](Self::cancel), its
 ///   [`token`](Self::token), a failure, or the deadline set with
-///   [`cancel_after`](Self::cancel_after)) aborts every child: each stops
+///   [`cancel_after`](Self::cancel_after) or [`cancel_at`](Self::cancel_at)) aborts every child: each stops
 ///   at its next await (a sleep, an I/O wait, a lock or queue wait) and
 ///   runs its destructors, and groups opened inside the children are
 ///   cancelled in turn.
 /// - Dropping the group before `join` cancels its children: no child can
 ///   outlive the group unnoticed.
-/// - A finished child's result stays in the group until `join` or
-///   `join_next` takes it (as in a `JoinSet`): a long-lived group with
-///   many short children should take them with `join_next` as they end.
+/// - A finished child's result stays in the group until `join`,
+///   `join_next` or [`try_join_next`](Self::try_join_next) takes it (as in
+///   a `JoinSet`), except in a group of `()` children, which reaps those
+///   that returned `Ok(())` on its own (see below).
 /// - A child reaches its group's token with
 ///   [`current_token`](crate::group::task::current_token) (or a clone of
 ///   [`token`](Self::token) moved into it).
@@ -64,6 +65,35 @@ use std::time::Duration;
 /// # });
 /// ```
 ///
+/// # Long-lived groups
+///
+/// A group of `()` children (`TaskGroup<(), E>`) never accumulates
+/// finished children, like a trio nursery: when `spawn` would grow the
+/// group's slot table, it first drops the children that ended with
+/// `Ok(())` (their tasks are freed; the group only counts them, so `join`
+/// and `join_next` still return one `()` each, in order). A server's
+/// accept loop can spawn a handler per connection forever and hold a few
+/// slots per live connection ([`retained`](Self::retained)). A group whose
+/// children return values keeps them until they are taken: drain it with
+/// `join_next` or `try_join_next` as it goes.
+///
+/// ```
+/// # corral::Runtime::new().unwrap().block_on(async {
+/// let connections = corral::task::TaskGroup::<(), std::io::Error>::new();
+/// for _ in 0..10_000 {
+///     // accept(), then a handler (that here ends before the next accept):
+///     let (done, ended) = corral::sync::oneshot::channel();
+///     connections.spawn(async move {
+///         let _ = done.send(());
+///         Ok(())
+///     });
+///     ended.await.unwrap();
+/// }
+/// assert!(connections.retained() < 100);
+/// assert_eq!(connections.len(), 10_000); // still counted for join / join_next
+/// # });
+/// ```
+///
 /// A failing child cancels the others:
 ///
 /// ```
@@ -80,8 +110,9 @@ use std::time::Duration;
 /// ```
 pub struct TaskGroup<T, E> {
     shared: Arc<Shared<T, E>>,
-    /// The deadline timer of `cancel_after`, if any.
-    timer: Option<AbortHandle>,
+    /// The deadline timer of `cancel_at` / `cancel_after`, if any, and its
+    /// deadline.
+    timer: Option<(AbortHandle, crate::time::Instant)>,
 }
 
 /// The owner's state the group's token hook also needs (to abort).
@@ -91,10 +122,21 @@ struct Shared<T, E> {
 }
 
 struct Slots<T, E> {
-    /// One per child since the last `join`, in spawn order; `None` once
-    /// `join_next` returned it.
+    /// One per child since the last `join` (a slab: the index is the
+    /// child's, told to `Core` when its future is gone); `None` once
+    /// `join_next` returned it or it was reaped, and then in `free`.
     handles: Vec<Option<JoinHandle<Outcome<T, E>>>>,
-    /// How many are still `Some`.
+    /// Free indexes of `handles`, reused before it grows.
+    free: Vec<usize>,
+    /// A free index was reused since the last `join`: `handles` is no
+    /// longer in spawn order, and `join` sorts it by task id (ids grow in
+    /// spawn order).
+    reused: bool,
+    /// Children of a `()` group that returned `Ok(())` and were dropped
+    /// (reaped) without being returned: each is one `()` for `join`, and
+    /// comes first in `join_next`'s completion order.
+    reaped: usize,
+    /// Children not yet returned: the `Some` handles plus `reaped`.
     len: usize,
 }
 
@@ -142,6 +184,9 @@ where
             core,
             slots: Mutex::new(Slots {
                 handles: Vec::new(),
+                free: Vec::new(),
+                reused: false,
+                reaped: 0,
                 len: 0,
             }),
         });
@@ -211,7 +256,14 @@ where
     {
         let core = &self.shared.core;
         let mut slots = self.shared.slots.lock();
-        let index = slots.handles.len();
+        if is_unit::<T>() && slots.free.is_empty() && slots.handles.len() == slots.handles.capacity() {
+            // About to grow: drop the `()` children that ended well
+            // first (amortized: once per doubling).
+            reap(core, &mut slots);
+        }
+        // A free slot if there is one (taken below), else a new one.
+        let reuse = slots.free.last().copied();
+        let index = reuse.unwrap_or(slots.handles.len());
         core.add_child();
         let child = Child::new(future, report, core.clone(), index);
         let handle = crate::handle::spawn_inner(child, name, at);
@@ -221,7 +273,13 @@ where
             handle.abort();
         }
         let id = handle.id();
-        slots.handles.push(Some(handle));
+        if reuse.is_some() {
+            slots.free.pop();
+            slots.reused = true;
+            slots.handles[index] = Some(handle);
+        } else {
+            slots.handles.push(Some(handle));
+        }
         slots.len += 1;
         id
     }
@@ -367,9 +425,42 @@ where
     /// ```
     #[track_caller]
     pub fn cancel_after(&mut self, duration: Duration) {
+        // Saturating: `Duration::MAX` means never.
+        self.cancel_at(crate::time::current_time().saturating_add(duration));
+    }
+
+    /// Cancels the group at `deadline` (trio's `cancel_scope.deadline`, an
+    /// instant rather than a duration): as
+    /// [`cancel_after`](Self::cancel_after), which it replaces (and is
+    /// replaced by). A deadline already past cancels the group at once
+    /// (on the timer's next turn); `join` then reports
+    /// [`GroupError::is_timeout`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime, as [`corral::spawn`](crate::spawn).
+    ///
+    /// ```
+    /// use corral::time::Instant;
+    /// use std::time::Duration;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let deadline = Instant::now() + Duration::from_millis(20);
+    /// let mut group = corral::task::TaskGroup::<(), ()>::new();
+    /// group.cancel_at(deadline);
+    /// assert_eq!(group.deadline(), Some(deadline));
+    /// group.spawn(async {
+    ///     corral::time::sleep(Duration::from_secs(60)).await;
+    ///     Ok(())
+    /// });
+    /// assert!(group.join().await.unwrap_err().is_timeout());
+    /// assert!(Instant::now() >= deadline);
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn cancel_at(&mut self, deadline: crate::time::Instant) {
         let core = Arc::downgrade(&self.shared.core);
         let timer = crate::task::spawn_named("corral::TaskGroup deadline", async move {
-            crate::time::sleep(duration).await;
+            crate::time::sleep_until(deadline).await;
             if let Some(core) = core.upgrade() {
                 if !core.token.is_cancelled() {
                     core.timed_out.store(true, Ordering::Release);
@@ -377,9 +468,28 @@ where
                 }
             }
         });
-        if let Some(old) = self.timer.replace(timer.abort_handle()) {
+        if let Some((old, _)) = self.timer.replace((timer.abort_handle(), deadline)) {
             old.abort();
         }
+    }
+
+    /// The deadline set with [`cancel_at`](Self::cancel_at) or
+    /// [`cancel_after`](Self::cancel_after), until `join` returns (which
+    /// clears it).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let mut group = corral::task::TaskGroup::<(), ()>::new();
+    /// assert_eq!(group.deadline(), None);
+    /// group.cancel_after(Duration::from_secs(5));
+    /// assert!(group.deadline().is_some());
+    /// group.join().await.unwrap();
+    /// assert_eq!(group.deadline(), None);
+    /// # });
+    /// ```
+    pub fn deadline(&self) -> Option<crate::time::Instant> {
+        self.timer.as_ref().map(|(_, at)| *at)
     }
 
     /// Children spawned and not yet returned by `join` / `join_next`
@@ -449,16 +559,25 @@ where
             Poll::Ready(())
         })
         .await;
-        let handles = {
+        let (mut handles, reused, reaped) = {
             let mut slots = self.shared.slots.lock();
             slots.len = 0;
-            std::mem::take(&mut slots.handles)
+            let reused = std::mem::take(&mut slots.reused);
+            slots.free.clear();
+            let reaped = std::mem::take(&mut slots.reaped);
+            (std::mem::take(&mut slots.handles), reused, reaped)
         };
         core.clear_done();
-        if let Some(timer) = self.timer.take() {
+        if let Some((timer, _)) = self.timer.take() {
             timer.abort();
         }
-        let mut values = Vec::with_capacity(handles.len());
+        if reused {
+            // Slots were reused: back to spawn order.
+            handles.sort_by_key(|h| h.as_ref().map(|h| h.id()));
+        }
+        let mut values = Vec::with_capacity(handles.len() + reaped);
+        // Reaped children returned `Ok(())`: `T` is `()`.
+        values.extend((0..reaped).filter_map(|_| unit::<T>()));
         let mut failures = Vec::new();
         let mut cancelled = 0;
         for handle in handles.into_iter().flatten() {
@@ -529,6 +648,10 @@ where
         let shared = &self.shared;
         let handle = poll_fn(|cx| {
             let coop = std::task::ready!(crate::coop::poll_proceed(cx));
+            if let Some(v) = take_reaped(&mut shared.slots.lock()) {
+                coop.made_progress();
+                return Poll::Ready(Some(Ok(v)));
+            }
             loop {
                 let Some(index) = std::task::ready!(core.poll_done(cx)) else {
                     coop.made_progress();
@@ -548,34 +671,178 @@ where
                             std::task::ready!(h.poll_complete(cx));
                         }
                         let h = slot.take();
+                        slots.free.push(index);
                         slots.len -= 1;
                         drop(slots);
                         core.pop_done();
                         coop.made_progress();
-                        return Poll::Ready(h);
+                        return Poll::Ready(h.map(Err));
                     }
                 }
             }
         })
         .await?;
-        let (id, name, spawned_at) = (handle.id(), handle.name().map(Box::from), handle.spawned_at());
-        let kind = match read_finished(handle) {
-            Ok(Outcome::Ok(v)) => return Some(Ok(v)),
-            // A `start` child that failed before it was ready: its caller
-            // got the failure, the group has nothing to return for it.
-            Ok(Outcome::HandedOff) => return Box::pin(self.join_next()).await,
-            Ok(Outcome::Err(e, _)) => ChildErrorKind::Failed(e),
-            Ok(Outcome::Panicked(p, _)) => ChildErrorKind::Panicked(p),
-            Err(JoinError::Cancelled { .. }) => ChildErrorKind::Cancelled,
-            Err(JoinError::Panicked { payload, .. }) => ChildErrorKind::Panicked(payload),
-        };
-        Some(Err(ChildError {
-            kind,
-            id,
-            name,
-            spawned_at,
-        }))
+        match handle {
+            Ok(v) => Some(Ok(v)),
+            Err(handle) => match result_of(handle) {
+                Some(res) => Some(res),
+                // A `start` child that failed before it was ready: its
+                // caller got the failure, the group has nothing to return
+                // for it.
+                None => Box::pin(self.join_next()).await,
+            },
+        }
     }
+
+    /// The next finished child, in completion order, without waiting:
+    /// `None` if no child has finished since the last `join` / `join_next`
+    /// / `try_join_next` took one (children may still be running; see
+    /// [`len`](Self::len)). What it returns is what
+    /// [`join_next`](Self::join_next) would return; a failure has already
+    /// cancelled the siblings.
+    ///
+    /// A loop beside other work (an accept loop) that only wants to look
+    /// at failures as they come can call it after each step.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let mut group = corral::task::TaskGroup::<_, ()>::new();
+    /// group.spawn(async {
+    ///     corral::time::sleep(Duration::from_secs(60)).await;
+    ///     Ok("slow")
+    /// });
+    /// group.spawn(async { Ok("fast") });
+    /// assert!(group.try_join_next().is_none()); // nothing finished yet
+    /// corral::time::sleep(Duration::from_millis(20)).await;
+    /// assert_eq!(group.try_join_next().unwrap().unwrap(), "fast");
+    /// assert!(group.try_join_next().is_none()); // "slow" is still running
+    /// assert_eq!(group.len(), 1);
+    /// group.cancel();
+    /// # });
+    /// ```
+    pub fn try_join_next(&mut self) -> Option<Result<T, ChildError<E>>> {
+        let core = &self.shared.core;
+        loop {
+            let handle = loop {
+                let mut slots = self.shared.slots.lock();
+                if let Some(v) = take_reaped(&mut slots) {
+                    return Some(Ok(v));
+                }
+                let index = core.peek_done()?;
+                match slots.handles.get_mut(index) {
+                    // Already returned (or from before the last `join`).
+                    None | Some(None) => {
+                        drop(slots);
+                        core.pop_done();
+                    }
+                    Some(Some(h)) => {
+                        // Its future is gone but its output is not stored
+                        // yet: not finished for a moment more.
+                        if !h.is_finished() {
+                            return None;
+                        }
+                        let h = slots.handles[index].take();
+                        slots.free.push(index);
+                        slots.len -= 1;
+                        drop(slots);
+                        core.pop_done();
+                        break h?;
+                    }
+                }
+            };
+            if let Some(res) = result_of(handle) {
+                return Some(res);
+            }
+        }
+    }
+
+    /// How many child slots the group holds: one per child that is running
+    /// or whose result waits to be taken, plus free slots kept for reuse.
+    /// It shows that a long-lived group stays bounded: in a group of `()`
+    /// children, those that end with `Ok(())` free their slot on their own
+    /// (see [`TaskGroup`]'s "Long-lived groups").
+    ///
+    /// ```
+    /// # corral::Runtime::new().unwrap().block_on(async {
+    /// let group = corral::task::TaskGroup::<(), ()>::new();
+    /// for _ in 0..1000 {
+    ///     let (done, ended) = corral::sync::oneshot::channel();
+    ///     group.spawn(async move {
+    ///         let _ = done.send(());
+    ///         Ok(())
+    ///     });
+    ///     ended.await.unwrap();
+    /// }
+    /// assert!(group.retained() < 100);
+    /// # });
+    /// ```
+    pub fn retained(&self) -> usize {
+        self.shared.slots.lock().handles.len()
+    }
+}
+
+/// Is `T` the unit type (a child's `Ok(())` carries nothing to keep)?
+#[inline]
+fn is_unit<T: 'static>() -> bool {
+    // The size test folds at compile time, so that no other group carries
+    // the reaping code.
+    std::mem::size_of::<T>() == 0 && std::any::TypeId::of::<T>() == std::any::TypeId::of::<()>()
+}
+
+/// `()` as a `T`, if `T` is `()`.
+fn unit<T: 'static>() -> Option<T> {
+    // A `Box<()>` does not allocate.
+    (Box::new(()) as Box<dyn std::any::Any>)
+        .downcast::<T>()
+        .ok()
+        .map(|b| *b)
+}
+
+/// Drops the children at the front of the completion order that returned
+/// `Ok(())`, freeing their slots (a `()` group only). Out of line: it runs
+/// once per doubling of the slot table.
+#[cold]
+#[inline(never)]
+fn reap<T, E>(core: &Core, slots: &mut Slots<T, E>) {
+    core.pop_ok_done(|index| {
+        if let Some(slot) = slots.handles.get_mut(index) {
+            if slot.take().is_some() {
+                slots.free.push(index);
+                slots.reaped += 1;
+            }
+        }
+    });
+}
+
+/// A reaped child's `()`, first in completion order.
+fn take_reaped<T: 'static, E>(slots: &mut Slots<T, E>) -> Option<T> {
+    if slots.reaped == 0 {
+        return None;
+    }
+    slots.reaped -= 1;
+    slots.len -= 1;
+    unit::<T>()
+}
+
+/// What `join_next` returns for a finished child; `None` for a `start`
+/// child whose failure went to its `start` caller.
+fn result_of<T, E>(handle: JoinHandle<Outcome<T, E>>) -> Option<Result<T, ChildError<E>>> {
+    let (id, name, spawned_at) = (handle.id(), handle.name().map(Box::from), handle.spawned_at());
+    let kind = match read_finished(handle) {
+        Ok(Outcome::Ok(v)) => return Some(Ok(v)),
+        Ok(Outcome::HandedOff) => return None,
+        Ok(Outcome::Err(e, _)) => ChildErrorKind::Failed(e),
+        Ok(Outcome::Panicked(p, _)) => ChildErrorKind::Panicked(p),
+        Err(JoinError::Cancelled { .. }) => ChildErrorKind::Cancelled,
+        Err(JoinError::Panicked { payload, .. }) => ChildErrorKind::Panicked(payload),
+    };
+    Some(Err(ChildError {
+        kind,
+        id,
+        name,
+        spawned_at,
+    }))
 }
 
 /// The output of a finished child.
@@ -592,7 +859,7 @@ impl<T, E> Drop for TaskGroup<T, E> {
     /// them; a group opened inside another group's child is waited for by
     /// that group's `join`.)
     fn drop(&mut self) {
-        if let Some(timer) = self.timer.take() {
+        if let Some((timer, _)) = self.timer.take() {
             timer.abort();
         }
         let slots = self.shared.slots.lock();
