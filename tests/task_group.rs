@@ -333,6 +333,62 @@ fn outer_join_waits_for_grandchildren_dropped_by_a_cancelled_child() {
     });
 }
 
+/// A group opened inside a child that outlives the child (returned as its
+/// value, handed out through `start`, or kept by a plain task) no longer
+/// holds up the enclosing group's `join`: only groups dropped inside the
+/// child are waited for. (On main, each of these `join`s waited forever.)
+#[test]
+fn a_group_that_escapes_its_child_does_not_hold_up_the_outer_join() {
+    on_both("escaped_group", |rt| {
+        rt.block_on(async {
+            // Returned as the child's value.
+            let mut outer = TaskGroup::<TaskGroup<(), ()>, ()>::new();
+            outer.spawn(async { Ok(TaskGroup::<(), ()>::new()) });
+            let joined = corral::time::timeout(Duration::from_secs(10), outer.join()).await;
+            let mut escaped = joined.expect("outer join hung on a returned group").unwrap();
+            assert_eq!(escaped.len(), 1);
+            // The escaped group still works on its own.
+            let mut inner = escaped.pop().unwrap();
+            inner.spawn(async { Ok(()) });
+            inner.join().await.unwrap();
+
+            // Handed out through `start` while the child keeps running.
+            let mut outer = TaskGroup::<(), ()>::new();
+            let server = outer
+                .start(|ready| async move {
+                    let inner = TaskGroup::<(), ()>::new();
+                    inner.spawn(async { Ok(()) });
+                    ready.started(inner);
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            let joined = corral::time::timeout(Duration::from_secs(10), outer.join()).await;
+            joined
+                .expect("outer join hung on a group handed out by start")
+                .unwrap();
+            drop(server);
+
+            // Kept alive by a plain task after the child returned.
+            let mut outer = TaskGroup::<(), ()>::new();
+            let (tx, rx) = corral::sync::oneshot::channel();
+            outer.spawn(async move {
+                let inner = TaskGroup::<(), ()>::new();
+                corral::spawn(async move {
+                    let _keep = inner;
+                    let _ = rx.await;
+                });
+                Ok(())
+            });
+            let joined = corral::time::timeout(Duration::from_secs(10), outer.join()).await;
+            joined
+                .expect("outer join hung on a group kept by another task")
+                .unwrap();
+            tx.send(()).unwrap();
+        });
+    });
+}
+
 #[test]
 fn an_inner_group_token_is_a_child_of_the_outer_one() {
     on_both("inner_token", |rt| {

@@ -27,7 +27,9 @@
 //! group created while a child of another group is being polled (found
 //! through a thread-local the wrapper sets around the poll) is a nested
 //! group: its token is a child of the outer token and it counts in the
-//! outer group's `join` until its `Core` drops.
+//! outer group's `join` until its `Core` drops, or until the child that
+//! opened it ends while its handle is still alive (it escaped the child:
+//! see `core.rs`).
 
 mod core;
 mod error;

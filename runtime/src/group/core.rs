@@ -10,26 +10,41 @@
 //! grandchildren, and the outer `join` returns only once they are dropped.
 //!
 //! A group finds the group it is opened in through `CURRENT`: a
-//! thread-local pointer that the `Child` wrapper sets around each poll of
-//! the child's future.
+//! thread-local pointer to the polled child's `Guard`, which the `Child`
+//! wrapper sets around each poll of the child's future. The guard also
+//! remembers the groups opened in its child, so that one which outlives
+//! the child (returned as its value, handed out through `start`, kept by
+//! another task) stops counting when the child ends: only groups whose
+//! handle was dropped inside the child (their children still being torn
+//! down) are waited for. A nested core's `link` settles which of the two
+//! releases the parent's count: the child's end, if the handle is still
+//! alive then (`ATTACHED -> DETACHED`), or the core's own drop otherwise.
 
 use super::token::CancelToken;
 use crate::task::PanicPayload;
 use parking_lot::Mutex;
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
 
 std::thread_local! {
-    /// The `Core` of the group whose child is being polled on this thread
-    /// (null outside such a poll). Valid for the duration of the poll: the
-    /// polled `Child` holds an `Arc` to it.
-    static CURRENT: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
+    /// The `Guard` of the group child being polled on this thread (null
+    /// outside such a poll). Valid for the duration of the poll: the
+    /// polled `Child` is pinned and holds it.
+    static CURRENT: Cell<*const Guard> = const { Cell::new(std::ptr::null()) };
 }
+
+/// `Core::link`: counted in the parent's `outstanding`, handle alive.
+const ATTACHED: u8 = 0;
+/// Counted in the parent's `outstanding`; the handle was dropped (the
+/// core's drop releases the count, once the children are gone).
+const HANDLE_DROPPED: u8 = 1;
+/// Not (or no longer) counted in the parent's `outstanding`.
+const DETACHED: u8 = 2;
 
 pub(crate) struct Core {
     pub(crate) token: CancelToken,
@@ -41,8 +56,11 @@ pub(crate) struct Core {
     pub(crate) timed_out: AtomicBool,
     shared: Mutex<CoreShared>,
     /// The group this one was opened in (a child of it was being polled):
-    /// it counts us in its `outstanding` until we drop.
+    /// it counts us in its `outstanding` until we drop, or until that
+    /// child ends while our handle is still alive (see `link`).
     parent: Option<Arc<Core>>,
+    /// `ATTACHED`, `HANDLE_DROPPED` or `DETACHED` (module docs).
+    link: AtomicU8,
 }
 
 struct CoreShared {
@@ -61,20 +79,12 @@ impl Core {
     /// A core for a new group: nested in the group whose child is being
     /// polled on this thread, if any.
     pub(crate) fn new() -> Arc<Core> {
-        let parent = CURRENT.with(|c| c.get());
-        let parent = if parent.is_null() {
-            None
-        } else {
-            // SAFETY: CURRENT is non-null only while a `Child` holding an
-            // `Arc<Core>` to it is polled on this thread (set and restored
-            // around the poll), so the pointee is alive and came from
-            // `Arc::into_raw`/`as_ptr` of a std Arc: taking one more strong
-            // reference and wrapping it is sound.
-            unsafe {
-                Arc::increment_strong_count(parent);
-                Some(Arc::from_raw(parent))
-            }
-        };
+        let guard = CURRENT.with(|c| c.get());
+        // SAFETY: CURRENT is non-null only while the `Child` owning this
+        // guard is polled on this thread (set and restored around the
+        // poll; the child is pinned), so the guard is alive.
+        let guard = (!guard.is_null()).then(|| unsafe { &*guard });
+        let parent = guard.map(|g| g.core.clone());
         let token = match &parent {
             Some(p) => {
                 p.outstanding.fetch_add(1, Ordering::Relaxed);
@@ -82,7 +92,7 @@ impl Core {
             }
             None => CancelToken::new(),
         };
-        Arc::new(Core {
+        let core = Arc::new(Core {
             token,
             outstanding: AtomicUsize::new(0),
             failures: AtomicU64::new(0),
@@ -92,16 +102,29 @@ impl Core {
                 joiner: None,
                 want_each: false,
             }),
+            link: AtomicU8::new(if parent.is_some() { ATTACHED } else { DETACHED }),
             parent,
-        })
+        });
+        if let Some(guard) = guard {
+            guard.record_nested(&core);
+        }
+        core
+    }
+
+    /// This group's handle is gone: a parent's count is now released by
+    /// this core's drop (after the children), not by the child's end.
+    pub(crate) fn handle_dropped(&self) {
+        let _ = self
+            .link
+            .compare_exchange(ATTACHED, HANDLE_DROPPED, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// The token of the group whose child is being polled on this thread.
     pub(crate) fn current_token() -> Option<CancelToken> {
         let current = CURRENT.with(|c| c.get());
-        // SAFETY: non-null only while a `Child` holding an `Arc` to this
-        // core is being polled on this thread (see `CURRENT`).
-        (!current.is_null()).then(|| unsafe { (*current).token.clone() })
+        // SAFETY: non-null only while the `Child` owning this guard is
+        // being polled on this thread (see `CURRENT`).
+        (!current.is_null()).then(|| unsafe { (&*current).core.token.clone() })
     }
 
     pub(crate) fn add_child(&self) {
@@ -209,7 +232,9 @@ impl Core {
 impl Drop for Core {
     fn drop(&mut self) {
         if let Some(parent) = &self.parent {
-            parent.nested_gone();
+            if self.link.swap(DETACHED, Ordering::AcqRel) != DETACHED {
+                parent.nested_gone();
+            }
         }
     }
 }
@@ -280,6 +305,46 @@ struct Guard {
     /// output is the group's (a flag in the index's top bit, so that every
     /// child's task is no bigger for it).
     index: usize,
+    /// The groups opened while this child was polled (allocated at the
+    /// first): those still attached when the child ends have escaped it.
+    /// Only touched by the thread polling or dropping the child. Boxed:
+    /// one word in every child's task instead of a `Vec`'s three, for
+    /// something few children ever use.
+    #[allow(clippy::box_collection)]
+    nested: UnsafeCell<Option<Box<Vec<Weak<Core>>>>>,
+}
+
+impl Guard {
+    /// Remembers a group opened in this child (called during its poll).
+    fn record_nested(&self, core: &Arc<Core>) {
+        // SAFETY: only the thread polling this child gets here (through
+        // `CURRENT`), and no other reference into `nested` is live during
+        // a poll: `detach_escaped` runs when the child ends, outside polls.
+        let nested = unsafe { &mut *self.nested.get() }.get_or_insert_with(Default::default);
+        if nested.len() == nested.capacity() {
+            // A long-lived child opening group after group: forget the
+            // ones already gone before growing.
+            nested.retain(|w| w.strong_count() > 0);
+        }
+        nested.push(Arc::downgrade(core));
+    }
+
+    /// The child has ended (its future is gone): a group it opened whose
+    /// handle is still alive has escaped it; stop counting it.
+    fn detach_escaped(&mut self) {
+        let Some(nested) = self.nested.get_mut().take() else {
+            return;
+        };
+        for core in nested.iter().filter_map(Weak::upgrade) {
+            if core
+                .link
+                .compare_exchange(ATTACHED, DETACHED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                self.core.nested_gone();
+            }
+        }
+    }
 }
 
 /// The top bit of `Guard::index`: the child returned `Ok`. Indexes are
@@ -288,6 +353,8 @@ const OK: usize = 1 << (usize::BITS - 1);
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // The child's future is gone (dropped before this guard).
+        self.detach_escaped();
         self.core.child_gone(self.index & !OK, self.index & OK != 0);
     }
 }
@@ -297,7 +364,11 @@ impl<F, R: Cancel> Child<F, R> {
         Child {
             future: Some(future),
             report,
-            guard: Guard { core, index },
+            guard: Guard {
+                core,
+                index,
+                nested: UnsafeCell::new(None),
+            },
         }
     }
 }
@@ -314,8 +385,8 @@ where
         // `Some`; it is only dropped in place via `set(None)`-style
         // assignment below); the other fields are never pinned.
         let this = unsafe { self.get_unchecked_mut() };
-        let core_ptr = Arc::as_ptr(&this.guard.core);
-        let prev = CURRENT.with(|c| c.replace(core_ptr));
+        let guard_ptr: *const Guard = &this.guard;
+        let prev = CURRENT.with(|c| c.replace(guard_ptr));
         let res = {
             let Some(future) = this.future.as_mut() else {
                 CURRENT.with(|c| c.set(prev));

@@ -172,7 +172,10 @@ where
     ///
     /// Opened inside a child of another group, it becomes part of that
     /// group: its token is a child of that group's token, and that group's
-    /// `join` waits until this one and its children are gone.
+    /// `join` waits until this one and its children are gone. If this
+    /// handle outlives the child (returned as its value, handed out
+    /// through [`Ready::started`], kept by another task), that group stops
+    /// waiting for it when the child ends; the token link stays.
     ///
     /// ```
     /// let group = corral::task::TaskGroup::<u32, std::io::Error>::new();
@@ -859,6 +862,9 @@ impl<T, E> Drop for TaskGroup<T, E> {
     /// them; a group opened inside another group's child is waited for by
     /// that group's `join`.)
     fn drop(&mut self) {
+        // From here the enclosing group (if any) waits for this one's
+        // children through the core, not for this handle.
+        self.shared.core.handle_dropped();
         if let Some((timer, _)) = self.timer.take() {
             timer.abort();
         }
