@@ -5,46 +5,17 @@
 //! shutdown, each client's transcript checked by the example itself).
 //!
 //! The examples are built binaries (`target/<profile>/examples/`); see
-//! [`example`]. Loopback only; bounded by a watchdog.
+//! `common::example`. Loopback only; bounded by a watchdog.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 #[allow(dead_code)]
 mod common;
-use common::with_deadline;
-
-/// The path of a built example. `cargo test` builds the examples when it
-/// builds every target; under a filter (`--test examples_run`) it does
-/// not, so then build it here (same profile, same target dir).
-fn example(name: &str) -> PathBuf {
-    let mut dir = std::env::current_exe().unwrap(); // target/<profile>/deps/<test>
-    dir.pop();
-    dir.pop();
-    let path = dir.join("examples").join(name);
-    if !path.exists() {
-        let _lock = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-        if !path.exists() {
-            let mut cargo = Command::new(env!("CARGO"));
-            cargo.current_dir(env!("CARGO_MANIFEST_DIR"));
-            cargo.args(["build", "--example", name]);
-            if dir.ends_with("release") {
-                cargo.arg("--release");
-            }
-            let status = cargo.status().unwrap();
-            assert!(status.success(), "building example {name} failed: {status}");
-        }
-    }
-    assert!(path.exists(), "{} not built", path.display());
-    path
-}
-
-/// One build of the examples at a time.
-static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+use common::{example, with_deadline};
 
 /// Runs an example to completion and returns its standard output.
 fn run(name: &str, args: &[&str]) -> String {
-    let out = Command::new(example(name)).args(args).output().unwrap();
+    let out = Command::new(example(name, &[])).args(args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -78,7 +49,7 @@ fn task_groups_crawls_gives_up_on_slow_pages_and_reports_the_error_group() {
 #[test]
 fn chat_demo_runs_and_checks_every_client() {
     with_deadline("chat_demo", 120, || {
-        let out = Command::new(example("chat")).arg("--demo").output().unwrap();
+        let out = Command::new(example("chat", &[])).arg("--demo").output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "chat --demo failed: {out:?}");
         assert!(stdout.contains("bob < alice: hi all"), "{stdout}");
@@ -93,7 +64,10 @@ fn chat_demo_runs_and_checks_every_client() {
 #[test]
 fn chat_rejects_an_unknown_argument() {
     with_deadline("chat_bad_arg", 120, || {
-        let out = Command::new(example("chat")).arg("--bogus").output().unwrap();
+        let out = Command::new(example("chat", &[]))
+            .arg("--bogus")
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains("unknown argument"));
     });

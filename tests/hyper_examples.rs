@@ -3,49 +3,15 @@
 //! client and exits on its own; the client with no URL serves itself.
 //!
 //! The examples are built binaries (`target/<profile>/examples/`); see
-//! [`example`]. Loopback only; bounded by a watchdog.
+//! `common::example`. Loopback only; bounded by a watchdog.
 #![cfg(feature = "hyper")]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 #[allow(dead_code)]
 mod common;
-use common::with_deadline;
-
-/// The path of a built example. `cargo test` builds the examples when it
-/// builds every target; under a filter (`--test hyper_examples`) it does
-/// not, so then build them here (same profile, same target dir).
-fn example(name: &str) -> PathBuf {
-    let mut dir = std::env::current_exe().unwrap(); // target/<profile>/deps/<test>
-    dir.pop();
-    dir.pop();
-    let path = dir.join("examples").join(name);
-    if !path.exists() {
-        let _lock = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-        if !path.exists() {
-            let mut cargo = Command::new(env!("CARGO"));
-            cargo.current_dir(env!("CARGO_MANIFEST_DIR"));
-            cargo.args([
-                "build",
-                "--features",
-                "hyper",
-                "--example",
-                "http_server",
-                "--example",
-                "http_client",
-            ]);
-            if dir.ends_with("release") {
-                cargo.arg("--release");
-            }
-            let status = cargo.status().unwrap();
-            assert!(status.success(), "building the examples failed: {status}");
-        }
-    }
-    assert!(path.exists(), "{} not built", path.display());
-    path
-}
+use common::{example, with_deadline};
 
 /// Kills the child if the test fails before it exits.
 struct KillOnDrop(std::process::Child);
@@ -57,13 +23,10 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// One build of the examples at a time.
-static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 #[test]
 fn client_without_a_url_serves_itself() {
     with_deadline("client_without_a_url_serves_itself", 300, || {
-        let out = Command::new(example("http_client")).output().unwrap();
+        let out = Command::new(example("http_client", &["hyper"])).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "http_client failed: {out:?}");
         assert!(stdout.starts_with("HTTP/1.1 200 OK"), "{stdout}");
@@ -74,8 +37,8 @@ fn client_without_a_url_serves_itself() {
 #[test]
 fn server_answers_the_client_and_stops_after_the_limit() {
     with_deadline("server_answers_the_client_and_stops_after_the_limit", 300, || {
-        let client = example("http_client");
-        let server = Command::new(example("http_server"))
+        let client = example("http_client", &["hyper"]);
+        let server = Command::new(example("http_server", &["hyper"]))
             .args(["127.0.0.1:0", "3"])
             .stdout(Stdio::piped())
             .spawn()

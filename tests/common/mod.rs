@@ -168,3 +168,38 @@ pub fn foreign_block_on<F: Future>(fut: F) -> F::Output {
         thread::park_timeout(Duration::from_millis(100));
     }
 }
+
+// ---- examples --------------------------------------------------------------
+
+/// One build of the examples at a time (tests of one binary run in
+/// parallel).
+static EXAMPLE_BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The path of a built example (`target/<profile>/examples/<name>`).
+/// `cargo test` builds the examples when it builds every target; under a
+/// filter (`--test NAME`) it does not, so then build them here, with
+/// `features`, in the same profile and target dir.
+pub fn example(name: &str, features: &[&str]) -> std::path::PathBuf {
+    let mut dir = std::env::current_exe().unwrap(); // target/<profile>/deps/<test>
+    dir.pop();
+    dir.pop();
+    let path = dir.join("examples").join(name);
+    if !path.exists() {
+        let _lock = EXAMPLE_BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        if !path.exists() {
+            let mut cargo = std::process::Command::new(env!("CARGO"));
+            cargo.current_dir(env!("CARGO_MANIFEST_DIR"));
+            cargo.args(["build", "--example", name]);
+            if !features.is_empty() {
+                cargo.args(["--features", &features.join(",")]);
+            }
+            if dir.ends_with("release") {
+                cargo.arg("--release");
+            }
+            let status = cargo.status().unwrap();
+            assert!(status.success(), "building example {name} failed: {status}");
+        }
+    }
+    assert!(path.exists(), "{} not built", path.display());
+    path
+}
