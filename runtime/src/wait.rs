@@ -449,6 +449,29 @@ impl<T> WaitNode<T> {
             }
         }
     }
+
+    /// [`park_until_notified`](Self::park_until_notified) with no deadline
+    /// (always true), else
+    /// [`park_until_notified_or`](Self::park_until_notified_or): the one
+    /// call a `blocking_*` method with an optional timeout needs.
+    ///
+    /// ```
+    /// use corral_runtime::wait::WaitNode;
+    /// use std::time::{Duration, Instant};
+    /// let node = std::pin::pin!(WaitNode::new(()));
+    /// // In no list, so nobody wakes it: the deadline passes.
+    /// let deadline = Instant::now() + Duration::from_millis(1);
+    /// assert!(!node.as_ref().park_until(Some(deadline)));
+    /// ```
+    pub fn park_until(self: Pin<&Self>, deadline: Option<Instant>) -> bool {
+        match deadline {
+            None => {
+                self.park_until_notified();
+                true
+            }
+            Some(deadline) => self.park_until_notified_or(deadline),
+        }
+    }
 }
 
 impl<T> Drop for WaitNode<T> {

@@ -862,13 +862,7 @@ impl Barrier {
                 Arrival::RunAction(action, me) => return self.run_action(action, me).map_err(Into::into),
                 Arrival::Queued => {}
             }
-            let notified = match deadline {
-                None => {
-                    node.as_ref().park_until_notified();
-                    true
-                }
-                Some(d) => node.as_ref().park_until_notified_or(d),
-            };
+            let notified = node.as_ref().park_until(deadline);
             if !notified {
                 match self.time_out(node.as_ref()) {
                     Some(r) => return r,

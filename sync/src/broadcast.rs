@@ -933,14 +933,11 @@ impl<T> Cursor<T> {
                 Ok(guard) => break Some(Ok(guard.into_value())),
                 Err(TryRecvError::Closed) => break Some(Err(RecvError::Closed)),
                 Err(TryRecvError::Lagged(n)) => break Some(Err(RecvError::Lagged(n))),
-                Err(TryRecvError::Empty) => match deadline {
-                    None => node.park_until_notified(),
-                    Some(deadline) => {
-                        if !node.park_until_notified_or(deadline) {
-                            break None;
-                        }
+                Err(TryRecvError::Empty) => {
+                    if !node.park_until(deadline) {
+                        break None;
                     }
-                },
+                }
             }
         };
         // SAFETY: the node only ever queued in this channel's list; it is

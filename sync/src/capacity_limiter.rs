@@ -976,13 +976,7 @@ impl CapacityLimiter {
             // below) before this function returns and drops it.
             unsafe { st.waiters.push_back_thread(node.as_ref()) };
         }
-        let notified = match deadline {
-            None => {
-                node.as_ref().park_until_notified();
-                true
-            }
-            Some(d) => node.as_ref().park_until_notified_or(d),
-        };
+        let notified = node.as_ref().park_until(deadline);
         if notified {
             return Ok(());
         }

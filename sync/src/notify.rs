@@ -407,13 +407,7 @@ impl Notify {
             // before this function returns.
             unsafe { st.waiters.push_back_thread(node.as_ref()) };
         }
-        let notified = match deadline {
-            None => {
-                node.as_ref().park_until_notified();
-                true
-            }
-            Some(d) => node.as_ref().park_until_notified_or(d),
-        };
+        let notified = node.as_ref().park_until(deadline);
         if notified {
             return Ok(());
         }

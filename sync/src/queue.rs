@@ -760,7 +760,7 @@ impl<T> Queue<T> {
                 }
             }
         }
-        if !park(node.as_ref(), deadline) {
+        if !node.as_ref().park_until(deadline) {
             let mut st = self.inner.state.lock();
             // SAFETY: the node is queued in this list or in none; lock held.
             match unsafe { st.putters.remove(node.as_ref()) } {
@@ -851,7 +851,7 @@ impl<T> Queue<T> {
             // below) before this function returns.
             unsafe { st.getters.push_back_thread(node.as_ref()) };
         }
-        if !park(node.as_ref(), deadline) {
+        if !node.as_ref().park_until(deadline) {
             let mut st = self.inner.state.lock();
             // SAFETY: the node is queued in this list or in none; lock held.
             match unsafe { st.getters.remove(node.as_ref()) } {
@@ -925,7 +925,7 @@ impl<T> Queue<T> {
             // SAFETY: as in `blocking_get_until`.
             unsafe { st.joiners.push_back_thread(node.as_ref()) };
         }
-        if !park(node.as_ref(), deadline) {
+        if !node.as_ref().park_until(deadline) {
             let mut st = self.inner.state.lock();
             // SAFETY: the node is queued in this list or in none; lock held.
             match unsafe { st.joiners.remove(node.as_ref()) } {
@@ -959,17 +959,5 @@ impl<T: Ord> Queue<T> {
     #[track_caller]
     pub fn priority(maxsize: usize) -> Self {
         Self::build(Buffer::heap(T::cmp), maxsize)
-    }
-}
-
-/// Parks until the node is notified or `deadline` passes; true if
-/// notified.
-fn park<P>(node: std::pin::Pin<&WaitNode<P>>, deadline: Option<Instant>) -> bool {
-    match deadline {
-        None => {
-            node.park_until_notified();
-            true
-        }
-        Some(d) => node.park_until_notified_or(d),
     }
 }

@@ -810,13 +810,7 @@ impl RateLimiter {
                 // removed below) before this function returns.
                 unsafe { st.waiters.push_back_thread(node.as_ref()) };
                 drop(st);
-                let notified = match queue_deadline {
-                    None => {
-                        node.as_ref().park_until_notified();
-                        true
-                    }
-                    Some(d) => node.as_ref().park_until_notified_or(d),
-                };
+                let notified = node.as_ref().park_until(queue_deadline);
                 if !notified {
                     let mut st = self.lock();
                     // SAFETY: queued in this list or in none; lock held.

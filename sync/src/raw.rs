@@ -551,13 +551,7 @@ impl RawSemaphore {
             // below) before this function returns and drops it.
             unsafe { st.waiters.push_back_thread(node.as_ref()) };
         }
-        let notified = match deadline {
-            None => {
-                node.as_ref().park_until_notified();
-                true
-            }
-            Some(d) => node.as_ref().park_until_notified_or(d),
-        };
+        let notified = node.as_ref().park_until(deadline);
         if !notified {
             let mut st = self.state.lock();
             // SAFETY: the node is queued in this list or in none; lock held.
@@ -862,13 +856,7 @@ impl RawMutex {
             // below) before this function returns and drops it.
             unsafe { list.push_back_thread(node.as_ref()) };
         }
-        let notified = match deadline {
-            None => {
-                node.as_ref().park_until_notified();
-                true
-            }
-            Some(d) => node.as_ref().park_until_notified_or(d),
-        };
+        let notified = node.as_ref().park_until(deadline);
         if notified {
             return true;
         }

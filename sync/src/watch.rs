@@ -968,13 +968,8 @@ impl<T> Receiver<T> {
             if let Poll::Ready(out) = self.shared.poll_changed(&mut self.version, node, None) {
                 break Some(out);
             }
-            match deadline {
-                None => node.park_until_notified(),
-                Some(deadline) => {
-                    if !node.park_until_notified_or(deadline) {
-                        break None;
-                    }
-                }
+            if !node.park_until(deadline) {
+                break None;
             }
         };
         self.shared.cancel_changed(node);

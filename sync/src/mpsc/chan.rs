@@ -749,18 +749,6 @@ pub(crate) enum Blocked {
     Timeout,
 }
 
-/// Parks the current thread on `node` (queued with `push_back_thread`)
-/// until it is notified (true) or `deadline` passes (false).
-fn park<V>(node: Pin<&WaitNode<V>>, deadline: Option<Instant>) -> bool {
-    match deadline {
-        None => {
-            node.park_until_notified();
-            true
-        }
-        Some(d) => node.park_until_notified_or(d),
-    }
-}
-
 // ----- the receivers' wait list: mpmc receivers and blocking threads -----
 impl<T> Chan<T> {
     /// The poll of a receiver waiting in `receivers` (an mpmc `recv`):
@@ -873,7 +861,7 @@ impl<T> Chan<T> {
             // before this function returns.
             unsafe { st.receivers.push_back_thread(node.as_ref()) };
         }
-        if !park(node.as_ref(), deadline) {
+        if !node.as_ref().park_until(deadline) {
             let mut st = self.state.lock();
             // SAFETY: queued in this list or in none; lock held.
             match unsafe { st.receivers.remove(node.as_ref()) } {
@@ -913,7 +901,7 @@ impl<T> Chan<T> {
             // before this function returns.
             unsafe { st.senders.push_back_thread(node.as_ref()) };
         }
-        if !park(node.as_ref(), deadline) {
+        if !node.as_ref().park_until(deadline) {
             let mut st = self.state.lock();
             // SAFETY: queued in this list or in none; lock held.
             match unsafe { st.senders.remove(node.as_ref()) } {
