@@ -30,12 +30,21 @@ struct Inside {
 }
 
 impl Inside {
-    fn enter(&self) {
+    /// Counts one more borrower inside until the returned guard drops (also
+    /// when its task is aborted at an await inside).
+    #[must_use]
+    fn enter(&self) -> Occupant<'_> {
         let n = self.now.fetch_add(1, SeqCst) + 1;
         self.max.fetch_max(n, SeqCst);
+        Occupant(self)
     }
-    fn leave(&self) {
-        self.now.fetch_sub(1, SeqCst);
+}
+
+struct Occupant<'a>(&'a Inside);
+
+impl Drop for Occupant<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, SeqCst);
     }
 }
 
@@ -456,9 +465,9 @@ fn run_sync_limits_blocking_jobs_and_releases_on_panic() {
                 let (l, inside) = (limiter.clone(), inside.clone());
                 jobs.push(corral::spawn(async move {
                     l.run_sync(move || {
-                        inside.enter();
+                        let occupant = inside.enter();
                         std::thread::sleep(Duration::from_millis(5));
-                        inside.leave();
+                        drop(occupant);
                         i
                     })
                     .await
@@ -510,13 +519,13 @@ fn eight_threads_and_tasks_never_exceed_the_total() {
                     for r in 0..rounds {
                         if (i + r) % 2 == 0 {
                             let _t = l.blocking_acquire().unwrap();
-                            inside.enter();
+                            let occupant = inside.enter();
                             std::thread::yield_now();
-                            inside.leave();
+                            drop(occupant);
                         } else {
                             l.blocking_acquire_on_behalf_of((i, r)).unwrap();
-                            inside.enter();
-                            inside.leave();
+                            let occupant = inside.enter();
+                            drop(occupant);
                             l.release_on_behalf_of(&(i, r)).unwrap();
                         }
                     }
@@ -530,9 +539,9 @@ fn eight_threads_and_tasks_never_exceed_the_total() {
                     corral::spawn(async move {
                         for _ in 0..rounds {
                             let _t = l.acquire().await.unwrap();
-                            inside.enter();
+                            let occupant = inside.enter();
                             corral::yield_now().await;
-                            inside.leave();
+                            drop(occupant);
                         }
                     })
                 })
@@ -569,9 +578,9 @@ fn under_a_foreign_executor_on_several_threads() {
                             // Tokio moves tasks between threads: name the
                             // borrower with a key of our own.
                             l.acquire_on_behalf_of((i, r)).await.unwrap();
-                            inside.enter();
+                            let occupant = inside.enter();
                             tokio::task::yield_now().await;
-                            inside.leave();
+                            drop(occupant);
                             l.release_on_behalf_of(&(i, r)).unwrap();
                         }
                     })
@@ -603,9 +612,9 @@ fn stress_cancel_at_random_never_over_admits_or_loses_a_token() {
                 let (l, inside) = (limiter.clone(), inside.clone());
                 let t = corral::spawn(async move {
                     let _t = l.acquire().await.unwrap();
-                    inside.enter();
+                    let occupant = inside.enter();
                     corral::yield_now().await;
-                    inside.leave();
+                    drop(occupant);
                 });
                 if rng.below(3) == 0 {
                     corral::yield_now().await;
