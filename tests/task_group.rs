@@ -925,11 +925,13 @@ fn cancel_at_cancels_at_the_instant_and_replaces_cancel_after() {
             assert!(t0.elapsed() < Duration::from_secs(30));
 
             // cancel_after replaces cancel_at, and a far deadline is no deadline.
+            // (Not a deadline already past: that one may fire on another
+            // worker before the next line replaces it, which is allowed.)
             let mut group = TaskGroup::<u8, ()>::new();
-            group.cancel_at(corral::time::Instant::now());
+            group.cancel_at(corral::time::Instant::now() + Duration::from_millis(200));
             group.cancel_after(Duration::MAX);
             group.spawn(async {
-                corral::time::sleep(Duration::from_millis(20)).await;
+                corral::time::sleep(Duration::from_millis(400)).await;
                 Ok(7)
             });
             assert_eq!(group.join().await.unwrap(), vec![7]);

@@ -436,8 +436,8 @@ where
     /// instant rather than a duration): as
     /// [`cancel_after`](Self::cancel_after), which it replaces (and is
     /// replaced by). A deadline already past cancels the group at once
-    /// (on the timer's next turn); `join` then reports
-    /// [`GroupError::is_timeout`].
+    /// (on the timer's next turn, which may come on another worker before
+    /// a replacing call); `join` then reports [`GroupError::is_timeout`].
     ///
     /// # Panics
     ///
