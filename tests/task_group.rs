@@ -133,9 +133,10 @@ fn failing_child_cancels_siblings_waiting_on_sleep_io_mutex_and_queue() {
 
 #[test]
 fn every_failure_is_reported_first_one_first() {
-    // Two children fail in the same instant on two workers (a std barrier
-    // holds both in their poll), so the second fails before it can be
-    // cancelled: both failures must be in the error group.
+    // Two children fail at once on two workers (a std barrier holds both
+    // in their poll); the second fails in the same poll in which it sees
+    // the first one's failure cancel the group, so it fails before it can
+    // be cancelled: both failures must be in the error group, first first.
     run_with_timeout("all_failures", 30, || {
         let rt = multi(2);
         rt.block_on(async {
@@ -147,10 +148,14 @@ fn every_failure_is_reported_first_one_first() {
                     b.wait();
                     Err("a failed")
                 });
-                let b = barrier.clone();
+                let (b, token) = (barrier.clone(), group.token());
                 group.spawn_named("b", async move {
                     b.wait();
-                    std::thread::sleep(Duration::from_millis(5));
+                    // Still inside this poll: wait (not yield) for "a"'s
+                    // failure to be recorded and to cancel the group.
+                    while !token.is_cancelled() {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
                     panic!("b panicked");
                 });
                 let err = group.join().await.unwrap_err();
