@@ -738,9 +738,14 @@ fn dropping_join_or_join_next_midway_loses_no_result() {
     on_both("join_cancel_safe", |rt| {
         rt.block_on(async {
             let mut group = TaskGroup::<u32, ()>::new();
+            // No child can finish before the gate opens, however slowly
+            // this thread runs: both timed-out calls below are midway.
+            let gate = Arc::new(corral::sync::Event::new());
             for i in 0..20 {
+                let gate = gate.clone();
                 group.spawn(async move {
-                    corral::time::sleep(Duration::from_millis(10 + (i % 3) as u64 * 10)).await;
+                    gate.wait().await;
+                    corral::time::sleep(Duration::from_millis((i % 3) as u64 * 10)).await;
                     Ok(i)
                 });
             }
@@ -748,6 +753,7 @@ fn dropping_join_or_join_next_midway_loses_no_result() {
             assert!(r.is_none());
             let r = corral::time::move_on_after(Duration::from_millis(1), group.join_next()).await;
             assert!(r.is_none());
+            gate.set();
             let mut first = Vec::new();
             for _ in 0..5 {
                 first.push(group.join_next().await.unwrap().unwrap());
