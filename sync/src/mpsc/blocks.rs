@@ -21,12 +21,15 @@
 //! positions and no more, except that an empty deque keeps (at most) the
 //! one block it drained, with `head` reset to 0, so a channel that
 //! alternates one push and one pop never allocates; `head < BLOCK` always.
+//! The pop of one item is a few instructions inline; adding or releasing a
+//! block (once per 32 items) is out of line.
 //!
 //! One more block (`spare`) is kept off the list: the block the front
 //! freed, reused by the next push that needs a block, so a steady stream
 //! through a channel holding a few dozen items allocates nothing either.
-//! Once the deque drains, the block-pointer `VecDeque` is shrunk if a burst
-//! grew it large, so an idle channel holds at most two blocks.
+//! As the blocks are released, the block-pointer `VecDeque` is shrunk when
+//! it is a quarter full, so an idle channel holds at most two blocks and a
+//! few pointers.
 //!
 //! # Unsafe
 //!
@@ -44,9 +47,9 @@ pub(crate) const BLOCK: usize = 32;
 /// One block of slots; which are initialised is the deque's business.
 type Block<T> = Box<[MaybeUninit<T>; BLOCK]>;
 
-/// The pointer deque is shrunk when it drains with more room than this (in
-/// blocks).
-const SHRINK_POINTERS_ABOVE: usize = 64;
+/// The block-pointer deque is shrunk (to twice what it holds) once it holds
+/// a quarter of its room, if that room is more than this (in blocks).
+const SHRINK_POINTERS_ABOVE: usize = 16;
 
 /// A FIFO (with a push at the front for items given back) in fixed blocks;
 /// see the [module docs](self).
@@ -86,6 +89,15 @@ impl<T> BlockDeque<T> {
         self.len == 0
     }
 
+    /// Adds a block at the back (once per `BLOCK` pushes: out of line, so
+    /// the push stays small enough to inline).
+    #[cold]
+    #[inline(never)]
+    fn add_back(&mut self) {
+        let b = self.block();
+        self.blocks.push_back(b);
+    }
+
     /// A free block: the spare, else a fresh allocation.
     #[inline]
     fn block(&mut self) -> Block<T> {
@@ -115,8 +127,7 @@ impl<T> BlockDeque<T> {
         // or one block when empty: a new one is needed exactly when the
         // next position starts a block that is not there yet.
         if slot == 0 && pos / BLOCK == self.blocks.len() {
-            let b = self.block();
-            self.blocks.push_back(b);
+            self.add_back();
         }
         let back = self.blocks.back_mut().expect("the back block exists");
         back[slot].write(value);
@@ -155,7 +166,10 @@ impl<T> BlockDeque<T> {
         self.head += 1;
         self.len -= 1;
         if self.len == 0 {
-            self.drained();
+            // The last item left: only the front block can have held it
+            // (every block before it is used up and gone); keep it, from
+            // position 0.
+            self.head = 0;
         } else if self.head == BLOCK {
             self.release_front();
         }
@@ -163,23 +177,16 @@ impl<T> BlockDeque<T> {
     }
 
     /// The front block is used up (its items all read): keep it as the
-    /// spare (freeing the previous spare, if any).
-    #[inline]
+    /// spare (freeing the previous spare, if any), and give back block
+    /// pointers a burst left unused (so a drained burst frees them too).
+    #[cold]
+    #[inline(never)]
     fn release_front(&mut self) {
         self.spare = self.blocks.pop_front();
         self.head = 0;
-    }
-
-    /// The last item left: keep one block (from position 0) and the spare,
-    /// free the rest, and give back a pointer deque a burst grew large.
-    #[cold]
-    fn drained(&mut self) {
-        // Every block but the last is used up already: only the last can
-        // have held the item just read (the front one).
-        debug_assert_eq!(self.blocks.len(), 1);
-        self.head = 0;
-        if self.blocks.capacity() > SHRINK_POINTERS_ABOVE {
-            self.blocks.shrink_to_fit();
+        let (held, cap) = (self.blocks.len(), self.blocks.capacity());
+        if cap > SHRINK_POINTERS_ABOVE && held * 4 <= cap {
+            self.blocks.shrink_to(held * 2);
         }
     }
 
@@ -354,7 +361,11 @@ mod tests {
         assert!(d.blocks_held() <= 5_000usize.div_ceil(BLOCK) + 2);
         while d.pop_front().is_some() {}
         assert!(d.blocks_held() <= 2, "{} blocks held when empty", d.blocks_held());
-        assert!(d.blocks.capacity() <= SHRINK_POINTERS_ABOVE);
+        assert!(
+            d.blocks.capacity() <= SHRINK_POINTERS_ABOVE,
+            "{}",
+            d.blocks.capacity()
+        );
         // Steady one-in one-out traffic allocates nothing more.
         for i in 0..1000 {
             d.push_back(i);
