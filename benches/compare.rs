@@ -253,6 +253,194 @@ fn memory_rows() -> Vec<(&'static str, f64, f64)> {
     ]
 }
 
+/// The channel rows (issue 10): heap bytes per buffered `u64` and per
+/// waiting task, corral against tokio. Each channel first passes one item
+/// through (tokio allocates its first block when the channel is made,
+/// corral at the first send), so the rows count what buffering adds.
+fn channel_memory_rows() -> Vec<(&'static str, f64, f64)> {
+    use std::cell::RefCell;
+    let unbounded = |n: usize| {
+        let c = bytes_per(
+            n,
+            || {
+                let (tx, mut rx) = corral::sync::mpsc::unbounded_channel::<u64>();
+                tx.send(0).unwrap();
+                rx.try_recv().unwrap();
+                (tx, rx)
+            },
+            |(tx, _), n| (0..n as u64).for_each(|i| tx.send(i).unwrap()),
+        );
+        let t = bytes_per(
+            n,
+            || {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+                tx.send(0).unwrap();
+                rx.try_recv().unwrap();
+                (tx, rx)
+            },
+            |(tx, _), n| (0..n as u64).for_each(|i| tx.send(i).unwrap()),
+        );
+        (c, t)
+    };
+    let (u1k_c, u1k_t) = unbounded(1_000);
+    let (u10k_c, u10k_t) = unbounded(10_000);
+    let (u100k_c, u100k_t) = unbounded(100_000);
+    const CAP: usize = 10_000;
+    let bounded_c = bytes_per(
+        CAP,
+        || {
+            let (tx, mut rx) = corral::sync::mpsc::channel::<u64>(CAP);
+            tx.try_send(0).unwrap();
+            rx.try_recv().unwrap();
+            (tx, rx)
+        },
+        |(tx, _), n| (0..n as u64).for_each(|i| tx.try_send(i).unwrap()),
+    );
+    let bounded_t = bytes_per(
+        CAP,
+        || {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(CAP);
+            tx.try_send(0).unwrap();
+            rx.try_recv().unwrap();
+            (tx, rx)
+        },
+        |(tx, _), n| (0..n as u64).for_each(|i| tx.try_send(i).unwrap()),
+    );
+    // Queue::with_maxsize against tokio's bounded mpsc of the same size.
+    let queue_c = bytes_per(
+        CAP,
+        || {
+            let q = corral::sync::Queue::<u64>::with_maxsize(CAP);
+            q.put_nowait(0).unwrap();
+            q.get_nowait().unwrap();
+            q
+        },
+        |q, n| (0..n as u64).for_each(|i| q.put_nowait(i).unwrap()),
+    );
+    // Tasks waiting in `send` on one full bounded channel.
+    let send_waiter_c = corral_waiting(
+        || {
+            let (tx, rx) = corral::sync::mpsc::channel::<u64>(1);
+            tx.try_send(0).unwrap();
+            (tx, rx)
+        },
+        |tx| async move {
+            let _ = tx.send(1).await;
+        },
+    );
+    let send_waiter_t = tokio_waiting(
+        || {
+            let (tx, rx) = tokio::sync::mpsc::channel::<u64>(1);
+            tx.try_send(0).unwrap();
+            (tx, rx)
+        },
+        |tx| async move {
+            let _ = tx.send(1).await;
+        },
+    );
+    // A task waiting in `recv` on its own empty bounded(1) channel (one
+    // receiver per channel): the task, its future and the channel.
+    const W: usize = 20_000;
+    let recv_waiter_c = bytes_per(
+        W,
+        || {
+            let rt = corral::Builder::new_current_thread().build().unwrap();
+            (rt, RefCell::new(Vec::with_capacity(W)))
+        },
+        |(rt, senders), n| {
+            let mut senders = senders.borrow_mut();
+            for _ in 0..n {
+                let (tx, mut rx) = corral::sync::mpsc::channel::<u64>(1);
+                drop(rt.spawn(async move {
+                    let _ = rx.recv().await;
+                }));
+                senders.push(tx);
+            }
+            rt.block_on(async { corral::time::sleep(Duration::from_millis(5)).await });
+        },
+    );
+    let recv_waiter_t = bytes_per(
+        W,
+        || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            (rt, RefCell::new(Vec::with_capacity(W)))
+        },
+        |(rt, senders), n| {
+            let mut senders = senders.borrow_mut();
+            for _ in 0..n {
+                let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(1);
+                drop(rt.spawn(async move {
+                    let _ = rx.recv().await;
+                }));
+                senders.push(tx);
+            }
+            rt.block_on(async { tokio::time::sleep(Duration::from_millis(5)).await });
+        },
+    );
+    // A oneshot, both halves kept (a pre-sized Vec holds them).
+    let oneshot_c = bytes_per(
+        W,
+        || RefCell::new(Vec::with_capacity(W)),
+        |v, n| {
+            let mut v = v.borrow_mut();
+            for _ in 0..n {
+                v.push(corral::sync::oneshot::channel::<u64>());
+            }
+        },
+    );
+    let oneshot_t = bytes_per(
+        W,
+        || RefCell::new(Vec::with_capacity(W)),
+        |v, n| {
+            let mut v = v.borrow_mut();
+            for _ in 0..n {
+                v.push(tokio::sync::oneshot::channel::<u64>());
+            }
+        },
+    );
+    vec![
+        (
+            "heap bytes per buffered u64, mpsc unbounded, 1,000 items",
+            u1k_c,
+            u1k_t,
+        ),
+        (
+            "heap bytes per buffered u64, mpsc unbounded, 10,000 items",
+            u10k_c,
+            u10k_t,
+        ),
+        (
+            "heap bytes per buffered u64, mpsc unbounded, 100,000 items",
+            u100k_c,
+            u100k_t,
+        ),
+        (
+            "heap bytes per buffered u64, mpsc bounded(10,000) full",
+            bounded_c,
+            bounded_t,
+        ),
+        (
+            "heap bytes per buffered u64, Queue::with_maxsize(10,000) full (tokio: bounded mpsc)",
+            queue_c,
+            bounded_t,
+        ),
+        (
+            "heap bytes per task waiting in send on a full mpsc",
+            send_waiter_c,
+            send_waiter_t,
+        ),
+        (
+            "heap bytes per task waiting in recv on its own empty mpsc (channel included)",
+            recv_waiter_c,
+            recv_waiter_t,
+        ),
+        ("heap bytes per oneshot channel", oneshot_c, oneshot_t),
+    ]
+}
+
 /// A memory row's name with async-lock's figure.
 fn also(name: &str, async_lock: f64) -> &'static str {
     Box::leak(format!("{name} (async-lock: {async_lock:.0})").into_boxed_str())
@@ -580,8 +768,10 @@ fn main() {
         println!();
         println!("| memory | corral | tokio | ratio |");
         println!("|---|---:|---:|---:|");
-        for (name, c, t) in memory_rows() {
-            println!("| {name} | {c:.0} | {t:.0} | {:.2} |", c / t);
+        for (name, c, t) in memory_rows().into_iter().chain(channel_memory_rows()) {
+            // Bytes per buffered item are single digits: one decimal.
+            let p = usize::from(c < 20.0 && t < 20.0);
+            println!("| {name} | {c:.p$} | {t:.p$} | {:.2} |", c / t);
         }
     }
     println!();

@@ -9,8 +9,9 @@
 //! upgrading a weak one take no lock. Everything else is in [`State`],
 //! under `state`:
 //!
-//! - `queue`: the buffered items (a `VecDeque`; its storage is reused, so
-//!   steady traffic allocates nothing).
+//! - `queue`: the buffered items, a [`BlockDeque`] (blocks of 32 slots,
+//!   freed as they drain, one kept for reuse, so steady traffic allocates
+//!   nothing and a burst's memory goes back once it drains).
 //! - `free`: slots nobody holds (bounded channels only). Every slot of a
 //!   bounded channel is in exactly one place: `free`, a [`Grant`] handed
 //!   to a waiting sender, a permit (`Permit`, `OwnedPermit`, or a send in
@@ -81,10 +82,10 @@
 //! items. When the channel has ended, every waiting receiver is handed
 //! `Recv::Ended` and woken (`wake_ended`, in chunks).
 
+use super::blocks::BlockDeque;
 use crate::loom::{AtomicUsize, Ordering::*};
 use crate::loom::{Lock, LockGuard};
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
-use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
@@ -113,7 +114,7 @@ pub(crate) enum Grant {
 }
 
 pub(crate) struct State<T> {
-    queue: VecDeque<T>,
+    queue: BlockDeque<T>,
     free: usize,
     closed: bool,
     rx_dropped: bool,
@@ -163,9 +164,6 @@ impl<T> State<T> {
             }
             return (Some(value), None);
         }
-        if self.queue.len() == self.queue.capacity() {
-            self.grow(max);
-        }
         self.queue.push_back(value);
         (None, self.rx_waker.take())
     }
@@ -198,30 +196,7 @@ impl<T> State<T> {
         }
         None
     }
-
-    /// Grows the full buffer: doubling, but never past a bounded channel's
-    /// capacity (so a full bounded channel holds `capacity` items in about
-    /// `capacity` slots, not the next power of two).
-    #[cold]
-    fn grow(&mut self, max: Option<usize>) {
-        let len = self.queue.len();
-        let want = (len * 2).max(4);
-        let want = max.map_or(want, |m| want.min(m).max(len + 1));
-        self.queue.reserve_exact(want - len);
-    }
-
-    /// After a pop: a buffer that a burst grew large is freed once it has
-    /// drained, so an idle channel does not keep its peak memory.
-    #[inline]
-    fn maybe_shrink(&mut self) {
-        if self.queue.is_empty() && self.queue.capacity() > SHRINK_ABOVE {
-            self.queue.shrink_to_fit();
-        }
-    }
 }
-
-/// Buffers larger than this (in items) are freed when they drain.
-const SHRINK_ABOVE: usize = 1024;
 
 /// One channel; see the [module docs](self).
 pub(crate) struct Chan<T> {
@@ -256,7 +231,7 @@ impl<T> Chan<T> {
     pub(crate) fn new(max: Option<usize>, created_at: &'static Location<'static>) -> Self {
         Chan {
             state: Lock::new(State {
-                queue: VecDeque::new(),
+                queue: BlockDeque::new(),
                 free: max.unwrap_or(0),
                 closed: false,
                 rx_dropped: false,
@@ -593,7 +568,7 @@ impl<T> Chan<T> {
         let mut st = self.state.lock();
         let n = st.queue.len().min(limit);
         if n > 0 {
-            buf.extend(st.queue.drain(..n));
+            st.queue.pop_into(buf, n);
             self.after_pop(st, n);
             return Poll::Ready(n);
         }
@@ -630,7 +605,6 @@ impl<T> Chan<T> {
     /// first, then to the pool (bounded channels).
     #[inline]
     fn after_pop(&self, mut st: LockGuard<'_, State<T>>, n: usize) {
-        st.maybe_shrink();
         if self.max.is_none() {
             return;
         }
@@ -665,7 +639,7 @@ impl<T> Chan<T> {
     /// wake with `Closed`; buffered items stay. With `drop_items` (the
     /// receiver is gone) the items are dropped too, after the lock.
     pub(crate) fn close(&self, drop_items: bool) -> bool {
-        let mut items = VecDeque::new();
+        let mut items = BlockDeque::new();
         let mut was_open = None;
         WakeBatch::wake_in_chunks(
             || self.state.lock(),
@@ -678,7 +652,10 @@ impl<T> Chan<T> {
                     if self.max.is_some() {
                         st.free += n;
                     }
-                    items.append(&mut st.queue);
+                    if n > 0 {
+                        // Once: nothing is queued after `rx_dropped`.
+                        items = std::mem::take(&mut st.queue);
+                    }
                 }
                 for g in st.senders.iter_mut() {
                     *g = Grant::Closed;

@@ -61,6 +61,7 @@
 //! those lists and park (the wait hook's thread waiters), as the locks'
 //! blocking methods do. The `chan` module's docs give the protocol.
 
+pub(crate) mod blocks;
 mod bounded;
 pub(crate) mod chan;
 pub mod error;

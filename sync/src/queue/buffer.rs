@@ -4,8 +4,8 @@
 //! asked for only by [`Queue::priority`](crate::Queue::priority) (which
 //! stores `T::cmp` as a function pointer).
 
+use crate::mpsc::blocks::BlockDeque;
 use std::cmp::Ordering;
-use std::collections::VecDeque;
 
 /// An item on its way through the queue. `seq` is its place in put order,
 /// kept only by the priority order (0 otherwise): it breaks ties between
@@ -17,7 +17,8 @@ pub(crate) struct Entry<T> {
 }
 
 pub(crate) enum Buffer<T> {
-    Fifo(VecDeque<T>),
+    /// In blocks of 32, freed as they drain (as the mpsc channels).
+    Fifo(BlockDeque<T>),
     Lifo(Vec<T>),
     Heap(Heap<T>),
 }
@@ -31,7 +32,7 @@ pub(crate) struct Heap<T> {
 
 impl<T> Buffer<T> {
     pub(crate) fn fifo() -> Self {
-        Buffer::Fifo(VecDeque::new())
+        Buffer::Fifo(BlockDeque::new())
     }
 
     pub(crate) fn lifo() -> Self {
