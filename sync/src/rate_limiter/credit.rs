@@ -14,8 +14,10 @@ use crate::loom::{AtomicUsize, Ordering::*};
 use std::cell::Cell;
 use std::sync::OnceLock;
 
-/// The most calls one shard gets from one grant.
-pub(super) const SHARD_GRANT: usize = 1024;
+/// The most calls one shard gets from one grant (large: every refill
+/// revokes all shards, sending every worker to the lock; the 1/16 of the
+/// free room bounds a grant in any limiter that is not nearly unlimited).
+pub(super) const SHARD_GRANT: usize = 16384;
 
 /// One counter on its own cache line (128 bytes: two lines on x86, where
 /// the prefetcher pairs them; one on Apple's cores).
