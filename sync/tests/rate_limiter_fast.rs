@@ -191,3 +191,93 @@ fn threads_and_tasks_together_stay_within_the_limit() {
         );
     });
 }
+
+/// Takes calls with `try_acquire_many` (1 to 3 at a time) until the limiter
+/// refuses, then single calls until it refuses again; returns the calls
+/// admitted.
+fn take_until_full(limiter: &RateLimiter, seed: usize) -> usize {
+    let mut admitted = 0;
+    let mut i = seed;
+    loop {
+        let n = 1 + i % 3;
+        i += 1;
+        if limiter.try_acquire_many(n).is_err() {
+            break;
+        }
+        admitted += n;
+    }
+    while limiter.try_acquire().is_ok() {
+        admitted += 1;
+    }
+    admitted
+}
+
+/// The fast path's credit is spread over per-thread shards: many threads
+/// and tasks on two workers, each taking from its own shard, and every
+/// refill revoking and re-splitting the credit. With a window of an hour
+/// nothing leaves it during the test, so the count is exact: once every
+/// caller has been refused a single call, exactly `max_calls` went, not
+/// one more (a shard whose takes were not collected would show up here),
+/// and the statistics say the window is full.
+#[test]
+fn credit_spread_over_threads_never_over_admits() {
+    let rounds = (stress() / 20).max(5);
+    run_with_timeout("shards", 120, move || {
+        let rt = multi(2);
+        for round in 0..rounds {
+            // Large enough that every shard gets credit at first; uneven,
+            // so that the last grants are small and go to one shard.
+            let max_calls = 3_000 + 37 * round;
+            let limiter = Arc::new(RateLimiter::new(max_calls, Duration::from_secs(3600)));
+            let start = Arc::new(std::sync::Barrier::new(6));
+            let threads: Vec<_> = (0..6)
+                .map(|t| {
+                    let limiter = limiter.clone();
+                    let start = start.clone();
+                    std::thread::spawn(move || {
+                        start.wait();
+                        take_until_full(&limiter, t)
+                    })
+                })
+                .collect();
+            let from_tasks: usize = rt.block_on(async {
+                let handles: Vec<_> = (0..4)
+                    .map(|t| {
+                        let limiter = limiter.clone();
+                        corral::spawn(async move {
+                            let mut admitted = 0;
+                            // Interleave with the other task on this
+                            // worker between takes.
+                            loop {
+                                let got = take_until_full(&limiter, t);
+                                admitted += got;
+                                if got == 0 {
+                                    break admitted;
+                                }
+                                corral::task::yield_now().await;
+                            }
+                        })
+                    })
+                    .collect();
+                let mut sum = 0;
+                for h in handles {
+                    sum += h.await.unwrap();
+                }
+                sum
+            });
+            let from_threads: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+            assert_eq!(
+                from_threads + from_tasks,
+                max_calls,
+                "round {round}: {from_threads} calls from threads + {from_tasks} from tasks went, max {max_calls}"
+            );
+            let stats = limiter.statistics();
+            assert_eq!(
+                (stats.calls_in_window, stats.available),
+                (max_calls, 0),
+                "round {round}"
+            );
+            assert!(limiter.try_acquire().is_err());
+        }
+    });
+}
