@@ -6,8 +6,11 @@
 //!
 //! # State, and who may touch it
 //!
-//! One short lock (`state`) guards `permits` (free permits), `closed`, and
-//! the [`WaitList`] of waiters. Each waiter's payload is a [`Request`]:
+//! One short lock (`state`) guards one word holding the free permits (at
+//! most [`MAX_PERMITS`], 61 bits) and `closed` (the top bit), the
+//! [`WaitList`] of waiters, and a pointer to the holder records (which
+//! also keep a bounded semaphore's bound: a `BoundedSemaphore` allocates
+//! them at creation, every other semaphore at its first recorded grant). Each waiter's payload is a [`Request`]:
 //! how many permits it needs, how many it was assigned so far, and whether
 //! the semaphore closed on it. The payload belongs to the list's lock while
 //! the node is queued, to the waiter otherwise (see the wait hook's
@@ -66,9 +69,9 @@
 //!
 //! | plain                  | recorded                                  |
 //! |------------------------|-------------------------------------------|
-//! | `acquire(n)`           | `acquire_recorded(n)` -> `Ok(Slot)`       |
-//! | `try_acquire(n)`       | `try_acquire_recorded(n)` -> `Ok(Slot)`   |
-//! | `blocking_acquire(..)` | `blocking_acquire_recorded(..)` -> `Ok(Slot)` |
+//! | `acquire(n, false)`    | `acquire_recorded(n)` -> `Ok(Slot)`       |
+//! | `try_acquire(n, false)` | `try_acquire_recorded(n)` -> `Ok(Slot)`  |
+//! | `blocking_acquire(.., false)` | `blocking_acquire_recorded(..)` -> `Ok(Slot)` |
 //! | `release(n)`           | `release_recorded(slot, n)` (`n = 0`: a forgotten permit, record only) |
 //!
 //! and read them with `holders()`. A grant handed to a waiter records the
@@ -77,9 +80,12 @@
 //! permits it gives back. A permit that moves to another task (an owned
 //! permit sent elsewhere) still names the task that acquired it: the
 //! record is of the acquisition, not of whoever holds the value now.
-//! Semaphore (and so BoundedSemaphore) opts in. Without opting in,
-//! `holder()` still gives "the task granted permits last", which is exact
-//! for a one-permit semaphore.
+//! Semaphore (and so BoundedSemaphore) opts in for every grant. RwLock
+//! opts in for its writers only (the `record` flag of the plain
+//! `acquire`, `try_acquire` and `blocking_acquire`, which return no
+//! [`Slot`]): a writer holds every permit, so its record is the only one,
+//! and `release_unrecording` (its release, and its downgrade) drops it
+//! without a slot; `first_holder()` names the writer.
 //!
 //! # RawMutex: the Mutex's engine
 //!
@@ -174,6 +180,8 @@ struct Holders {
     slots: Vec<HolderSlot>,
     /// First free slot (`Slot::NONE.0`: none).
     free: u32,
+    /// The most free permits (see `State::bound`).
+    bound: usize,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -187,6 +195,7 @@ impl Default for Holders {
         Holders {
             slots: Vec::new(),
             free: Slot::NONE.0,
+            bound: MAX_PERMITS,
         }
     }
 }
@@ -233,6 +242,12 @@ impl Holders {
         self.free = slot.0;
     }
 
+    /// Drops every record (keeps the bound).
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.free = Slot::NONE.0;
+    }
+
     fn iter(&self) -> impl Iterator<Item = (Option<Id>, usize)> + '_ {
         self.slots.iter().filter_map(|s| match *s {
             HolderSlot::Held { task, permits } => Some((task, permits)),
@@ -242,37 +257,57 @@ impl Holders {
 }
 
 pub(crate) struct State {
-    permits: usize,
-    /// The task granted permits last, cleared by every release: exact for
-    /// a one-permit semaphore. The holder records are exact for any.
-    holder: Option<Id>,
-    /// Free permits never exceed the bound ([`MAX_PERMITS`], or a bounded
-    /// semaphore's initial value), kept in the low bits; the top bit is
-    /// `closed` (bounds fit in 61 bits: one word for both).
-    bound_closed: usize,
+    /// Free permits (at most [`MAX_PERMITS`], so they fit in 61 bits) in
+    /// the low bits; the top bit is `closed`. One word for both.
+    free: usize,
     waiters: WaitList<Request>,
-    /// Who holds what, for grants of primitives that opted in; allocated
-    /// at the first recorded grant, so a semaphore that never records
+    /// Who holds what, for grants of primitives that opted in, and a
+    /// bounded semaphore's bound; allocated at the first recorded grant
+    /// (or at creation, for a bound), so a semaphore that never records
     /// carries one null pointer.
     holders: Option<Box<Holders>>,
 }
 
-/// The `closed` bit of `State::bound_closed`.
+/// The `closed` bit of `State::free`.
 const CLOSED: usize = 1 << (usize::BITS - 1);
 
 impl State {
     #[inline]
     fn closed(&self) -> bool {
-        self.bound_closed & CLOSED != 0
+        self.free & CLOSED != 0
     }
 
     fn set_closed(&mut self) {
-        self.bound_closed |= CLOSED;
+        self.free |= CLOSED;
     }
 
+    /// Free permits.
+    #[inline]
+    fn permits(&self) -> usize {
+        self.free & !CLOSED
+    }
+
+    /// Sets the free permits (`n <= MAX_PERMITS`), keeping `closed`.
+    #[inline]
+    fn set_permits(&mut self, n: usize) {
+        debug_assert!(n <= MAX_PERMITS);
+        self.free = (self.free & CLOSED) | n;
+    }
+
+    /// Takes `n <= permits()` free permits.
+    #[inline]
+    fn take_permits(&mut self, n: usize) {
+        debug_assert!(n <= self.permits());
+        // Cannot borrow from the CLOSED bit: `n` is at most the low bits.
+        self.free -= n;
+    }
+
+    /// The most free permits: [`MAX_PERMITS`], or a bounded semaphore's
+    /// initial value (kept in the holder records' box, which a bounded
+    /// semaphore allocates at creation).
     #[inline]
     fn bound(&self) -> usize {
-        self.bound_closed & !CLOSED
+        self.holders.as_ref().map_or(MAX_PERMITS, |h| h.bound)
     }
 
     /// Keeps a holder record (see the module docs).
@@ -299,23 +334,24 @@ impl State {
             // one now would be dropped with its `Err(Closed)`. Keep it.
             return false;
         }
-        while self.permits > 0 {
+        while self.permits() > 0 {
+            let free = self.permits();
             let Some(front) = self.waiters.front_mut() else {
                 return false;
             };
             let want = front.needed - front.assigned;
-            if self.permits < want {
+            if free < want {
                 // Partial handoff: the head keeps its place and what there is.
-                front.assigned += self.permits;
-                self.permits = 0;
+                front.assigned += free;
+                self.set_permits(0);
                 return false;
             }
             if batch.is_full() {
                 return true;
             }
-            self.permits -= want;
+            // `want <= free`: cannot borrow from the CLOSED bit.
+            self.free -= want;
             front.assigned = front.needed;
-            self.holder = front.task;
             if front.record {
                 front.slot = Holders::record_in(&mut self.holders, front.task, front.needed);
             }
@@ -326,7 +362,8 @@ impl State {
 
     /// Adds `n` permits (saturating at the bound).
     fn add(&mut self, n: usize) {
-        self.permits = self.permits.saturating_add(n).min(self.bound());
+        let permits = self.permits().saturating_add(n).min(self.bound());
+        self.set_permits(permits);
     }
 }
 
@@ -340,7 +377,7 @@ impl fmt::Debug for RawSemaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.state.lock();
         f.debug_struct("RawSemaphore")
-            .field("permits", &st.permits)
+            .field("permits", &st.permits())
             .field("closed", &st.closed())
             .field("waiting", &st.waiters.len())
             .finish()
@@ -355,13 +392,17 @@ impl RawSemaphore {
     /// A semaphore whose free permits never exceed `bound`.
     pub(crate) fn with_bound(permits: usize, bound: usize) -> Self {
         let bound = bound.min(MAX_PERMITS);
+        let holders = (bound < MAX_PERMITS).then(|| {
+            Box::new(Holders {
+                bound,
+                ..Holders::default()
+            })
+        });
         RawSemaphore {
             state: Lock::new(State {
-                permits: permits.min(bound),
-                holder: None,
-                bound_closed: bound,
+                free: permits.min(bound),
                 waiters: WaitList::new(),
-                holders: None,
+                holders,
             }),
         }
     }
@@ -369,27 +410,22 @@ impl RawSemaphore {
     /// `(free permits, waiters, closed)`.
     pub(crate) fn snapshot(&self) -> (usize, usize, bool) {
         let st = self.state.lock();
-        (st.permits, st.waiters.len(), st.closed())
-    }
-
-    /// The task granted permits last (see `State::holder`).
-    #[allow(dead_code)] // the API of primitives without holder records (RwLock, ...)
-    pub(crate) fn holder(&self) -> Option<Id> {
-        self.state.lock().holder
+        (st.permits(), st.waiters.len(), st.closed())
     }
 
     pub(crate) fn available(&self) -> usize {
-        self.state.lock().permits
+        self.state.lock().permits()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         self.state.lock().closed()
     }
 
-    /// Takes `n` permits now if they are free and nobody waits.
-    #[allow(dead_code)] // the API of primitives without holder records (RwLock, ...)
-    pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryAcquireError> {
-        self.try_acquire_inner(n, false).map(drop)
+    /// Takes `n` permits now if they are free and nobody waits; `record`:
+    /// keep a holder record that only [`release_unrecording`](Self::release_unrecording)
+    /// drops (RwLock's writers).
+    pub(crate) fn try_acquire(&self, n: usize, record: bool) -> Result<(), TryAcquireError> {
+        self.try_acquire_inner(n, record).map(drop)
     }
 
     fn try_acquire_inner(&self, n: usize, record: bool) -> Result<Slot, TryAcquireError> {
@@ -405,22 +441,21 @@ impl RawSemaphore {
         }
         // `permits > 0` implies nobody waits (module invariant), so taking
         // them barges past nobody.
-        if st.permits >= n {
-            st.permits -= n;
+        if st.permits() >= n {
+            st.take_permits(n);
             let me = task::try_id();
-            st.holder = me;
             Ok(if record { st.record(me, n) } else { Slot::NONE })
         } else {
             Err(TryAcquireError::NoPermits)
         }
     }
 
-    /// A future that waits for `n` permits.
-    #[allow(dead_code)] // the API of primitives without holder records (RwLock, ...)
-    pub(crate) fn acquire(&self, n: usize) -> Acquire<'_> {
+    /// A future that waits for `n` permits; `record` as in
+    /// [`try_acquire`](Self::try_acquire).
+    pub(crate) fn acquire(&self, n: usize, record: bool) -> Acquire<'_> {
         Acquire {
             sem: self,
-            node: WaitNode::new(Request::new(n, false)),
+            node: WaitNode::new(Request::new(n, record)),
         }
     }
 
@@ -432,7 +467,6 @@ impl RawSemaphore {
             return;
         }
         let mut st = self.state.lock();
-        st.holder = None;
         if st.waiters.is_empty() {
             st.add(n);
             return;
@@ -446,14 +480,13 @@ impl RawSemaphore {
     pub(crate) fn release_bounded(&self, n: usize, max: usize) -> Result<(), usize> {
         let mut st = self.state.lock();
         let partial = st.waiters.front_mut().map_or(0, |r| r.assigned);
-        let free = st.permits + partial;
+        let free = st.permits() + partial;
         if free.saturating_add(n) > max {
             return Err(free);
         }
         if n == 0 {
             return Ok(());
         }
-        st.holder = None;
         if st.waiters.is_empty() {
             st.add(n);
             return Ok(());
@@ -497,15 +530,16 @@ impl RawSemaphore {
     ///
     /// On a thread that drives a corral runtime (see
     /// [`assert_may_block`]); `what` names the caller in the message.
+    /// `record` as in [`try_acquire`](Self::try_acquire).
     #[track_caller]
-    #[allow(dead_code)] // the API of primitives without holder records (RwLock, ...)
     pub(crate) fn blocking_acquire(
         &self,
         n: usize,
         deadline: Option<Instant>,
         what: &str,
+        record: bool,
     ) -> Result<(), BlockingAcquireError> {
-        self.blocking_acquire_inner(n, deadline, what, false).map(drop)
+        self.blocking_acquire_inner(n, deadline, what, record).map(drop)
     }
 
     #[track_caller]
@@ -534,15 +568,14 @@ impl RawSemaphore {
             if st.closed() {
                 return Err(BlockingAcquireError::Closed);
             }
-            if n == 0 || (st.waiters.is_empty() && st.permits >= n) {
-                st.permits -= n;
-                st.holder = me;
+            if n == 0 || (st.waiters.is_empty() && st.permits() >= n) {
+                st.take_permits(n);
                 return Ok(if record { st.record(me, n) } else { Slot::NONE });
             }
             if st.waiters.is_empty() {
                 // Head of an empty queue: take what there is now.
-                let take = st.permits;
-                st.permits = 0;
+                let take = st.permits();
+                st.set_permits(0);
                 // SAFETY: not queued yet: the payload is ours.
                 unsafe { st.waiters.value_of(node.as_ref()) }.assigned = take;
             }
@@ -628,7 +661,6 @@ impl RawSemaphore {
         if n == 0 {
             return;
         }
-        st.holder = None;
         if st.waiters.is_empty() {
             st.add(n);
             return;
@@ -640,6 +672,33 @@ impl RawSemaphore {
     pub(crate) fn holders(&self) -> Vec<(Option<Id>, usize)> {
         let st = self.state.lock();
         st.holders.iter().flat_map(|h| h.iter()).collect()
+    }
+
+    /// The first outstanding recorded grant's task (RwLock's writer: the
+    /// only holder while it holds every permit).
+    pub(crate) fn first_holder(&self) -> Option<Option<Id>> {
+        let st = self.state.lock();
+        let first = st.holders.iter().flat_map(|h| h.iter()).next();
+        first.map(|(task, _)| task)
+    }
+
+    /// Gives back `n` permits and drops every holder record: the release of
+    /// a primitive whose only recorded grants are ones that exclude every
+    /// other holder (RwLock's writer, also when it downgrades), and whose
+    /// guards therefore need not keep a [`Slot`].
+    pub(crate) fn release_unrecording(&self, n: usize) {
+        let mut st = self.state.lock();
+        if let Some(h) = &mut st.holders {
+            h.clear();
+        }
+        if n == 0 {
+            return;
+        }
+        if st.waiters.is_empty() {
+            st.add(n);
+            return;
+        }
+        self.release_slow(st, n);
     }
 }
 
@@ -1060,16 +1119,16 @@ impl Acquire<'_> {
         }
         let me = task::try_id();
         if st.waiters.is_empty() {
-            if st.permits >= needed {
-                st.permits -= needed;
-                st.holder = me;
+            if st.permits() >= needed {
+                st.take_permits(needed);
                 // SAFETY: not queued: the payload is ours.
                 let record = unsafe { st.waiters.value_of(node) }.record;
                 let slot = if record { st.record(me, needed) } else { Slot::NONE };
                 return Poll::Ready(Ok(slot));
             }
             // First in line: take what there is now (partial handoff).
-            let take = std::mem::take(&mut st.permits);
+            let take = st.permits();
+            st.set_permits(0);
             // SAFETY: not queued: the payload is ours.
             unsafe { st.waiters.value_of(node) }.assigned = take;
         }
@@ -1134,7 +1193,7 @@ impl RawSemaphore {
     pub(crate) fn snapshot_held(&self) -> (usize, usize, usize) {
         let mut st = self.state.lock();
         let partial = st.waiters.front_mut().map_or(0, |r| r.assigned);
-        (st.permits, partial, st.waiters.len())
+        (st.permits(), partial, st.waiters.len())
     }
 }
 
@@ -1155,14 +1214,17 @@ impl RawSemaphore {
 impl State {
     /// Every permit free (up to the bound) and nobody waiting.
     pub(crate) fn is_idle(&self) -> bool {
-        self.permits == self.bound() && self.waiters.is_empty()
+        self.permits() == self.bound() && self.waiters.is_empty()
     }
 
     /// Takes `n` permits for holders that got them elsewhere (the caller
-    /// checked that the semaphore is idle); `holder` as `State::holder`.
-    pub(crate) fn take_held(&mut self, n: usize, holder: Option<Id>) {
-        debug_assert!(self.is_idle() && n <= self.permits);
-        self.permits -= n;
-        self.holder = holder;
+    /// checked that the semaphore is idle); `record`: keep a holder record
+    /// of `task` for them (dropped by [`RawSemaphore::release_unrecording`]).
+    pub(crate) fn take_held(&mut self, n: usize, record: bool, task: Option<Id>) {
+        debug_assert!(self.is_idle() && n <= self.permits());
+        self.take_permits(n);
+        if record {
+            self.record(task, n);
+        }
     }
 }
