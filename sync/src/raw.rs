@@ -129,32 +129,91 @@ use std::time::Instant;
 /// (as tokio's: `usize::MAX >> 3`).
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
 
-/// A waiter's payload.
+/// A waiter's payload: three words (a waiting `acquire()` future is its
+/// node, 72 bytes, and a reference).
 #[derive(Debug)]
 pub(crate) struct Request {
-    /// Permits asked for.
+    /// Permits asked for (any value: more than [`MAX_PERMITS`] is refused
+    /// when polled, with the value asked for in the error).
     needed: usize,
-    /// Permits handed over so far (a partial handoff while `< needed`).
-    assigned: usize,
-    /// The semaphore closed before the request was served.
-    closed: bool,
+    /// Top bits: [`REQ_CLOSED`] (the semaphore closed before the request
+    /// was served) and [`REQ_RECORD`] (keep a holder record when served).
+    /// Low bits ([`REQ_LOW`]): while queued, the permits handed over so far
+    /// (a partial handoff while `< needed`); once served in full, the
+    /// holder record's [`Slot`] (`assigned == needed` goes without saying).
+    state: usize,
     /// The task that waits (None: a thread, or a future outside corral).
     task: Option<Id>,
-    /// Keep a holder record when served (see "Holder records").
-    record: bool,
-    /// The record kept when it was served in full.
-    slot: Slot,
 }
+
+/// The semaphore closed on the request (see `Request::state`).
+const REQ_CLOSED: usize = 1 << (usize::BITS - 1);
+/// Keep a holder record when served.
+const REQ_RECORD: usize = 1 << (usize::BITS - 2);
+/// The count or slot below the flags.
+const REQ_LOW: usize = REQ_RECORD - 1;
 
 impl Request {
     fn new(needed: usize, record: bool) -> Self {
         Request {
             needed,
-            assigned: 0,
-            closed: false,
+            state: if record { REQ_RECORD } else { 0 },
             task: None,
-            record,
-            slot: Slot::NONE,
+        }
+    }
+
+    /// Permits handed over so far (only while queued).
+    #[inline]
+    fn assigned(&self) -> usize {
+        self.state & REQ_LOW
+    }
+
+    #[inline]
+    fn set_assigned(&mut self, n: usize) {
+        debug_assert!(n <= MAX_PERMITS);
+        self.state = (self.state & !REQ_LOW) | n;
+    }
+
+    /// Takes back the partial handoff (only while queued, or just unlinked).
+    fn take_assigned(&mut self) -> usize {
+        let n = self.assigned();
+        self.set_assigned(0);
+        n
+    }
+
+    #[inline]
+    fn wants_record(&self) -> bool {
+        self.state & REQ_RECORD != 0
+    }
+
+    #[inline]
+    fn closed(&self) -> bool {
+        self.state & REQ_CLOSED != 0
+    }
+
+    fn set_closed(&mut self) {
+        self.state |= REQ_CLOSED;
+    }
+
+    /// Served in full: the low bits become the holder record's slot.
+    #[inline]
+    fn set_served(&mut self, slot: Slot) {
+        self.state = (self.state & !REQ_LOW) | slot.0 as usize;
+    }
+
+    /// The holder record's slot of a request served in full.
+    #[inline]
+    fn slot(&self) -> Slot {
+        Slot((self.state & REQ_LOW) as u32)
+    }
+
+    /// What a woken request got: its slot, or `Err` if the semaphore closed.
+    #[inline]
+    fn outcome(&self) -> Result<Slot, ()> {
+        if self.closed() {
+            Err(())
+        } else {
+            Ok(self.slot())
         }
     }
 }
@@ -339,10 +398,10 @@ impl State {
             let Some(front) = self.waiters.front_mut() else {
                 return false;
             };
-            let want = front.needed - front.assigned;
+            let want = front.needed - front.assigned();
             if free < want {
                 // Partial handoff: the head keeps its place and what there is.
-                front.assigned += free;
+                front.set_assigned(front.assigned() + free);
                 self.set_permits(0);
                 return false;
             }
@@ -351,10 +410,12 @@ impl State {
             }
             // `want <= free`: cannot borrow from the CLOSED bit.
             self.free -= want;
-            front.assigned = front.needed;
-            if front.record {
-                front.slot = Holders::record_in(&mut self.holders, front.task, front.needed);
-            }
+            let slot = if front.wants_record() {
+                Holders::record_in(&mut self.holders, front.task, front.needed)
+            } else {
+                Slot::NONE
+            };
+            front.set_served(slot);
             self.waiters.wake_front(batch);
         }
         false
@@ -479,7 +540,7 @@ impl RawSemaphore {
     /// semaphore's `release`. Err leaves the state untouched.
     pub(crate) fn release_bounded(&self, n: usize, max: usize) -> Result<(), usize> {
         let mut st = self.state.lock();
-        let partial = st.waiters.front_mut().map_or(0, |r| r.assigned);
+        let partial = st.waiters.front_mut().map_or(0, |r| r.assigned());
         let free = st.permits() + partial;
         if free.saturating_add(n) > max {
             return Err(free);
@@ -514,8 +575,8 @@ impl RawSemaphore {
                 st.set_closed();
                 let mut back = 0;
                 for req in st.waiters.iter_mut() {
-                    back += std::mem::take(&mut req.assigned);
-                    req.closed = true;
+                    back += req.take_assigned();
+                    req.set_closed();
                 }
                 st.add(back);
                 st.waiters.wake_all(batch)
@@ -577,7 +638,7 @@ impl RawSemaphore {
                 let take = st.permits();
                 st.set_permits(0);
                 // SAFETY: not queued yet: the payload is ours.
-                unsafe { st.waiters.value_of(node.as_ref()) }.assigned = take;
+                unsafe { st.waiters.value_of(node.as_ref()) }.set_assigned(take);
             }
             // SAFETY: the node is in no list; it only ever goes into this
             // one, under this lock, and leaves it (woken, or `remove`d
@@ -593,7 +654,7 @@ impl RawSemaphore {
                 Removed::Notified => {}
                 Removed::Unlinked { .. } => {
                     // SAFETY: unlinked: the payload is ours again.
-                    let back = std::mem::take(&mut unsafe { st.waiters.value_of(node.as_ref()) }.assigned);
+                    let back = unsafe { st.waiters.value_of(node.as_ref()) }.take_assigned();
                     st.add(back);
                     self.dispatch_after(st);
                     return Err(BlockingAcquireError::Timeout);
@@ -602,11 +663,7 @@ impl RawSemaphore {
             }
         }
         let req = node.as_mut().value_mut().expect("a notified node is not queued");
-        if req.closed {
-            Err(BlockingAcquireError::Closed)
-        } else {
-            Ok(req.slot)
-        }
+        req.outcome().map_err(|()| BlockingAcquireError::Closed)
     }
 
     /// Dispatches the waiters (after a partial handoff came back or the
@@ -629,10 +686,7 @@ impl RawSemaphore {
     /// the future's `Ok` is the record's slot, for
     /// [`release_recorded`](Self::release_recorded).
     pub(crate) fn acquire_recorded(&self, n: usize) -> AcquireRecorded<'_> {
-        AcquireRecorded(Acquire {
-            sem: self,
-            node: WaitNode::new(Request::new(n, true)),
-        })
+        AcquireRecorded::new(self, n)
     }
 
     /// As [`try_acquire`](Self::try_acquire), keeping a holder record.
@@ -705,9 +759,33 @@ impl RawSemaphore {
 /// The future of [`RawSemaphore::acquire_recorded`]: an [`Acquire`] whose
 /// `Ok` is the holder record's slot. Cancellation as [`Acquire`]'s (a grant
 /// handed to it and never used gives back its permits and its record).
-pub(crate) struct AcquireRecorded<'a>(Acquire<'a>);
+/// `S` is the primitive holding the engine (see [`Acquire`]).
+pub(crate) struct AcquireRecorded<'a, S: HasRaw + ?Sized = RawSemaphore>(Acquire<'a, S>);
 
-impl Future for AcquireRecorded<'_> {
+impl<'a, S: HasRaw + ?Sized> AcquireRecorded<'a, S> {
+    /// Waits for `n` permits of `sem`'s engine, keeping a holder record.
+    pub(crate) fn new(sem: &'a S, n: usize) -> Self {
+        AcquireRecorded(Acquire {
+            sem,
+            node: WaitNode::new(Request::new(n, true)),
+        })
+    }
+
+    /// The primitive it waits on.
+    pub(crate) fn sem(&self) -> &'a S {
+        self.0.sem
+    }
+
+    /// The permits asked for.
+    pub(crate) fn needed(self: Pin<&mut Self>) -> usize {
+        // SAFETY: structural pinning of the only field.
+        let node = unsafe { self.map_unchecked_mut(|a| &mut a.0) }.node_mut();
+        // Not queued once the future is ready (nor before its first poll).
+        node.value_mut().map_or(0, |r| r.needed)
+    }
+}
+
+impl<S: HasRaw + ?Sized> Future for AcquireRecorded<'_, S> {
     type Output = Result<Slot, AcquireError>;
 
     #[inline]
@@ -1037,12 +1115,29 @@ impl MutexAcquire<'_> {
 /// as a partial handoff if it is first. Later polls re-record the waker if
 /// it changed. Dropping it while it waits follows the cancellation rule in
 /// the [module docs](self).
-pub(crate) struct Acquire<'a> {
-    sem: &'a RawSemaphore,
+pub(crate) struct Acquire<'a, S: HasRaw + ?Sized = RawSemaphore> {
+    /// The primitive that owns the engine: the future keeps this one
+    /// reference and derives the engine from it, so a wrapper that must
+    /// hand the primitive back (a permit) needs no second reference.
+    sem: &'a S,
     node: WaitNode<Request>,
 }
 
-impl Acquire<'_> {
+/// A primitive built on a [`RawSemaphore`] (or the engine itself), as
+/// [`Acquire`] and [`AcquireRecorded`] hold it.
+pub(crate) trait HasRaw: Sync {
+    /// The engine.
+    fn raw(&self) -> &RawSemaphore;
+}
+
+impl HasRaw for RawSemaphore {
+    #[inline]
+    fn raw(&self) -> &RawSemaphore {
+        self
+    }
+}
+
+impl<S: HasRaw + ?Sized> Acquire<'_, S> {
     fn node(self: Pin<&Self>) -> Pin<&WaitNode<Request>> {
         // SAFETY: `node` is structurally pinned: never moved out of `Acquire`.
         unsafe { self.map_unchecked(|a| &a.node) }
@@ -1059,15 +1154,11 @@ impl Acquire<'_> {
             .node_mut()
             .value_mut()
             .expect("a notified node is not queued");
-        if req.closed {
-            Poll::Ready(Err(AcquireError::Closed))
-        } else {
-            Poll::Ready(Ok(req.slot))
-        }
+        Poll::Ready(req.outcome().map_err(|()| AcquireError::Closed))
     }
 }
 
-impl Future for Acquire<'_> {
+impl<S: HasRaw + ?Sized> Future for Acquire<'_, S> {
     type Output = Result<(), AcquireError>;
 
     #[inline]
@@ -1076,7 +1167,7 @@ impl Future for Acquire<'_> {
     }
 }
 
-impl Acquire<'_> {
+impl<S: HasRaw + ?Sized> Acquire<'_, S> {
     /// Polls for the permits; Ok carries the holder record's slot (NONE
     /// unless the request asked for one).
     fn poll_slot(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Slot, AcquireError>> {
@@ -1088,7 +1179,7 @@ impl Acquire<'_> {
         if !queued {
             ready!(coop::poll_consume_budget(cx));
         }
-        let sem = self.sem;
+        let sem = self.sem.raw();
         let mut st = sem.state.lock();
         let node = self.as_ref().node();
         // Again under the lock: a wake may have landed in between.
@@ -1122,7 +1213,7 @@ impl Acquire<'_> {
             if st.permits() >= needed {
                 st.take_permits(needed);
                 // SAFETY: not queued: the payload is ours.
-                let record = unsafe { st.waiters.value_of(node) }.record;
+                let record = unsafe { st.waiters.value_of(node) }.wants_record();
                 let slot = if record { st.record(me, needed) } else { Slot::NONE };
                 return Poll::Ready(Ok(slot));
             }
@@ -1130,7 +1221,7 @@ impl Acquire<'_> {
             let take = st.permits();
             st.set_permits(0);
             // SAFETY: not queued: the payload is ours.
-            unsafe { st.waiters.value_of(node) }.assigned = take;
+            unsafe { st.waiters.value_of(node) }.set_assigned(take);
         }
         // SAFETY: as above.
         unsafe { st.waiters.value_of(node) }.task = me;
@@ -1141,7 +1232,7 @@ impl Acquire<'_> {
     }
 }
 
-impl Drop for Acquire<'_> {
+impl<S: HasRaw + ?Sized> Drop for Acquire<'_, S> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: `self` is pinned (a `Drop` of a pinned value runs in
@@ -1154,13 +1245,14 @@ impl Drop for Acquire<'_> {
     }
 }
 
-impl Acquire<'_> {
+impl<S: HasRaw + ?Sized> Acquire<'_, S> {
     /// Drop of a future that queued: give back what it was handed.
     #[cold]
     fn drop_slow(&mut self) {
         // SAFETY: as in `drop`.
         let node = unsafe { Pin::new_unchecked(&self.node) };
-        let mut st = self.sem.state.lock();
+        let sem = self.sem.raw();
+        let mut st = sem.state.lock();
         // SAFETY: the node can only be in this semaphore's list; lock held.
         let removed = unsafe { st.waiters.remove(node) };
         match removed {
@@ -1171,15 +1263,21 @@ impl Acquire<'_> {
                 // permits or the head's place pass on.
                 // SAFETY: no longer queued: the payload is ours again.
                 let req = unsafe { st.waiters.value_of(node) };
-                let back = std::mem::take(&mut req.assigned);
-                let slot = std::mem::replace(&mut req.slot, Slot::NONE);
+                let (back, slot) = match removed {
+                    // Served in full (unless closed, which took back all).
+                    Removed::Notified => match req.outcome() {
+                        Ok(slot) => (req.needed, slot),
+                        Err(()) => (0, Slot::NONE),
+                    },
+                    _ => (req.take_assigned(), Slot::NONE),
+                };
                 st.unrecord(slot);
                 let head_left = matches!(removed, Removed::Unlinked { was_head: true });
                 if back == 0 && !head_left {
                     return;
                 }
                 st.add(back);
-                self.sem.dispatch_after(st);
+                sem.dispatch_after(st);
             }
         }
     }
@@ -1192,7 +1290,7 @@ impl RawSemaphore {
     /// the holders have (RwLock counts its readers this way).
     pub(crate) fn snapshot_held(&self) -> (usize, usize, usize) {
         let mut st = self.state.lock();
-        let partial = st.waiters.front_mut().map_or(0, |r| r.assigned);
+        let partial = st.waiters.front_mut().map_or(0, |r| r.assigned());
         (st.permits(), partial, st.waiters.len())
     }
 }
