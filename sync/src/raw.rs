@@ -91,10 +91,19 @@
 //!
 //! A Mutex is a one-permit semaphore in semantics, but has its own engine
 //! ([`RawMutex`]) for size and speed: an atomic word
-//! `holder << 2 | WAITERS | LOCKED` beside a [`WaitList`] under a short
-//! lock (48 bytes for a `Mutex<u64>` in all, and no lock taken on the
-//! uncontended path).
+//! `holder << 2 | WAITERS | LOCKED` beside a pointer to a [`WaitList`]
+//! under a short lock (32 bytes for a `Mutex<u64>` in all, and no lock
+//! taken on the uncontended path).
 //!
+//! - The wait block (the list and its lock, 24 bytes) is allocated at the
+//!   first contention, not with the mutex: whoever first needs it (a
+//!   locker that has to queue) allocates one and installs it with one CAS
+//!   on the null pointer; a contender that loses that race frees its own
+//!   and uses the winner's. It stays until the mutex is dropped. The
+//!   uncontended paths (fast lock, fast unlock, `try_lock`) touch only
+//!   the word; statistics read a missing block as nobody waiting. The
+//!   installing CAS is Release and every load of the pointer Acquire, so
+//!   a block is initialised before anyone locks it.
 //! - Lock: one CAS from 0 (free, nobody waits) to `held_by(me)`, which
 //!   records the holder's task id in the same store. Otherwise, under the
 //!   list's lock: CAS again if it became 0, or set WAITERS and queue.
@@ -115,7 +124,7 @@
 //!   `take_notified` is Acquire). The loom models check this with the
 //!   data in a loom cell.
 use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
-use crate::loom::{AtomicU64, Lock, LockGuard, Ordering};
+use crate::loom::{AtomicPtr, AtomicU64, Lock, LockGuard, Ordering};
 use corral_runtime::coop;
 use corral_runtime::task::{self, Id};
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
@@ -829,7 +838,27 @@ pub(crate) struct MutexWaiter {
 pub(crate) struct RawMutex {
     /// `holder << TAG_SHIFT | WAITERS | LOCKED`; 0 is free.
     word: AtomicU64,
-    waiters: Lock<WaitList<MutexWaiter>>,
+    /// The wait list and its lock, allocated at the first contention (null
+    /// until then) and freed with the mutex: a lock that is never
+    /// contended carries one null pointer, not a lock and a list.
+    block: AtomicPtr<WaitBlock>,
+}
+
+/// A [`RawMutex`]'s wait list under its lock, installed on first use.
+type WaitBlock = Lock<WaitList<MutexWaiter>>;
+
+impl Drop for RawMutex {
+    fn drop(&mut self) {
+        // Acquire: as in `waiters` (with `&mut self` nobody else can be
+        // installing, but loom wants the load ordered after the CAS).
+        let block = self.block.load(Ordering::Acquire);
+        if !block.is_null() {
+            // SAFETY: a non-null `block` came from `Box::into_raw` in
+            // `install` and is freed only here, once: `&mut self` means no
+            // reference handed out by `waiters` is still alive.
+            drop(unsafe { Box::from_raw(block) });
+        }
+    }
 }
 
 impl fmt::Debug for RawMutex {
@@ -845,7 +874,41 @@ impl RawMutex {
     pub(crate) fn new() -> Self {
         RawMutex {
             word: AtomicU64::new(0),
-            waiters: Lock::new(WaitList::new()),
+            block: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// The wait list's lock, installed first if nobody contended yet.
+    #[inline]
+    fn waiters(&self) -> &WaitBlock {
+        // Acquire: pairs with the installing CAS (Release), so the block's
+        // initialisation is visible before it is used.
+        let block = self.block.load(Ordering::Acquire);
+        if block.is_null() {
+            return self.install();
+        }
+        // SAFETY: non-null: installed by `install` and freed only in
+        // `Drop`, which cannot run while `&self` is borrowed.
+        unsafe { &*block }
+    }
+
+    /// Allocates the wait block and installs it with one CAS; a contender
+    /// that loses the race frees its own and uses the winner's.
+    #[cold]
+    fn install(&self) -> &WaitBlock {
+        let new = Box::into_raw(Box::new(Lock::new(WaitList::new())));
+        match self
+            .block
+            .compare_exchange(std::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // SAFETY: just installed; freed only in `Drop` (see `waiters`).
+            Ok(_) => unsafe { &*new },
+            Err(winner) => {
+                // SAFETY: `new` never left this function: ours to free.
+                drop(unsafe { Box::from_raw(new) });
+                // SAFETY: the winner's block, as in `waiters`.
+                unsafe { &*winner }
+            }
         }
     }
 
@@ -886,7 +949,12 @@ impl RawMutex {
 
     /// Tasks and threads waiting.
     pub(crate) fn waiting(&self) -> usize {
-        self.waiters.lock().len()
+        let block = self.block.load(Ordering::Acquire);
+        if block.is_null() {
+            return 0; // never contended: nobody ever waited
+        }
+        // SAFETY: as in `waiters`.
+        unsafe { &*block }.lock().len()
     }
 
     /// A future that waits for the lock.
@@ -916,7 +984,7 @@ impl RawMutex {
 
     #[cold]
     fn unlock_slow(&self) {
-        let list = self.waiters.lock();
+        let list = self.waiters().lock();
         self.hand_off(list);
     }
 
@@ -984,7 +1052,7 @@ impl RawMutex {
         }
         let node = pin!(WaitNode::new(MutexWaiter { task: me }));
         {
-            let mut list = self.waiters.lock();
+            let mut list = self.waiters().lock();
             if self.lock_or_mark_waiting(me) {
                 return true;
             }
@@ -997,7 +1065,7 @@ impl RawMutex {
         if notified {
             return true;
         }
-        let mut list = self.waiters.lock();
+        let mut list = self.waiters().lock();
         // SAFETY: the node is queued in this list or in none; lock held.
         match unsafe { list.remove(node.as_ref()) } {
             // The handoff raced the timeout: the lock is ours, keep it.
@@ -1053,7 +1121,7 @@ impl MutexAcquire<'_> {
     fn poll_slow(self: Pin<&mut Self>, cx: &mut Context<'_>, me: Option<Id>) -> Poll<()> {
         let mutex = self.mutex;
         let node = self.as_ref().node();
-        let mut list = mutex.waiters.lock();
+        let mut list = mutex.waiters().lock();
         // Again under the lock: a wake may have landed in between.
         if node.take_notified() {
             return Poll::Ready(());
@@ -1095,7 +1163,7 @@ impl MutexAcquire<'_> {
     fn drop_slow(&mut self) {
         // SAFETY: as in `drop`.
         let node = unsafe { Pin::new_unchecked(&self.node) };
-        let mut list = self.mutex.waiters.lock();
+        let mut list = self.mutex.waiters().lock();
         // SAFETY: the node can only be in this mutex's list; lock held.
         match unsafe { list.remove(node) } {
             // Handed the lock, never used: pass it on.
