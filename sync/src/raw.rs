@@ -7,10 +7,15 @@
 //! # State, and who may touch it
 //!
 //! One short lock (`state`) guards one word holding the free permits (at
-//! most [`MAX_PERMITS`], 61 bits) and `closed` (the top bit), the
-//! [`WaitList`] of waiters, and a pointer to the holder records (which
-//! also keep a bounded semaphore's bound: a `BoundedSemaphore` allocates
-//! them at creation, every other semaphore at its first recorded grant). Each waiter's payload is a [`Request`]:
+//! most [`MAX_PERMITS`], 61 bits) and `closed` (the top bit), and a
+//! pointer to a block holding the [`WaitList`] of waiters, the holder
+//! records and the bound. The block is allocated under the lock by the
+//! first caller that needs it (a waiter that queues, a recorded grant; a
+//! `BoundedSemaphore` at creation, for its bound) and freed with the
+//! semaphore; until then a missing block reads as nobody waiting, no
+//! records and the bound [`MAX_PERMITS`]. A fresh `Semaphore` is 32 bytes
+//! (the lock byte padded to a word, the permit word, the pointer, the
+//! creation site). Each waiter's payload is a [`Request`]:
 //! how many permits it needs, how many it was assigned so far, and whether
 //! the semaphore closed on it. The payload belongs to the list's lock while
 //! the node is queued, to the waiter otherwise (see the wait hook's
@@ -59,7 +64,7 @@
 //! waits on the Semaphore created at src/main.rs:10, held by task 7"),
 //! a primitive can ask for one record per outstanding grant: the task the
 //! permits were granted to (`None`: a thread, or a future outside corral)
-//! and how many. The records live in the state, in a slab (`Holders`)
+//! and how many. The records live in the block, in a slab (`Holders`)
 //! whose freed slots the next grant reuses; a grant or a release costs a
 //! few stores under the lock it takes anyway. Waiters say who waits in
 //! their [`Request`] (`task`), so a dump can list both sides.
@@ -248,8 +253,6 @@ struct Holders {
     slots: Vec<HolderSlot>,
     /// First free slot (`Slot::NONE.0`: none).
     free: u32,
-    /// The most free permits (see `State::bound`).
-    bound: usize,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -263,16 +266,11 @@ impl Default for Holders {
         Holders {
             slots: Vec::new(),
             free: Slot::NONE.0,
-            bound: MAX_PERMITS,
         }
     }
 }
 
 impl Holders {
-    fn record_in(holders: &mut Option<Box<Holders>>, task: Option<Id>, permits: usize) -> Slot {
-        holders.get_or_insert_with(Default::default).insert(task, permits)
-    }
-
     fn insert(&mut self, task: Option<Id>, permits: usize) -> Slot {
         if permits == 0 {
             return Slot::NONE;
@@ -328,12 +326,35 @@ pub(crate) struct State {
     /// Free permits (at most [`MAX_PERMITS`], so they fit in 61 bits) in
     /// the low bits; the top bit is `closed`. One word for both.
     free: usize,
+    /// The wait list, the holder records and the bound, allocated when
+    /// first needed (see [`Block`]): a semaphore nobody has used carries
+    /// one null pointer.
+    block: Option<Box<Block>>,
+}
+
+/// The parts of a semaphore's state that a fresh one does not need: the
+/// wait list (first needed when someone queues), the holder records (at
+/// the first recorded grant) and a bounded semaphore's bound (at
+/// creation). One allocation for all three, made under the state's lock
+/// by whoever needs it first, freed with the semaphore.
+#[derive(Debug)]
+struct Block {
     waiters: WaitList<Request>,
-    /// Who holds what, for grants of primitives that opted in, and a
-    /// bounded semaphore's bound; allocated at the first recorded grant
-    /// (or at creation, for a bound), so a semaphore that never records
-    /// carries one null pointer.
-    holders: Option<Box<Holders>>,
+    /// Who holds what, for grants of primitives that opted in.
+    holders: Holders,
+    /// The most free permits: [`MAX_PERMITS`], or a bounded semaphore's
+    /// initial value.
+    bound: usize,
+}
+
+impl Block {
+    fn new(bound: usize) -> Box<Block> {
+        Box::new(Block {
+            waiters: WaitList::new(),
+            holders: Holders::default(),
+            bound,
+        })
+    }
 }
 
 /// The `closed` bit of `State::free`.
@@ -371,22 +392,55 @@ impl State {
     }
 
     /// The most free permits: [`MAX_PERMITS`], or a bounded semaphore's
-    /// initial value (kept in the holder records' box, which a bounded
-    /// semaphore allocates at creation).
+    /// initial value (a bounded semaphore allocates its block at creation).
     #[inline]
     fn bound(&self) -> usize {
-        self.holders.as_ref().map_or(MAX_PERMITS, |h| h.bound)
+        self.block.as_ref().map_or(MAX_PERMITS, |b| b.bound)
+    }
+
+    /// The block, allocated now if this is its first use.
+    #[inline]
+    fn block(&mut self) -> &mut Block {
+        self.block.get_or_insert_with(|| Block::new(MAX_PERMITS))
+    }
+
+    /// The wait list (allocating the block if needed).
+    #[inline]
+    fn list(&mut self) -> &mut WaitList<Request> {
+        &mut self.block().waiters
+    }
+
+    /// Nobody waits.
+    #[inline]
+    fn nobody_waits(&self) -> bool {
+        self.block.as_ref().is_none_or(|b| b.waiters.is_empty())
+    }
+
+    /// Tasks and threads waiting.
+    fn waiting(&self) -> usize {
+        self.block.as_ref().map_or(0, |b| b.waiters.len())
+    }
+
+    /// The head waiter's request, if anyone waits.
+    #[inline]
+    fn front_mut(&mut self) -> Option<&mut Request> {
+        self.block.as_mut().and_then(|b| b.waiters.front_mut())
+    }
+
+    /// The outstanding recorded grants.
+    fn holders(&self) -> impl Iterator<Item = (Option<Id>, usize)> + '_ {
+        self.block.iter().flat_map(|b| b.holders.iter())
     }
 
     /// Keeps a holder record (see the module docs).
     fn record(&mut self, task: Option<Id>, permits: usize) -> Slot {
-        Holders::record_in(&mut self.holders, task, permits)
+        self.block().holders.insert(task, permits)
     }
 
     /// Drops a holder record (`Slot::NONE`: none).
     fn unrecord(&mut self, slot: Slot) {
-        if let Some(h) = &mut self.holders {
-            h.remove(slot);
+        if let Some(b) = &mut self.block {
+            b.holders.remove(slot);
         }
     }
 }
@@ -402,16 +456,23 @@ impl State {
             // one now would be dropped with its `Err(Closed)`. Keep it.
             return false;
         }
-        while self.permits() > 0 {
-            let free = self.permits();
-            let Some(front) = self.waiters.front_mut() else {
+        let Some(block) = self.block.as_mut() else {
+            return false; // nobody ever waited
+        };
+        loop {
+            let free = self.free & !CLOSED;
+            if free == 0 {
+                return false;
+            }
+            let Some(front) = block.waiters.front_mut() else {
                 return false;
             };
             let want = front.needed - front.assigned();
             if free < want {
                 // Partial handoff: the head keeps its place and what there is.
                 front.set_assigned(front.assigned() + free);
-                self.set_permits(0);
+                // Not closed (checked above): the word is the count.
+                self.free = 0;
                 return false;
             }
             if batch.is_full() {
@@ -420,14 +481,13 @@ impl State {
             // `want <= free`: cannot borrow from the CLOSED bit.
             self.free -= want;
             let slot = if front.wants_record() {
-                Holders::record_in(&mut self.holders, front.task, front.needed)
+                block.holders.insert(front.task, front.needed)
             } else {
                 Slot::NONE
             };
             front.set_served(slot);
-            self.waiters.wake_front(batch);
+            block.waiters.wake_front(batch);
         }
-        false
     }
 
     /// Adds `n` permits (saturating at the bound).
@@ -449,7 +509,7 @@ impl fmt::Debug for RawSemaphore {
         f.debug_struct("RawSemaphore")
             .field("permits", &st.permits())
             .field("closed", &st.closed())
-            .field("waiting", &st.waiters.len())
+            .field("waiting", &st.waiting())
             .finish()
     }
 }
@@ -462,17 +522,10 @@ impl RawSemaphore {
     /// A semaphore whose free permits never exceed `bound`.
     pub(crate) fn with_bound(permits: usize, bound: usize) -> Self {
         let bound = bound.min(MAX_PERMITS);
-        let holders = (bound < MAX_PERMITS).then(|| {
-            Box::new(Holders {
-                bound,
-                ..Holders::default()
-            })
-        });
         RawSemaphore {
             state: Lock::new(State {
                 free: permits.min(bound),
-                waiters: WaitList::new(),
-                holders,
+                block: (bound < MAX_PERMITS).then(|| Block::new(bound)),
             }),
         }
     }
@@ -480,7 +533,7 @@ impl RawSemaphore {
     /// `(free permits, waiters, closed)`.
     pub(crate) fn snapshot(&self) -> (usize, usize, bool) {
         let st = self.state.lock();
-        (st.permits(), st.waiters.len(), st.closed())
+        (st.permits(), st.waiting(), st.closed())
     }
 
     pub(crate) fn available(&self) -> usize {
@@ -537,7 +590,7 @@ impl RawSemaphore {
             return;
         }
         let mut st = self.state.lock();
-        if st.waiters.is_empty() {
+        if st.nobody_waits() {
             st.add(n);
             return;
         }
@@ -549,7 +602,7 @@ impl RawSemaphore {
     /// semaphore's `release`. Err leaves the state untouched.
     pub(crate) fn release_bounded(&self, n: usize, max: usize) -> Result<(), usize> {
         let mut st = self.state.lock();
-        let partial = st.waiters.front_mut().map_or(0, |r| r.assigned());
+        let partial = st.front_mut().map_or(0, |r| r.assigned());
         let free = st.permits() + partial;
         if free.saturating_add(n) > max {
             return Err(free);
@@ -557,7 +610,7 @@ impl RawSemaphore {
         if n == 0 {
             return Ok(());
         }
-        if st.waiters.is_empty() {
+        if st.nobody_waits() {
             st.add(n);
             return Ok(());
         }
@@ -583,12 +636,12 @@ impl RawSemaphore {
             |st, batch| {
                 st.set_closed();
                 let mut back = 0;
-                for req in st.waiters.iter_mut() {
+                for req in st.list().iter_mut() {
                     back += req.take_assigned();
                     req.set_closed();
                 }
                 st.add(back);
-                st.waiters.wake_all(batch)
+                st.list().wake_all(batch)
             },
         );
     }
@@ -638,32 +691,32 @@ impl RawSemaphore {
             if st.closed() {
                 return Err(BlockingAcquireError::Closed);
             }
-            if n == 0 || (st.waiters.is_empty() && st.permits() >= n) {
+            if n == 0 || (st.nobody_waits() && st.permits() >= n) {
                 st.take_permits(n);
                 return Ok(if record { st.record(me, n) } else { Slot::NONE });
             }
-            if st.waiters.is_empty() {
+            if st.nobody_waits() {
                 // Head of an empty queue: take what there is now.
                 let take = st.permits();
                 st.set_permits(0);
                 // SAFETY: not queued yet: the payload is ours.
-                unsafe { st.waiters.value_of(node.as_ref()) }.set_assigned(take);
+                unsafe { st.list().value_of(node.as_ref()) }.set_assigned(take);
             }
             // SAFETY: the node is in no list; it only ever goes into this
             // one, under this lock, and leaves it (woken, or `remove`d
             // below) before this function returns and drops it.
-            unsafe { st.waiters.push_back_thread(node.as_ref()) };
+            unsafe { st.list().push_back_thread(node.as_ref()) };
         }
         let notified = node.as_ref().park_until(deadline);
         if !notified {
             let mut st = self.state.lock();
             // SAFETY: the node is queued in this list or in none; lock held.
-            match unsafe { st.waiters.remove(node.as_ref()) } {
+            match unsafe { st.list().remove(node.as_ref()) } {
                 // The wake raced the timeout: the handoff is ours, keep it.
                 Removed::Notified => {}
                 Removed::Unlinked { .. } => {
                     // SAFETY: unlinked: the payload is ours again.
-                    let back = unsafe { st.waiters.value_of(node.as_ref()) }.take_assigned();
+                    let back = unsafe { st.list().value_of(node.as_ref()) }.take_assigned();
                     st.add(back);
                     self.dispatch_after(st);
                     return Err(BlockingAcquireError::Timeout);
@@ -724,7 +777,7 @@ impl RawSemaphore {
         if n == 0 {
             return;
         }
-        if st.waiters.is_empty() {
+        if st.nobody_waits() {
             st.add(n);
             return;
         }
@@ -734,14 +787,14 @@ impl RawSemaphore {
     /// The outstanding recorded grants: (task it was granted to, permits).
     pub(crate) fn holders(&self) -> Vec<(Option<Id>, usize)> {
         let st = self.state.lock();
-        st.holders.iter().flat_map(|h| h.iter()).collect()
+        st.holders().collect()
     }
 
     /// The first outstanding recorded grant's task (RwLock's writer: the
     /// only holder while it holds every permit).
     pub(crate) fn first_holder(&self) -> Option<Option<Id>> {
         let st = self.state.lock();
-        let first = st.holders.iter().flat_map(|h| h.iter()).next();
+        let first = st.holders().next();
         first.map(|(task, _)| task)
     }
 
@@ -751,13 +804,13 @@ impl RawSemaphore {
     /// guards therefore need not keep a [`Slot`].
     pub(crate) fn release_unrecording(&self, n: usize) {
         let mut st = self.state.lock();
-        if let Some(h) = &mut st.holders {
-            h.clear();
+        if let Some(b) = &mut st.block {
+            b.holders.clear();
         }
         if n == 0 {
             return;
         }
-        if st.waiters.is_empty() {
+        if st.nobody_waits() {
             st.add(n);
             return;
         }
@@ -1257,12 +1310,12 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
         }
         if node.is_queued() {
             // SAFETY: queued in this list; lock held.
-            let stale = unsafe { st.waiters.update_waker(node, cx) };
+            let stale = unsafe { st.list().update_waker(node, cx) };
             stale.drop_after(st);
             return Poll::Pending;
         }
         // SAFETY: not queued: the payload is ours (the owner's).
-        let needed = unsafe { st.waiters.value_of(node) }.needed;
+        let needed = unsafe { st.list().value_of(node) }.needed;
         if needed > MAX_PERMITS {
             return Poll::Ready(Err(AcquireError::TooMany {
                 requested: needed,
@@ -1277,11 +1330,11 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
             return Poll::Ready(Ok(Slot::NONE));
         }
         let me = task::try_id();
-        if st.waiters.is_empty() {
+        if st.nobody_waits() {
             if st.permits() >= needed {
                 st.take_permits(needed);
                 // SAFETY: not queued: the payload is ours.
-                let record = unsafe { st.waiters.value_of(node) }.wants_record();
+                let record = unsafe { st.list().value_of(node) }.wants_record();
                 let slot = if record { st.record(me, needed) } else { Slot::NONE };
                 return Poll::Ready(Ok(slot));
             }
@@ -1289,13 +1342,13 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
             let take = st.permits();
             st.set_permits(0);
             // SAFETY: not queued: the payload is ours.
-            unsafe { st.waiters.value_of(node) }.set_assigned(take);
+            unsafe { st.list().value_of(node) }.set_assigned(take);
         }
         // SAFETY: as above.
-        unsafe { st.waiters.value_of(node) }.task = me;
+        unsafe { st.list().value_of(node) }.task = me;
         // SAFETY: the node is in no list; it only ever goes into this one,
         // under this lock, and `Drop` removes it before it is freed.
-        unsafe { st.waiters.push_back(node, cx) };
+        unsafe { st.list().push_back(node, cx) };
         Poll::Pending
     }
 }
@@ -1322,7 +1375,7 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
         let sem = self.sem.raw();
         let mut st = sem.state.lock();
         // SAFETY: the node can only be in this semaphore's list; lock held.
-        let removed = unsafe { st.waiters.remove(node) };
+        let removed = unsafe { st.list().remove(node) };
         match removed {
             Removed::NotQueued => {}
             Removed::Notified | Removed::Unlinked { .. } => {
@@ -1330,7 +1383,7 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
                 // asked for, or nothing: give it back, and dispatch, so the
                 // permits or the head's place pass on.
                 // SAFETY: no longer queued: the payload is ours again.
-                let req = unsafe { st.waiters.value_of(node) };
+                let req = unsafe { st.list().value_of(node) };
                 let (back, slot) = match removed {
                     // Served in full (unless closed, which took back all).
                     Removed::Notified => match req.outcome() {
@@ -1358,8 +1411,8 @@ impl RawSemaphore {
     /// the holders have (RwLock counts its readers this way).
     pub(crate) fn snapshot_held(&self) -> (usize, usize, usize) {
         let mut st = self.state.lock();
-        let partial = st.waiters.front_mut().map_or(0, |r| r.assigned());
-        (st.permits(), partial, st.waiters.len())
+        let partial = st.front_mut().map_or(0, |r| r.assigned());
+        (st.permits(), partial, st.waiting())
     }
 }
 
@@ -1380,7 +1433,7 @@ impl RawSemaphore {
 impl State {
     /// Every permit free (up to the bound) and nobody waiting.
     pub(crate) fn is_idle(&self) -> bool {
-        self.permits() == self.bound() && self.waiters.is_empty()
+        self.permits() == self.bound() && self.nobody_waits()
     }
 
     /// Takes `n` permits for holders that got them elsewhere (the caller
