@@ -308,7 +308,7 @@ impl Holders {
         self.free = slot.0;
     }
 
-    /// Drops every record (keeps the bound).
+    /// Drops every record.
     fn clear(&mut self) {
         self.slots.clear();
         self.free = Slot::NONE.0;
