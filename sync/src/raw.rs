@@ -6,8 +6,16 @@
 //!
 //! # State, and who may touch it
 //!
-//! One short lock (`state`) guards `permits` (free permits), `closed`, and
-//! the [`WaitList`] of waiters. Each waiter's payload is a [`Request`]:
+//! One short lock (`state`) guards one word holding the free permits (at
+//! most [`MAX_PERMITS`], 61 bits) and `closed` (the top bit), and a
+//! pointer to a block holding the [`WaitList`] of waiters, the holder
+//! records and the bound. The block is allocated under the lock by the
+//! first caller that needs it (a waiter that queues, a recorded grant; a
+//! `BoundedSemaphore` at creation, for its bound) and freed with the
+//! semaphore; until then a missing block reads as nobody waiting, no
+//! records and the bound [`MAX_PERMITS`]. A fresh `Semaphore` is 32 bytes
+//! (the lock byte padded to a word, the permit word, the pointer, the
+//! creation site). Each waiter's payload is a [`Request`]:
 //! how many permits it needs, how many it was assigned so far, and whether
 //! the semaphore closed on it. The payload belongs to the list's lock while
 //! the node is queued, to the waiter otherwise (see the wait hook's
@@ -56,7 +64,7 @@
 //! waits on the Semaphore created at src/main.rs:10, held by task 7"),
 //! a primitive can ask for one record per outstanding grant: the task the
 //! permits were granted to (`None`: a thread, or a future outside corral)
-//! and how many. The records live in the state, in a slab (`Holders`)
+//! and how many. The records live in the block, in a slab (`Holders`)
 //! whose freed slots the next grant reuses; a grant or a release costs a
 //! few stores under the lock it takes anyway. Waiters say who waits in
 //! their [`Request`] (`task`), so a dump can list both sides.
@@ -66,9 +74,9 @@
 //!
 //! | plain                  | recorded                                  |
 //! |------------------------|-------------------------------------------|
-//! | `acquire(n)`           | `acquire_recorded(n)` -> `Ok(Slot)`       |
-//! | `try_acquire(n)`       | `try_acquire_recorded(n)` -> `Ok(Slot)`   |
-//! | `blocking_acquire(..)` | `blocking_acquire_recorded(..)` -> `Ok(Slot)` |
+//! | `acquire(n, false)`    | `acquire_recorded(n)` -> `Ok(Slot)`       |
+//! | `try_acquire(n, false)` | `try_acquire_recorded(n)` -> `Ok(Slot)`  |
+//! | `blocking_acquire(.., false)` | `blocking_acquire_recorded(..)` -> `Ok(Slot)` |
 //! | `release(n)`           | `release_recorded(slot, n)` (`n = 0`: a forgotten permit, record only) |
 //!
 //! and read them with `holders()`. A grant handed to a waiter records the
@@ -77,18 +85,30 @@
 //! permits it gives back. A permit that moves to another task (an owned
 //! permit sent elsewhere) still names the task that acquired it: the
 //! record is of the acquisition, not of whoever holds the value now.
-//! Semaphore (and so BoundedSemaphore) opts in. Without opting in,
-//! `holder()` still gives "the task granted permits last", which is exact
-//! for a one-permit semaphore.
+//! Semaphore (and so BoundedSemaphore) opts in for every grant. RwLock
+//! opts in for its writers only (the `record` flag of the plain
+//! `acquire`, `try_acquire` and `blocking_acquire`, which return no
+//! [`Slot`]): a writer holds every permit, so its record is the only one,
+//! and `release_unrecording` (its release, and its downgrade) drops it
+//! without a slot; `first_holder()` names the writer.
 //!
 //! # RawMutex: the Mutex's engine
 //!
 //! A Mutex is a one-permit semaphore in semantics, but has its own engine
 //! ([`RawMutex`]) for size and speed: an atomic word
-//! `holder << 2 | WAITERS | LOCKED` beside a [`WaitList`] under a short
-//! lock (48 bytes for a `Mutex<u64>` in all, and no lock taken on the
-//! uncontended path).
+//! `holder << 2 | WAITERS | LOCKED` beside a pointer to a [`WaitList`]
+//! under a short lock (32 bytes for a `Mutex<u64>` in all, and no lock
+//! taken on the uncontended path).
 //!
+//! - The wait block (the list and its lock, 24 bytes) is allocated at the
+//!   first contention, not with the mutex: whoever first needs it (a
+//!   locker that has to queue) allocates one and installs it with one CAS
+//!   on the null pointer; a contender that loses that race frees its own
+//!   and uses the winner's. It stays until the mutex is dropped. The
+//!   uncontended paths (fast lock, fast unlock, `try_lock`) touch only
+//!   the word; statistics read a missing block as nobody waiting. The
+//!   installing CAS is Release and every load of the pointer Acquire, so
+//!   a block is initialised before anyone locks it.
 //! - Lock: one CAS from 0 (free, nobody waits) to `held_by(me)`, which
 //!   records the holder's task id in the same store. Otherwise, under the
 //!   list's lock: CAS again if it became 0, or set WAITERS and queue.
@@ -109,7 +129,7 @@
 //!   `take_notified` is Acquire). The loom models check this with the
 //!   data in a loom cell.
 use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
-use crate::loom::{AtomicU64, Lock, LockGuard, Ordering};
+use crate::loom::{AtomicPtr, AtomicU64, Lock, LockGuard, Ordering};
 use corral_runtime::coop;
 use corral_runtime::task::{self, Id};
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
@@ -123,32 +143,91 @@ use std::time::Instant;
 /// (as tokio's: `usize::MAX >> 3`).
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
 
-/// A waiter's payload.
+/// A waiter's payload: three words (a waiting `acquire()` future is its
+/// node, 72 bytes, and a reference).
 #[derive(Debug)]
 pub(crate) struct Request {
-    /// Permits asked for.
+    /// Permits asked for (any value: more than [`MAX_PERMITS`] is refused
+    /// when polled, with the value asked for in the error).
     needed: usize,
-    /// Permits handed over so far (a partial handoff while `< needed`).
-    assigned: usize,
-    /// The semaphore closed before the request was served.
-    closed: bool,
+    /// Top bits: [`REQ_CLOSED`] (the semaphore closed before the request
+    /// was served) and [`REQ_RECORD`] (keep a holder record when served).
+    /// Low bits ([`REQ_LOW`]): while queued, the permits handed over so far
+    /// (a partial handoff while `< needed`); once served in full, the
+    /// holder record's [`Slot`] (`assigned == needed` goes without saying).
+    state: usize,
     /// The task that waits (None: a thread, or a future outside corral).
     task: Option<Id>,
-    /// Keep a holder record when served (see "Holder records").
-    record: bool,
-    /// The record kept when it was served in full.
-    slot: Slot,
 }
+
+/// The semaphore closed on the request (see `Request::state`).
+const REQ_CLOSED: usize = 1 << (usize::BITS - 1);
+/// Keep a holder record when served.
+const REQ_RECORD: usize = 1 << (usize::BITS - 2);
+/// The count or slot below the flags.
+const REQ_LOW: usize = REQ_RECORD - 1;
 
 impl Request {
     fn new(needed: usize, record: bool) -> Self {
         Request {
             needed,
-            assigned: 0,
-            closed: false,
+            state: if record { REQ_RECORD } else { 0 },
             task: None,
-            record,
-            slot: Slot::NONE,
+        }
+    }
+
+    /// Permits handed over so far (only while queued).
+    #[inline]
+    fn assigned(&self) -> usize {
+        self.state & REQ_LOW
+    }
+
+    #[inline]
+    fn set_assigned(&mut self, n: usize) {
+        debug_assert!(n <= MAX_PERMITS);
+        self.state = (self.state & !REQ_LOW) | n;
+    }
+
+    /// Takes back the partial handoff (only while queued, or just unlinked).
+    fn take_assigned(&mut self) -> usize {
+        let n = self.assigned();
+        self.set_assigned(0);
+        n
+    }
+
+    #[inline]
+    fn wants_record(&self) -> bool {
+        self.state & REQ_RECORD != 0
+    }
+
+    #[inline]
+    fn closed(&self) -> bool {
+        self.state & REQ_CLOSED != 0
+    }
+
+    fn set_closed(&mut self) {
+        self.state |= REQ_CLOSED;
+    }
+
+    /// Served in full: the low bits become the holder record's slot.
+    #[inline]
+    fn set_served(&mut self, slot: Slot) {
+        self.state = (self.state & !REQ_LOW) | slot.0 as usize;
+    }
+
+    /// The holder record's slot of a request served in full.
+    #[inline]
+    fn slot(&self) -> Slot {
+        Slot((self.state & REQ_LOW) as u32)
+    }
+
+    /// What a woken request got: its slot, or `Err` if the semaphore closed.
+    #[inline]
+    fn outcome(&self) -> Result<Slot, ()> {
+        if self.closed() {
+            Err(())
+        } else {
+            Ok(self.slot())
         }
     }
 }
@@ -192,10 +271,6 @@ impl Default for Holders {
 }
 
 impl Holders {
-    fn record_in(holders: &mut Option<Box<Holders>>, task: Option<Id>, permits: usize) -> Slot {
-        holders.get_or_insert_with(Default::default).insert(task, permits)
-    }
-
     fn insert(&mut self, task: Option<Id>, permits: usize) -> Slot {
         if permits == 0 {
             return Slot::NONE;
@@ -233,6 +308,12 @@ impl Holders {
         self.free = slot.0;
     }
 
+    /// Drops every record.
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.free = Slot::NONE.0;
+    }
+
     fn iter(&self) -> impl Iterator<Item = (Option<Id>, usize)> + '_ {
         self.slots.iter().filter_map(|s| match *s {
             HolderSlot::Held { task, permits } => Some((task, permits)),
@@ -242,48 +323,124 @@ impl Holders {
 }
 
 pub(crate) struct State {
-    permits: usize,
-    /// The task granted permits last, cleared by every release: exact for
-    /// a one-permit semaphore. The holder records are exact for any.
-    holder: Option<Id>,
-    /// Free permits never exceed the bound ([`MAX_PERMITS`], or a bounded
-    /// semaphore's initial value), kept in the low bits; the top bit is
-    /// `closed` (bounds fit in 61 bits: one word for both).
-    bound_closed: usize,
-    waiters: WaitList<Request>,
-    /// Who holds what, for grants of primitives that opted in; allocated
-    /// at the first recorded grant, so a semaphore that never records
-    /// carries one null pointer.
-    holders: Option<Box<Holders>>,
+    /// Free permits (at most [`MAX_PERMITS`], so they fit in 61 bits) in
+    /// the low bits; the top bit is `closed`. One word for both.
+    free: usize,
+    /// The wait list, the holder records and the bound, allocated when
+    /// first needed (see [`Block`]): a semaphore nobody has used carries
+    /// one null pointer.
+    block: Option<Box<Block>>,
 }
 
-/// The `closed` bit of `State::bound_closed`.
+/// The parts of a semaphore's state that a fresh one does not need: the
+/// wait list (first needed when someone queues), the holder records (at
+/// the first recorded grant) and a bounded semaphore's bound (at
+/// creation). One allocation for all three, made under the state's lock
+/// by whoever needs it first, freed with the semaphore.
+#[derive(Debug)]
+struct Block {
+    waiters: WaitList<Request>,
+    /// Who holds what, for grants of primitives that opted in.
+    holders: Holders,
+    /// The most free permits: [`MAX_PERMITS`], or a bounded semaphore's
+    /// initial value.
+    bound: usize,
+}
+
+impl Block {
+    fn new(bound: usize) -> Box<Block> {
+        Box::new(Block {
+            waiters: WaitList::new(),
+            holders: Holders::default(),
+            bound,
+        })
+    }
+}
+
+/// The `closed` bit of `State::free`.
 const CLOSED: usize = 1 << (usize::BITS - 1);
 
 impl State {
     #[inline]
     fn closed(&self) -> bool {
-        self.bound_closed & CLOSED != 0
+        self.free & CLOSED != 0
     }
 
     fn set_closed(&mut self) {
-        self.bound_closed |= CLOSED;
+        self.free |= CLOSED;
     }
 
+    /// Free permits.
+    #[inline]
+    fn permits(&self) -> usize {
+        self.free & !CLOSED
+    }
+
+    /// Sets the free permits (`n <= MAX_PERMITS`), keeping `closed`.
+    #[inline]
+    fn set_permits(&mut self, n: usize) {
+        debug_assert!(n <= MAX_PERMITS);
+        self.free = (self.free & CLOSED) | n;
+    }
+
+    /// Takes `n <= permits()` free permits.
+    #[inline]
+    fn take_permits(&mut self, n: usize) {
+        debug_assert!(n <= self.permits());
+        // Cannot borrow from the CLOSED bit: `n` is at most the low bits.
+        self.free -= n;
+    }
+
+    /// The most free permits: [`MAX_PERMITS`], or a bounded semaphore's
+    /// initial value (a bounded semaphore allocates its block at creation).
     #[inline]
     fn bound(&self) -> usize {
-        self.bound_closed & !CLOSED
+        self.block.as_ref().map_or(MAX_PERMITS, |b| b.bound)
+    }
+
+    /// The block, allocated now if this is its first use.
+    #[inline]
+    fn block(&mut self) -> &mut Block {
+        self.block.get_or_insert_with(|| Block::new(MAX_PERMITS))
+    }
+
+    /// The wait list (allocating the block if needed).
+    #[inline]
+    fn list(&mut self) -> &mut WaitList<Request> {
+        &mut self.block().waiters
+    }
+
+    /// Nobody waits.
+    #[inline]
+    fn nobody_waits(&self) -> bool {
+        self.block.as_ref().is_none_or(|b| b.waiters.is_empty())
+    }
+
+    /// Tasks and threads waiting.
+    fn waiting(&self) -> usize {
+        self.block.as_ref().map_or(0, |b| b.waiters.len())
+    }
+
+    /// The head waiter's request, if anyone waits.
+    #[inline]
+    fn front_mut(&mut self) -> Option<&mut Request> {
+        self.block.as_mut().and_then(|b| b.waiters.front_mut())
+    }
+
+    /// The outstanding recorded grants.
+    fn holders(&self) -> impl Iterator<Item = (Option<Id>, usize)> + '_ {
+        self.block.iter().flat_map(|b| b.holders.iter())
     }
 
     /// Keeps a holder record (see the module docs).
     fn record(&mut self, task: Option<Id>, permits: usize) -> Slot {
-        Holders::record_in(&mut self.holders, task, permits)
+        self.block().holders.insert(task, permits)
     }
 
     /// Drops a holder record (`Slot::NONE`: none).
     fn unrecord(&mut self, slot: Slot) {
-        if let Some(h) = &mut self.holders {
-            h.remove(slot);
+        if let Some(b) = &mut self.block {
+            b.holders.remove(slot);
         }
     }
 }
@@ -299,34 +456,44 @@ impl State {
             // one now would be dropped with its `Err(Closed)`. Keep it.
             return false;
         }
-        while self.permits > 0 {
-            let Some(front) = self.waiters.front_mut() else {
+        let Some(block) = self.block.as_mut() else {
+            return false; // nobody ever waited
+        };
+        loop {
+            let free = self.free & !CLOSED;
+            if free == 0 {
+                return false;
+            }
+            let Some(front) = block.waiters.front_mut() else {
                 return false;
             };
-            let want = front.needed - front.assigned;
-            if self.permits < want {
+            let want = front.needed - front.assigned();
+            if free < want {
                 // Partial handoff: the head keeps its place and what there is.
-                front.assigned += self.permits;
-                self.permits = 0;
+                front.set_assigned(front.assigned() + free);
+                // Not closed (checked above): the word is the count.
+                self.free = 0;
                 return false;
             }
             if batch.is_full() {
                 return true;
             }
-            self.permits -= want;
-            front.assigned = front.needed;
-            self.holder = front.task;
-            if front.record {
-                front.slot = Holders::record_in(&mut self.holders, front.task, front.needed);
-            }
-            self.waiters.wake_front(batch);
+            // `want <= free`: cannot borrow from the CLOSED bit.
+            self.free -= want;
+            let slot = if front.wants_record() {
+                block.holders.insert(front.task, front.needed)
+            } else {
+                Slot::NONE
+            };
+            front.set_served(slot);
+            block.waiters.wake_front(batch);
         }
-        false
     }
 
     /// Adds `n` permits (saturating at the bound).
     fn add(&mut self, n: usize) {
-        self.permits = self.permits.saturating_add(n).min(self.bound());
+        let permits = self.permits().saturating_add(n).min(self.bound());
+        self.set_permits(permits);
     }
 }
 
@@ -340,9 +507,9 @@ impl fmt::Debug for RawSemaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.state.lock();
         f.debug_struct("RawSemaphore")
-            .field("permits", &st.permits)
+            .field("permits", &st.permits())
             .field("closed", &st.closed())
-            .field("waiting", &st.waiters.len())
+            .field("waiting", &st.waiting())
             .finish()
     }
 }
@@ -357,11 +524,8 @@ impl RawSemaphore {
         let bound = bound.min(MAX_PERMITS);
         RawSemaphore {
             state: Lock::new(State {
-                permits: permits.min(bound),
-                holder: None,
-                bound_closed: bound,
-                waiters: WaitList::new(),
-                holders: None,
+                free: permits.min(bound),
+                block: (bound < MAX_PERMITS).then(|| Block::new(bound)),
             }),
         }
     }
@@ -369,27 +533,22 @@ impl RawSemaphore {
     /// `(free permits, waiters, closed)`.
     pub(crate) fn snapshot(&self) -> (usize, usize, bool) {
         let st = self.state.lock();
-        (st.permits, st.waiters.len(), st.closed())
-    }
-
-    /// The task granted permits last (see `State::holder`).
-    #[allow(dead_code)] // the API of primitives without holder records (RwLock, ...)
-    pub(crate) fn holder(&self) -> Option<Id> {
-        self.state.lock().holder
+        (st.permits(), st.waiting(), st.closed())
     }
 
     pub(crate) fn available(&self) -> usize {
-        self.state.lock().permits
+        self.state.lock().permits()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         self.state.lock().closed()
     }
 
-    /// Takes `n` permits now if they are free and nobody waits.
-    #[allow(dead_code)] // the API of primitives without holder records (RwLock, ...)
-    pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryAcquireError> {
-        self.try_acquire_inner(n, false).map(drop)
+    /// Takes `n` permits now if they are free and nobody waits; `record`:
+    /// keep a holder record that only [`release_unrecording`](Self::release_unrecording)
+    /// drops (RwLock's writers).
+    pub(crate) fn try_acquire(&self, n: usize, record: bool) -> Result<(), TryAcquireError> {
+        self.try_acquire_inner(n, record).map(drop)
     }
 
     fn try_acquire_inner(&self, n: usize, record: bool) -> Result<Slot, TryAcquireError> {
@@ -405,22 +564,21 @@ impl RawSemaphore {
         }
         // `permits > 0` implies nobody waits (module invariant), so taking
         // them barges past nobody.
-        if st.permits >= n {
-            st.permits -= n;
+        if st.permits() >= n {
+            st.take_permits(n);
             let me = task::try_id();
-            st.holder = me;
             Ok(if record { st.record(me, n) } else { Slot::NONE })
         } else {
             Err(TryAcquireError::NoPermits)
         }
     }
 
-    /// A future that waits for `n` permits.
-    #[allow(dead_code)] // the API of primitives without holder records (RwLock, ...)
-    pub(crate) fn acquire(&self, n: usize) -> Acquire<'_> {
+    /// A future that waits for `n` permits; `record` as in
+    /// [`try_acquire`](Self::try_acquire).
+    pub(crate) fn acquire(&self, n: usize, record: bool) -> Acquire<'_> {
         Acquire {
             sem: self,
-            node: WaitNode::new(Request::new(n, false)),
+            node: WaitNode::new(Request::new(n, record)),
         }
     }
 
@@ -432,8 +590,7 @@ impl RawSemaphore {
             return;
         }
         let mut st = self.state.lock();
-        st.holder = None;
-        if st.waiters.is_empty() {
+        if st.nobody_waits() {
             st.add(n);
             return;
         }
@@ -445,16 +602,15 @@ impl RawSemaphore {
     /// semaphore's `release`. Err leaves the state untouched.
     pub(crate) fn release_bounded(&self, n: usize, max: usize) -> Result<(), usize> {
         let mut st = self.state.lock();
-        let partial = st.waiters.front_mut().map_or(0, |r| r.assigned);
-        let free = st.permits + partial;
+        let partial = st.front_mut().map_or(0, |r| r.assigned());
+        let free = st.permits() + partial;
         if free.saturating_add(n) > max {
             return Err(free);
         }
         if n == 0 {
             return Ok(());
         }
-        st.holder = None;
-        if st.waiters.is_empty() {
+        if st.nobody_waits() {
             st.add(n);
             return Ok(());
         }
@@ -480,12 +636,12 @@ impl RawSemaphore {
             |st, batch| {
                 st.set_closed();
                 let mut back = 0;
-                for req in st.waiters.iter_mut() {
-                    back += std::mem::take(&mut req.assigned);
-                    req.closed = true;
+                for req in st.list().iter_mut() {
+                    back += req.take_assigned();
+                    req.set_closed();
                 }
                 st.add(back);
-                st.waiters.wake_all(batch)
+                st.list().wake_all(batch)
             },
         );
     }
@@ -497,15 +653,16 @@ impl RawSemaphore {
     ///
     /// On a thread that drives a corral runtime (see
     /// [`assert_may_block`]); `what` names the caller in the message.
+    /// `record` as in [`try_acquire`](Self::try_acquire).
     #[track_caller]
-    #[allow(dead_code)] // the API of primitives without holder records (RwLock, ...)
     pub(crate) fn blocking_acquire(
         &self,
         n: usize,
         deadline: Option<Instant>,
         what: &str,
+        record: bool,
     ) -> Result<(), BlockingAcquireError> {
-        self.blocking_acquire_inner(n, deadline, what, false).map(drop)
+        self.blocking_acquire_inner(n, deadline, what, record).map(drop)
     }
 
     #[track_caller]
@@ -534,33 +691,32 @@ impl RawSemaphore {
             if st.closed() {
                 return Err(BlockingAcquireError::Closed);
             }
-            if n == 0 || (st.waiters.is_empty() && st.permits >= n) {
-                st.permits -= n;
-                st.holder = me;
+            if n == 0 || (st.nobody_waits() && st.permits() >= n) {
+                st.take_permits(n);
                 return Ok(if record { st.record(me, n) } else { Slot::NONE });
             }
-            if st.waiters.is_empty() {
+            if st.nobody_waits() {
                 // Head of an empty queue: take what there is now.
-                let take = st.permits;
-                st.permits = 0;
+                let take = st.permits();
+                st.set_permits(0);
                 // SAFETY: not queued yet: the payload is ours.
-                unsafe { st.waiters.value_of(node.as_ref()) }.assigned = take;
+                unsafe { st.list().value_of(node.as_ref()) }.set_assigned(take);
             }
             // SAFETY: the node is in no list; it only ever goes into this
             // one, under this lock, and leaves it (woken, or `remove`d
             // below) before this function returns and drops it.
-            unsafe { st.waiters.push_back_thread(node.as_ref()) };
+            unsafe { st.list().push_back_thread(node.as_ref()) };
         }
         let notified = node.as_ref().park_until(deadline);
         if !notified {
             let mut st = self.state.lock();
             // SAFETY: the node is queued in this list or in none; lock held.
-            match unsafe { st.waiters.remove(node.as_ref()) } {
+            match unsafe { st.list().remove(node.as_ref()) } {
                 // The wake raced the timeout: the handoff is ours, keep it.
                 Removed::Notified => {}
                 Removed::Unlinked { .. } => {
                     // SAFETY: unlinked: the payload is ours again.
-                    let back = std::mem::take(&mut unsafe { st.waiters.value_of(node.as_ref()) }.assigned);
+                    let back = unsafe { st.list().value_of(node.as_ref()) }.take_assigned();
                     st.add(back);
                     self.dispatch_after(st);
                     return Err(BlockingAcquireError::Timeout);
@@ -569,11 +725,7 @@ impl RawSemaphore {
             }
         }
         let req = node.as_mut().value_mut().expect("a notified node is not queued");
-        if req.closed {
-            Err(BlockingAcquireError::Closed)
-        } else {
-            Ok(req.slot)
-        }
+        req.outcome().map_err(|()| BlockingAcquireError::Closed)
     }
 
     /// Dispatches the waiters (after a partial handoff came back or the
@@ -596,10 +748,7 @@ impl RawSemaphore {
     /// the future's `Ok` is the record's slot, for
     /// [`release_recorded`](Self::release_recorded).
     pub(crate) fn acquire_recorded(&self, n: usize) -> AcquireRecorded<'_> {
-        AcquireRecorded(Acquire {
-            sem: self,
-            node: WaitNode::new(Request::new(n, true)),
-        })
+        AcquireRecorded::new(self, n)
     }
 
     /// As [`try_acquire`](Self::try_acquire), keeping a holder record.
@@ -628,8 +777,7 @@ impl RawSemaphore {
         if n == 0 {
             return;
         }
-        st.holder = None;
-        if st.waiters.is_empty() {
+        if st.nobody_waits() {
             st.add(n);
             return;
         }
@@ -639,16 +787,67 @@ impl RawSemaphore {
     /// The outstanding recorded grants: (task it was granted to, permits).
     pub(crate) fn holders(&self) -> Vec<(Option<Id>, usize)> {
         let st = self.state.lock();
-        st.holders.iter().flat_map(|h| h.iter()).collect()
+        st.holders().collect()
+    }
+
+    /// The first outstanding recorded grant's task (RwLock's writer: the
+    /// only holder while it holds every permit).
+    pub(crate) fn first_holder(&self) -> Option<Option<Id>> {
+        let st = self.state.lock();
+        let first = st.holders().next();
+        first.map(|(task, _)| task)
+    }
+
+    /// Gives back `n` permits and drops every holder record: the release of
+    /// a primitive whose only recorded grants are ones that exclude every
+    /// other holder (RwLock's writer, also when it downgrades), and whose
+    /// guards therefore need not keep a [`Slot`].
+    pub(crate) fn release_unrecording(&self, n: usize) {
+        let mut st = self.state.lock();
+        if let Some(b) = &mut st.block {
+            b.holders.clear();
+        }
+        if n == 0 {
+            return;
+        }
+        if st.nobody_waits() {
+            st.add(n);
+            return;
+        }
+        self.release_slow(st, n);
     }
 }
 
 /// The future of [`RawSemaphore::acquire_recorded`]: an [`Acquire`] whose
 /// `Ok` is the holder record's slot. Cancellation as [`Acquire`]'s (a grant
 /// handed to it and never used gives back its permits and its record).
-pub(crate) struct AcquireRecorded<'a>(Acquire<'a>);
+/// `S` is the primitive holding the engine (see [`Acquire`]).
+pub(crate) struct AcquireRecorded<'a, S: HasRaw + ?Sized = RawSemaphore>(Acquire<'a, S>);
 
-impl Future for AcquireRecorded<'_> {
+impl<'a, S: HasRaw + ?Sized> AcquireRecorded<'a, S> {
+    /// Waits for `n` permits of `sem`'s engine, keeping a holder record.
+    pub(crate) fn new(sem: &'a S, n: usize) -> Self {
+        AcquireRecorded(Acquire {
+            sem,
+            node: WaitNode::new(Request::new(n, true)),
+        })
+    }
+
+    /// The primitive it waits on.
+    pub(crate) fn sem(&self) -> &'a S {
+        self.0.sem
+    }
+
+    /// The permits asked for.
+    pub(crate) fn needed(self: Pin<&mut Self>) -> usize {
+        // SAFETY: structural pinning of the only field.
+        let node = unsafe { self.map_unchecked_mut(|a| &mut a.0) }.node_mut();
+        // Not queued once the future is ready (nor before its first poll).
+        node.value_mut().map_or(0, |r| r.needed)
+    }
+}
+
+impl<S: HasRaw + ?Sized> Future for AcquireRecorded<'_, S> {
     type Output = Result<Slot, AcquireError>;
 
     #[inline]
@@ -692,7 +891,27 @@ pub(crate) struct MutexWaiter {
 pub(crate) struct RawMutex {
     /// `holder << TAG_SHIFT | WAITERS | LOCKED`; 0 is free.
     word: AtomicU64,
-    waiters: Lock<WaitList<MutexWaiter>>,
+    /// The wait list and its lock, allocated at the first contention (null
+    /// until then) and freed with the mutex: a lock that is never
+    /// contended carries one null pointer, not a lock and a list.
+    block: AtomicPtr<WaitBlock>,
+}
+
+/// A [`RawMutex`]'s wait list under its lock, installed on first use.
+type WaitBlock = Lock<WaitList<MutexWaiter>>;
+
+impl Drop for RawMutex {
+    fn drop(&mut self) {
+        // Acquire: as in `waiters` (with `&mut self` nobody else can be
+        // installing, but loom wants the load ordered after the CAS).
+        let block = self.block.load(Ordering::Acquire);
+        if !block.is_null() {
+            // SAFETY: a non-null `block` came from `Box::into_raw` in
+            // `install` and is freed only here, once: `&mut self` means no
+            // reference handed out by `waiters` is still alive.
+            drop(unsafe { Box::from_raw(block) });
+        }
+    }
 }
 
 impl fmt::Debug for RawMutex {
@@ -708,7 +927,41 @@ impl RawMutex {
     pub(crate) fn new() -> Self {
         RawMutex {
             word: AtomicU64::new(0),
-            waiters: Lock::new(WaitList::new()),
+            block: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// The wait list's lock, installed first if nobody contended yet.
+    #[inline]
+    fn waiters(&self) -> &WaitBlock {
+        // Acquire: pairs with the installing CAS (Release), so the block's
+        // initialisation is visible before it is used.
+        let block = self.block.load(Ordering::Acquire);
+        if block.is_null() {
+            return self.install();
+        }
+        // SAFETY: non-null: installed by `install` and freed only in
+        // `Drop`, which cannot run while `&self` is borrowed.
+        unsafe { &*block }
+    }
+
+    /// Allocates the wait block and installs it with one CAS; a contender
+    /// that loses the race frees its own and uses the winner's.
+    #[cold]
+    fn install(&self) -> &WaitBlock {
+        let new = Box::into_raw(Box::new(Lock::new(WaitList::new())));
+        match self
+            .block
+            .compare_exchange(std::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // SAFETY: just installed; freed only in `Drop` (see `waiters`).
+            Ok(_) => unsafe { &*new },
+            Err(winner) => {
+                // SAFETY: `new` never left this function: ours to free.
+                drop(unsafe { Box::from_raw(new) });
+                // SAFETY: the winner's block, as in `waiters`.
+                unsafe { &*winner }
+            }
         }
     }
 
@@ -749,7 +1002,12 @@ impl RawMutex {
 
     /// Tasks and threads waiting.
     pub(crate) fn waiting(&self) -> usize {
-        self.waiters.lock().len()
+        let block = self.block.load(Ordering::Acquire);
+        if block.is_null() {
+            return 0; // never contended: nobody ever waited
+        }
+        // SAFETY: as in `waiters`.
+        unsafe { &*block }.lock().len()
     }
 
     /// A future that waits for the lock.
@@ -779,7 +1037,7 @@ impl RawMutex {
 
     #[cold]
     fn unlock_slow(&self) {
-        let list = self.waiters.lock();
+        let list = self.waiters().lock();
         self.hand_off(list);
     }
 
@@ -847,7 +1105,7 @@ impl RawMutex {
         }
         let node = pin!(WaitNode::new(MutexWaiter { task: me }));
         {
-            let mut list = self.waiters.lock();
+            let mut list = self.waiters().lock();
             if self.lock_or_mark_waiting(me) {
                 return true;
             }
@@ -860,7 +1118,7 @@ impl RawMutex {
         if notified {
             return true;
         }
-        let mut list = self.waiters.lock();
+        let mut list = self.waiters().lock();
         // SAFETY: the node is queued in this list or in none; lock held.
         match unsafe { list.remove(node.as_ref()) } {
             // The handoff raced the timeout: the lock is ours, keep it.
@@ -916,7 +1174,7 @@ impl MutexAcquire<'_> {
     fn poll_slow(self: Pin<&mut Self>, cx: &mut Context<'_>, me: Option<Id>) -> Poll<()> {
         let mutex = self.mutex;
         let node = self.as_ref().node();
-        let mut list = mutex.waiters.lock();
+        let mut list = mutex.waiters().lock();
         // Again under the lock: a wake may have landed in between.
         if node.take_notified() {
             return Poll::Ready(());
@@ -958,7 +1216,7 @@ impl MutexAcquire<'_> {
     fn drop_slow(&mut self) {
         // SAFETY: as in `drop`.
         let node = unsafe { Pin::new_unchecked(&self.node) };
-        let mut list = self.mutex.waiters.lock();
+        let mut list = self.mutex.waiters().lock();
         // SAFETY: the node can only be in this mutex's list; lock held.
         match unsafe { list.remove(node) } {
             // Handed the lock, never used: pass it on.
@@ -978,12 +1236,29 @@ impl MutexAcquire<'_> {
 /// as a partial handoff if it is first. Later polls re-record the waker if
 /// it changed. Dropping it while it waits follows the cancellation rule in
 /// the [module docs](self).
-pub(crate) struct Acquire<'a> {
-    sem: &'a RawSemaphore,
+pub(crate) struct Acquire<'a, S: HasRaw + ?Sized = RawSemaphore> {
+    /// The primitive that owns the engine: the future keeps this one
+    /// reference and derives the engine from it, so a wrapper that must
+    /// hand the primitive back (a permit) needs no second reference.
+    sem: &'a S,
     node: WaitNode<Request>,
 }
 
-impl Acquire<'_> {
+/// A primitive built on a [`RawSemaphore`] (or the engine itself), as
+/// [`Acquire`] and [`AcquireRecorded`] hold it.
+pub(crate) trait HasRaw: Sync {
+    /// The engine.
+    fn raw(&self) -> &RawSemaphore;
+}
+
+impl HasRaw for RawSemaphore {
+    #[inline]
+    fn raw(&self) -> &RawSemaphore {
+        self
+    }
+}
+
+impl<S: HasRaw + ?Sized> Acquire<'_, S> {
     fn node(self: Pin<&Self>) -> Pin<&WaitNode<Request>> {
         // SAFETY: `node` is structurally pinned: never moved out of `Acquire`.
         unsafe { self.map_unchecked(|a| &a.node) }
@@ -1000,15 +1275,11 @@ impl Acquire<'_> {
             .node_mut()
             .value_mut()
             .expect("a notified node is not queued");
-        if req.closed {
-            Poll::Ready(Err(AcquireError::Closed))
-        } else {
-            Poll::Ready(Ok(req.slot))
-        }
+        Poll::Ready(req.outcome().map_err(|()| AcquireError::Closed))
     }
 }
 
-impl Future for Acquire<'_> {
+impl<S: HasRaw + ?Sized> Future for Acquire<'_, S> {
     type Output = Result<(), AcquireError>;
 
     #[inline]
@@ -1017,7 +1288,7 @@ impl Future for Acquire<'_> {
     }
 }
 
-impl Acquire<'_> {
+impl<S: HasRaw + ?Sized> Acquire<'_, S> {
     /// Polls for the permits; Ok carries the holder record's slot (NONE
     /// unless the request asked for one).
     fn poll_slot(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Slot, AcquireError>> {
@@ -1029,7 +1300,7 @@ impl Acquire<'_> {
         if !queued {
             ready!(coop::poll_consume_budget(cx));
         }
-        let sem = self.sem;
+        let sem = self.sem.raw();
         let mut st = sem.state.lock();
         let node = self.as_ref().node();
         // Again under the lock: a wake may have landed in between.
@@ -1039,12 +1310,12 @@ impl Acquire<'_> {
         }
         if node.is_queued() {
             // SAFETY: queued in this list; lock held.
-            let stale = unsafe { st.waiters.update_waker(node, cx) };
+            let stale = unsafe { st.list().update_waker(node, cx) };
             stale.drop_after(st);
             return Poll::Pending;
         }
         // SAFETY: not queued: the payload is ours (the owner's).
-        let needed = unsafe { st.waiters.value_of(node) }.needed;
+        let needed = unsafe { st.list().value_of(node) }.needed;
         if needed > MAX_PERMITS {
             return Poll::Ready(Err(AcquireError::TooMany {
                 requested: needed,
@@ -1059,30 +1330,30 @@ impl Acquire<'_> {
             return Poll::Ready(Ok(Slot::NONE));
         }
         let me = task::try_id();
-        if st.waiters.is_empty() {
-            if st.permits >= needed {
-                st.permits -= needed;
-                st.holder = me;
+        if st.nobody_waits() {
+            if st.permits() >= needed {
+                st.take_permits(needed);
                 // SAFETY: not queued: the payload is ours.
-                let record = unsafe { st.waiters.value_of(node) }.record;
+                let record = unsafe { st.list().value_of(node) }.wants_record();
                 let slot = if record { st.record(me, needed) } else { Slot::NONE };
                 return Poll::Ready(Ok(slot));
             }
             // First in line: take what there is now (partial handoff).
-            let take = std::mem::take(&mut st.permits);
+            let take = st.permits();
+            st.set_permits(0);
             // SAFETY: not queued: the payload is ours.
-            unsafe { st.waiters.value_of(node) }.assigned = take;
+            unsafe { st.list().value_of(node) }.set_assigned(take);
         }
         // SAFETY: as above.
-        unsafe { st.waiters.value_of(node) }.task = me;
+        unsafe { st.list().value_of(node) }.task = me;
         // SAFETY: the node is in no list; it only ever goes into this one,
         // under this lock, and `Drop` removes it before it is freed.
-        unsafe { st.waiters.push_back(node, cx) };
+        unsafe { st.list().push_back(node, cx) };
         Poll::Pending
     }
 }
 
-impl Drop for Acquire<'_> {
+impl<S: HasRaw + ?Sized> Drop for Acquire<'_, S> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: `self` is pinned (a `Drop` of a pinned value runs in
@@ -1095,15 +1366,16 @@ impl Drop for Acquire<'_> {
     }
 }
 
-impl Acquire<'_> {
+impl<S: HasRaw + ?Sized> Acquire<'_, S> {
     /// Drop of a future that queued: give back what it was handed.
     #[cold]
     fn drop_slow(&mut self) {
         // SAFETY: as in `drop`.
         let node = unsafe { Pin::new_unchecked(&self.node) };
-        let mut st = self.sem.state.lock();
+        let sem = self.sem.raw();
+        let mut st = sem.state.lock();
         // SAFETY: the node can only be in this semaphore's list; lock held.
-        let removed = unsafe { st.waiters.remove(node) };
+        let removed = unsafe { st.list().remove(node) };
         match removed {
             Removed::NotQueued => {}
             Removed::Notified | Removed::Unlinked { .. } => {
@@ -1111,16 +1383,22 @@ impl Acquire<'_> {
                 // asked for, or nothing: give it back, and dispatch, so the
                 // permits or the head's place pass on.
                 // SAFETY: no longer queued: the payload is ours again.
-                let req = unsafe { st.waiters.value_of(node) };
-                let back = std::mem::take(&mut req.assigned);
-                let slot = std::mem::replace(&mut req.slot, Slot::NONE);
+                let req = unsafe { st.list().value_of(node) };
+                let (back, slot) = match removed {
+                    // Served in full (unless closed, which took back all).
+                    Removed::Notified => match req.outcome() {
+                        Ok(slot) => (req.needed, slot),
+                        Err(()) => (0, Slot::NONE),
+                    },
+                    _ => (req.take_assigned(), Slot::NONE),
+                };
                 st.unrecord(slot);
                 let head_left = matches!(removed, Removed::Unlinked { was_head: true });
                 if back == 0 && !head_left {
                     return;
                 }
                 st.add(back);
-                self.sem.dispatch_after(st);
+                sem.dispatch_after(st);
             }
         }
     }
@@ -1133,8 +1411,8 @@ impl RawSemaphore {
     /// the holders have (RwLock counts its readers this way).
     pub(crate) fn snapshot_held(&self) -> (usize, usize, usize) {
         let mut st = self.state.lock();
-        let partial = st.waiters.front_mut().map_or(0, |r| r.assigned);
-        (st.permits, partial, st.waiters.len())
+        let partial = st.front_mut().map_or(0, |r| r.assigned());
+        (st.permits(), partial, st.waiting())
     }
 }
 
@@ -1155,14 +1433,17 @@ impl RawSemaphore {
 impl State {
     /// Every permit free (up to the bound) and nobody waiting.
     pub(crate) fn is_idle(&self) -> bool {
-        self.permits == self.bound() && self.waiters.is_empty()
+        self.permits() == self.bound() && self.nobody_waits()
     }
 
     /// Takes `n` permits for holders that got them elsewhere (the caller
-    /// checked that the semaphore is idle); `holder` as `State::holder`.
-    pub(crate) fn take_held(&mut self, n: usize, holder: Option<Id>) {
-        debug_assert!(self.is_idle() && n <= self.permits);
-        self.permits -= n;
-        self.holder = holder;
+    /// checked that the semaphore is idle); `record`: keep a holder record
+    /// of `task` for them (dropped by [`RawSemaphore::release_unrecording`]).
+    pub(crate) fn take_held(&mut self, n: usize, record: bool, task: Option<Id>) {
+        debug_assert!(self.is_idle() && n <= self.permits());
+        self.take_permits(n);
+        if record {
+            self.record(task, n);
+        }
     }
 }

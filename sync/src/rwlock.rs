@@ -352,9 +352,9 @@ impl Core {
             {
                 Ok(_) => {
                     if w & WRITER != 0 {
-                        st.take_held(WRITE, Id::from_u64(w >> SHIFT));
+                        st.take_held(WRITE, true, Id::from_u64(w >> SHIFT));
                     } else {
-                        st.take_held((w >> SHIFT) as usize, None);
+                        st.take_held((w >> SHIFT) as usize, false, None);
                     }
                     return InSlow(self);
                 }
@@ -389,7 +389,7 @@ impl Core {
             return false;
         }
         let _in = self.enter_slow();
-        self.sem.try_acquire(n).is_ok()
+        self.sem.try_acquire(n, n == WRITE).is_ok()
     }
 
     /// The waiting path, after `try_fast` failed.
@@ -397,7 +397,7 @@ impl Core {
         let _in = self.enter_slow();
         // Declared after `_in`: a cancelled wait leaves the queue before
         // `_in` lets the word go back to fast mode.
-        let acquire = pin!(self.sem.acquire(n));
+        let acquire = pin!(self.sem.acquire(n, n == WRITE));
         if let Err(e) = acquire.await {
             unreachable!("an RwLock's semaphore is never closed: {e}");
         }
@@ -415,7 +415,7 @@ impl Core {
             return Ok(());
         }
         let _in = self.enter_slow();
-        self.sem.blocking_acquire(n, deadline, what)
+        self.sem.blocking_acquire(n, deadline, what, n == WRITE)
     }
 
     /// Gives back `n` permits (1: a reader, `WRITE`: a writer,
@@ -443,7 +443,12 @@ impl Core {
 
     #[cold]
     fn release_slow(&self, n: usize) {
-        self.sem.release(n);
+        if n == 1 {
+            self.sem.release(n);
+        } else {
+            // A writer (or a downgrade): its grant was recorded.
+            self.sem.release_unrecording(n);
+        }
         if n != WRITE - 1 {
             self.leave_slow();
         }
@@ -464,7 +469,11 @@ impl Core {
         let held = WRITE.saturating_sub(free + partial);
         // Read under a second lock: a writer that leaves in between can
         // show the next holder's id (a snapshot, as every field).
-        let writer = if held == WRITE { self.sem.holder() } else { None };
+        let writer = if held == WRITE {
+            self.sem.first_holder().flatten()
+        } else {
+            None
+        };
         (held, waiting, writer)
     }
 }

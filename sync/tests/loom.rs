@@ -248,3 +248,29 @@ fn mutex_blocking_timeout_vs_unlock() {
         assert_eq!(m.statistics().tasks_waiting, 0);
     });
 }
+
+/// The Mutex's wait list is allocated at the first contention and
+/// installed by one CAS: two waiters that both find it missing race to
+/// install theirs, the loser frees its own and queues on the winner's, and
+/// the unlock (which finds the list through the same pointer) reaches both.
+/// A loser that kept its own list would strand its waiter (a deadlock).
+#[test]
+fn mutex_wait_list_installed_once() {
+    loom::model(|| {
+        let m = Arc::new(Mutex::new(0usize));
+        let held = m.try_lock().unwrap();
+        let spawn_waiter = |m: Arc<Mutex<usize>>| {
+            thread::spawn(move || {
+                let mut g = loom::future::block_on(m.lock());
+                *g += 1;
+            })
+        };
+        let a = spawn_waiter(m.clone());
+        let b = spawn_waiter(m.clone());
+        drop(held);
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(*m.try_lock().expect("the lock was lost"), 2);
+        assert_eq!(m.statistics().tasks_waiting, 0);
+    });
+}

@@ -209,6 +209,70 @@ fn a_waiting_writer_keeps_new_readers_out() {
     });
 }
 
+/// The writer statistic in slow mode comes from the engine's holder
+/// records (the engine no longer keeps a "last holder" for it): the fast
+/// writer moved into the semaphore by a waiter, then the writer the lock
+/// was handed to, then nobody once a writer downgraded or left.
+#[test]
+fn the_writer_statistic_follows_the_lock_through_slow_mode() {
+    run_with_timeout("writer_stat", 10, || {
+        current().block_on(async {
+            let lock = Arc::new(RwLock::new(0u32));
+            let log = log();
+            let (g1, g2) = (Gate::default(), Gate::default());
+            let w1 = writer(&lock, &log, "W1", &g1);
+            settle().await;
+            let w2 = writer(&lock, &log, "W2", &g2);
+            settle().await;
+            // W2 waits: slow mode, W1's fast hold moved into the semaphore.
+            let s = lock.statistics();
+            assert_eq!(
+                (s.write_locked, s.tasks_waiting, s.writer),
+                (true, 1, Some(w1.id())),
+                "{s:?}"
+            );
+            g1.open();
+            w1.await.unwrap();
+            settle().await;
+            let s = lock.statistics();
+            assert_eq!((s.write_locked, s.writer), (true, Some(w2.id())), "{s:?}");
+            // A reader queues behind W2 (slow mode stays), W2 leaves.
+            let r = reader(&lock, &log, "R", &Gate::default());
+            settle().await;
+            g2.open();
+            w2.await.unwrap();
+            settle().await;
+            let s = lock.statistics();
+            assert_eq!((s.write_locked, s.readers, s.writer), (false, 1, None), "{s:?}");
+            r.abort();
+            let _ = r.await;
+            // A downgrade in slow mode drops the writer's record: the next
+            // writer is named, not the one that downgraded.
+            let w = lock.clone().write_owned().await;
+            let waiting = {
+                let lock = lock.clone();
+                corral::spawn(async move { drop(lock.read().await) })
+            };
+            settle().await;
+            assert_eq!(lock.statistics().tasks_waiting, 1);
+            let r = OwnedRwLockWriteGuard::downgrade(w);
+            waiting.await.unwrap();
+            let g3 = Gate::default();
+            let w3 = writer(&lock, &log, "W3", &g3);
+            settle().await;
+            let s = lock.statistics();
+            assert_eq!((s.readers, s.tasks_waiting, s.writer), (1, 1, None), "{s:?}");
+            drop(r);
+            settle().await;
+            let s = lock.statistics();
+            assert_eq!((s.write_locked, s.writer), (true, Some(w3.id())), "{s:?}");
+            g3.open();
+            w3.await.unwrap();
+            assert!(!lock.statistics().locked);
+        });
+    });
+}
+
 /// Release hands the lock to the head of the line: the readers at the head
 /// are admitted together (FIFO), the writer behind them waits for exactly
 /// them, and the reader behind the writer waits for it; nobody barges.
