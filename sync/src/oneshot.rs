@@ -76,7 +76,10 @@
 //! receiver that has not registered a waker, then the receive, are
 //! therefore one read-modify-write in all (the send's compare-exchange,
 //! which also leaves), where an `Arc` makes it four or more (its clone,
-//! a drop per side, the send's transition).
+//! a drop per side, the send's transition). Those two steps are inline
+//! in the caller (`send` up to that compare-exchange, `poll` up to the
+//! free); closing, registering, waking and retrying are out of line
+//! (`finish`, `publish`, `poll_wait`, `drop_slow`).
 
 use crate::loom::{thread, AtomicUsize, Ordering::*, UnsafeCell};
 use corral_runtime::wait::assert_may_block;
@@ -186,7 +189,9 @@ use error::{RecvError, RecvTimeoutError, TryRecvError};
 
 /// The shared allocation; see the [module docs](self) for who may touch
 /// which cell when. The state word first, then the value beside it: the
-/// fast path (send, then receive) touches only those two.
+/// fast path (send, then receive) touches only those two (`repr(C)` keeps
+/// that order; the compiler had put the state word last).
+#[repr(C)]
 struct Inner<T> {
     state: AtomicUsize,
     value: UnsafeCell<Option<T>>,
@@ -457,13 +462,14 @@ impl<T> Sender<T> {
     /// drop(rx);
     /// assert_eq!(tx.send(3), Err(3));
     /// ```
+    #[inline]
     pub fn send(self, value: T) -> Result<(), T> {
         // `send` is this side's terminal transition: `Drop` must not run.
         let ptr = Ptr(ManuallyDrop::new(self).inner.0);
         let inner = ptr.get();
         // Acquire: a CLOSED seen here orders the receiver's accesses
         // before ours (`finish` may free).
-        let mut st = inner.state.load(Acquire);
+        let st = inner.state.load(Acquire);
         if st & CLOSED != 0 {
             // The receiver is gone or closed: nothing is published.
             Self::finish(ptr);
@@ -473,6 +479,31 @@ impl<T> Sender<T> {
         // being consumed): the value cell is ours, and still holds the
         // `None` it was made with (so nothing is overwritten undropped).
         inner.value.with_mut(|v| unsafe { v.write(Some(value)) });
+        // The common case, inline: no waker to wake, so publish and leave
+        // in one step. AcqRel: Release publishes the value (pairs with the
+        // receiver's Acquire) and our leaving; Acquire, for the word's
+        // other bits. Anything else (a waker to wake, a word changed since
+        // the load) is `publish`.
+        if st & RX_WAKER == 0
+            && inner
+                .state
+                .compare_exchange(st, (st | COMPLETE | SENT) & !TX_ALIVE, AcqRel, Relaxed)
+                .is_ok()
+        {
+            return Ok(());
+        }
+        Self::publish(ptr)
+    }
+
+    /// The rest of `send` once the value is in its cell: sets
+    /// `COMPLETE | SENT` unless the receiver closed meanwhile (then takes
+    /// the value back), wakes the receiver if it registered a waker, and
+    /// leaves.
+    fn publish(ptr: Ptr<T>) -> Result<(), T> {
+        let inner = ptr.get();
+        // Relaxed: only the first expected value; the CAS below (AcqRel)
+        // or `finish` (Acquire) reads the word that decides.
+        let mut st = inner.state.load(Relaxed);
         loop {
             if st & CLOSED != 0 {
                 // Closed meanwhile. SAFETY: COMPLETE is still clear: the
@@ -490,8 +521,7 @@ impl<T> Sender<T> {
             // AcqRel: Release publishes the value (pairs with the
             // receiver's Acquire) and, without a waker to wake, our
             // leaving; Acquire sees the receiver's waker. Relaxed on
-            // failure: the word is only the next expected value (the
-            // CLOSED branch reloads with Acquire in `finish`).
+            // failure: the word is only the next expected value.
             match inner.state.compare_exchange_weak(st, new, AcqRel, Relaxed) {
                 Ok(_) => break,
                 Err(now) => st = now,
@@ -777,31 +807,56 @@ impl<T> Future for Receiver<T> {
     /// Cancel safe: a `Receiver` polled and then dropped (or kept) loses
     /// nothing it did not return; the value stays in the channel until a
     /// poll returns it.
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // The fast path (the value is there) inline in the caller's
+        // future; waiting is `poll_wait`.
         let Some(inner) = self.inner.as_ref().map(Ptr::get) else {
             return Poll::Ready(Err(RecvError(())));
         };
-        let mut st = inner.state.load(Acquire);
-        if st & COMPLETE == 0 {
-            if st & CLOSED != 0 {
-                self.leave();
-                return Poll::Ready(Err(RecvError(())));
-            }
-            ready!(corral_runtime::coop::poll_consume_budget(cx));
-            if !inner.register(&inner.rx_waker, RX_WAKER, COMPLETE, cx.waker()) {
-                return Poll::Pending;
-            }
-            // COMPLETE showed while registering: reload (Acquire) for the
-            // sender's ALIVE bit.
-            st = inner.state.load(Acquire);
+        let st = inner.state.load(Acquire);
+        if st & COMPLETE != 0 {
+            return Poll::Ready(self.take_complete(st).ok_or(RecvError(())));
         }
+        self.poll_wait(st, cx)
+    }
+}
+
+impl<T> Receiver<T> {
+    /// `poll` when `st` (loaded with Acquire) showed no `COMPLETE`: fails
+    /// if closed, else registers `cx`'s waker (one coop budget unit).
+    fn poll_wait(&mut self, st: usize, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        let Some(inner) = self.inner.as_ref().map(Ptr::get) else {
+            return Poll::Ready(Err(RecvError(())));
+        };
+        if st & CLOSED != 0 {
+            self.leave();
+            return Poll::Ready(Err(RecvError(())));
+        }
+        ready!(corral_runtime::coop::poll_consume_budget(cx));
+        if !inner.register(&inner.rx_waker, RX_WAKER, COMPLETE, cx.waker()) {
+            return Poll::Pending;
+        }
+        // COMPLETE showed while registering: reload (Acquire) for the
+        // sender's ALIVE bit.
+        let st = inner.state.load(Acquire);
         Poll::Ready(self.take_complete(st).ok_or(RecvError(())))
     }
 }
 
 impl<T> Drop for Receiver<T> {
+    #[inline]
     fn drop(&mut self) {
-        let Some(ptr) = self.inner.take() else { return };
+        if let Some(ptr) = self.inner.take() {
+            Self::drop_slow(ptr);
+        }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// `Drop` for a receiver still in the allocation (out of line: the
+    /// common drop, after the value was received, only checks `inner`).
+    fn drop_slow(ptr: Ptr<T>) {
         let inner = ptr.get();
         // Acquire: if the sender has left, its accesses happened before.
         let mut st = inner.state.load(Acquire);
