@@ -47,13 +47,15 @@
 //! # The blocking path
 //!
 //! A waker cell is not a `WaitList` (one waiter at most, reached through
-//! the state word), so `blocking_recv` gives it the wait hook's thread
-//! waiter in place: the cell holds either a `Waker` or the parked
-//! `Thread` (registered with the same bit protocol), the sender's wake
-//! unparks it, and the thread parks (with its deadline) until `COMPLETE`
-//! or `CLOSED` shows. No waker is allocated. A timeout leaves the record
-//! in the cell and takes nothing: a value sent as it fires stays in the
-//! cell for the next receive.
+//! the state word), so `blocking_recv` registers a `Waker` that unparks
+//! the blocked thread, under the same bit protocol, then parks (with its
+//! deadline) until `COMPLETE` or `CLOSED` shows. The cells stay plain
+//! `Option<Waker>` (16 bytes each; the wake is one indirect call, with no
+//! match on what kind of waiter sits there). The thread's waker is made
+//! once per thread and kept in a thread-local, so a blocking receive
+//! clones it (a reference count) and allocates nothing. A timeout leaves
+//! the waker in the cell and takes nothing: a value sent as it fires stays
+//! in the cell for the next receive.
 //!
 //! # Freeing, without an `Arc`
 //!
@@ -63,18 +65,27 @@
 //! second bit (seeing the other already clear, through an AcqRel RMW that
 //! pairs with the other side's) frees it, dropping whatever the cells
 //! still hold. When a side has no waker to wake, its terminal transition
-//! and leaving are one compare-exchange: a send to a receiver that has not
-//! registered a waker, then the receive, are two read-modify-writes in
-//! all, where an `Arc` makes it four (its clone, and a drop per side,
-//! beside the send's compare-exchange). When it
-//! must wake the other side, it sets its terminal bit, wakes (reading the
-//! waker cell, which the other side cannot free while this side's bit is
-//! set), then leaves.
+//! and leaving are one compare-exchange. When it must wake the other
+//! side, it sets its terminal bit, wakes (reading the waker cell, which
+//! the other side cannot free while this side's bit is set), then leaves.
+//!
+//! A side that sees (with an Acquire load) the other's bit already clear
+//! is alone with the allocation: the other side's last access happened
+//! before its clearing RMW (Release), and nobody else can reach the
+//! allocation, so it frees without clearing its own bit. A send to a
+//! receiver that has not registered a waker, then the receive, are
+//! therefore one read-modify-write in all (the send's compare-exchange,
+//! which also leaves), where an `Arc` makes it four or more (its clone,
+//! a drop per side, the send's transition). Those two steps are inline
+//! in the caller (`send` up to that compare-exchange, `poll` up to the
+//! free); closing, registering, waking and retrying are out of line
+//! (`finish`, `publish`, `poll_wait`, `drop_slow`).
 
 use crate::loom::{thread, AtomicUsize, Ordering::*, UnsafeCell};
 use corral_runtime::wait::assert_may_block;
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{ready, Context, Poll, Waker};
@@ -177,29 +188,51 @@ pub mod error {
 use error::{RecvError, RecvTimeoutError, TryRecvError};
 
 /// The shared allocation; see the [module docs](self) for who may touch
-/// which cell when.
-/// Who waits in a waker cell: a task's (or any executor's) waker, or a
-/// thread parked in `blocking_recv`.
-enum Waiter {
-    Waker(Waker),
-    Thread(thread::Thread),
-}
-
-impl Waiter {
-    fn will_wake(&self, cx: &Context<'_>) -> bool {
-        matches!(self, Waiter::Waker(w) if w.will_wake(cx.waker()))
-    }
-
-    fn is_current_thread(&self) -> bool {
-        matches!(self, Waiter::Thread(t) if t.id() == thread::current().id())
-    }
-}
-
+/// which cell when. The state word first, then the value beside it: the
+/// fast path (send, then receive) touches only those two (`repr(C)` keeps
+/// that order; the compiler had put the state word last).
+#[repr(C)]
 struct Inner<T> {
     state: AtomicUsize,
     value: UnsafeCell<Option<T>>,
-    rx_waker: UnsafeCell<Option<Waiter>>,
-    tx_waker: UnsafeCell<Option<Waiter>>,
+    rx_waker: UnsafeCell<Option<Waker>>,
+    tx_waker: UnsafeCell<Option<Waker>>,
+}
+
+/// Unparks the thread that made it: the waker a blocking receive puts in
+/// the receiver's cell.
+struct Unparker(thread::Thread);
+
+impl std::task::Wake for Unparker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// A waker that unparks the current thread. Made once per thread and
+/// kept, so a blocking receive clones it (a reference count) and allocates
+/// nothing, and its re-registrations see `will_wake`; a thread whose
+/// thread-locals are already torn down gets a fresh one. Under loom (whose
+/// model threads are not std threads) it is made per call.
+fn thread_waker() -> Waker {
+    fn make() -> Waker {
+        Waker::from(std::sync::Arc::new(Unparker(thread::current())))
+    }
+    #[cfg(not(loom))]
+    {
+        std::thread_local! {
+            static THREAD_WAKER: Waker = make();
+        }
+        THREAD_WAKER.try_with(Waker::clone).unwrap_or_else(|_| make())
+    }
+    #[cfg(loom)]
+    {
+        make()
+    }
 }
 
 // SAFETY: the cells are handed between the two sides by the state word's
@@ -230,9 +263,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     });
     let ptr = NonNull::from(Box::leak(inner));
     (
-        Sender {
-            inner: Some(Ptr(ptr)),
-        },
+        Sender { inner: Ptr(ptr) },
         Receiver {
             inner: Some(Ptr(ptr)),
         },
@@ -261,21 +292,27 @@ impl<T> Ptr<T> {
     /// Clears this side's bit (`mine`); frees the allocation if the other
     /// side had already left.
     fn leave(self, mine: usize) {
+        // A subtraction clears the bit (it is set while this `Ptr` exists,
+        // so nothing borrows) and returns the previous word in one
+        // `lock xadd`, where `fetch_and` with its result used is a
+        // compare-exchange loop on x86.
         // AcqRel: Release orders this side's accesses before the other
         // side's free; Acquire orders the other side's before ours.
-        let prev = self.get().state.fetch_and(!mine, AcqRel);
+        let prev = self.get().state.fetch_sub(mine, AcqRel);
         if prev & (TX_ALIVE | RX_ALIVE) & !mine == 0 {
-            // SAFETY: both bits are clear now: nobody else holds the
-            // allocation, and the RMW above synchronised with the other
-            // side's leaving.
+            // SAFETY: the other side's bit was clear when our RMW read the
+            // word, and the RMW (Acquire) synchronised with its clearing.
             unsafe { self.free() };
         }
     }
 
     /// # Safety
     ///
-    /// Both `*_ALIVE` bits are clear and the caller cleared the second (so
-    /// it synchronised with the other side's leaving).
+    /// The other side has left: its `*_ALIVE` bit was seen clear by an
+    /// Acquire load or RMW of the state word (which synchronises with the
+    /// Release RMW that cleared it, its last access). This side must not
+    /// have left (so the allocation was not freed already), and is done
+    /// with it.
     unsafe fn free(self) {
         // SAFETY: made by `Box::leak` in `channel`, freed once (contract).
         drop(unsafe { Box::from_raw(self.0.as_ptr()) });
@@ -295,8 +332,8 @@ impl<T> Ptr<T> {
 /// # });
 /// ```
 pub struct Sender<T> {
-    /// None once `send` consumed it (so `Drop` does nothing).
-    inner: Option<Ptr<T>>,
+    /// Valid until `send` or `Drop` leaves (`send` skips `Drop`).
+    inner: Ptr<T>,
 }
 
 /// Receives the value of a [`channel`]: `.await` it (it is a `Future` of
@@ -330,46 +367,20 @@ impl<T> Inner<T> {
 
     /// Wakes the waker in `cell`, whose bit the caller saw set when it set
     /// its terminal bit (so the owner no longer writes the cell).
-    fn wake(cell: &UnsafeCell<Option<Waiter>>) {
+    fn wake(cell: &UnsafeCell<Option<Waker>>) {
         cell.with(|w| {
             // SAFETY: the owner wrote the cell before setting its bit and
             // only writes it again after clearing the bit and finding no
             // terminal bit, which is set now: reads only from here on.
-            match unsafe { &*w } {
-                Some(Waiter::Waker(w)) => w.wake_by_ref(),
-                Some(Waiter::Thread(t)) => t.unpark(),
-                None => {}
+            if let Some(w) = unsafe { &*w } {
+                w.wake_by_ref();
             }
         });
     }
 
-    /// Registers `cx`'s waker in `cell` under `bit`, unless `done` shows up
-    /// in the state first. Returns true if `done` is set (Ready).
-    fn register(&self, cell: &UnsafeCell<Option<Waiter>>, bit: usize, done: usize, cx: &Context<'_>) -> bool {
-        self.register_with(
-            cell,
-            bit,
-            done,
-            |w| w.will_wake(cx),
-            || Waiter::Waker(cx.waker().clone()),
-        )
-    }
-
-    /// As [`register`](Self::register), for a thread that then parks.
-    fn register_thread(&self, cell: &UnsafeCell<Option<Waiter>>, bit: usize, done: usize) -> bool {
-        self.register_with(cell, bit, done, Waiter::is_current_thread, || {
-            Waiter::Thread(thread::current())
-        })
-    }
-
-    fn register_with(
-        &self,
-        cell: &UnsafeCell<Option<Waiter>>,
-        bit: usize,
-        done: usize,
-        same: impl FnOnce(&Waiter) -> bool,
-        make: impl FnOnce() -> Waiter,
-    ) -> bool {
+    /// Registers `waker` in `cell` under `bit`, unless `done` shows up in
+    /// the state first. Returns true if `done` is set (Ready).
+    fn register(&self, cell: &UnsafeCell<Option<Waker>>, bit: usize, done: usize, waker: &Waker) -> bool {
         let st = self.state.load(Acquire);
         if st & done != 0 {
             return true;
@@ -377,7 +388,7 @@ impl<T> Inner<T> {
         if st & bit != 0 {
             // SAFETY: the bit is set, so the cell holds our waker and the
             // other side at most reads it: a shared read is fine.
-            let same = cell.with(|w| unsafe { &*w }.as_ref().is_some_and(same));
+            let same = cell.with(|w| unsafe { &*w }.as_ref().is_some_and(|w| w.will_wake(waker)));
             if same {
                 return false;
             }
@@ -390,7 +401,7 @@ impl<T> Inner<T> {
         }
         // SAFETY: the bit is clear: the cell is ours alone (the other side
         // reads it only when it saw the bit set).
-        cell.with_mut(|w| unsafe { *w = Some(make()) });
+        cell.with_mut(|w| unsafe { *w = Some(waker.clone()) });
         // AcqRel: Release publishes the waker to the other side's Acquire
         // in its terminal RMW; Acquire sees a terminal bit set meanwhile.
         let st = self.state.fetch_or(bit, AcqRel);
@@ -400,28 +411,33 @@ impl<T> Inner<T> {
 
 impl<T> Sender<T> {
     fn inner(&self) -> &Inner<T> {
-        self.inner
-            .as_ref()
-            .expect("the sender is only emptied by send, which consumes it")
-            .get()
+        self.inner.get()
     }
 
-    /// The sender's terminal transition: sets `done` (with `COMPLETE`),
-    /// and leaves the allocation, in one step unless the receiver's waker
-    /// must be woken first.
-    fn finish(ptr: Ptr<T>, done: usize) {
+    /// The sender's terminal transition without a value (dropped unsent,
+    /// or a send refused): sets `COMPLETE` and leaves the allocation, in
+    /// one step unless the receiver's waker must be woken first.
+    fn finish(ptr: Ptr<T>) {
         let inner = ptr.get();
-        let mut st = inner.state.load(Relaxed);
+        // Acquire: if the receiver has left, its accesses happened before
+        // this load.
+        let mut st = inner.state.load(Acquire);
+        if st & RX_ALIVE == 0 {
+            // SAFETY: the receiver has left (seen above, Acquire), we have
+            // not: we are alone with the allocation.
+            unsafe { ptr.free() };
+            return;
+        }
         loop {
             let wake = st & RX_WAKER != 0 && st & CLOSED == 0;
             let new = if wake {
-                st | COMPLETE | done
+                st | COMPLETE
             } else {
-                (st | COMPLETE | done) & !TX_ALIVE
+                (st | COMPLETE) & !TX_ALIVE
             };
-            // AcqRel: Release publishes the value (pairs with the
-            // receiver's Acquire) and our leaving; Acquire sees the
-            // receiver's waker, or its leaving.
+            // AcqRel: Release orders our accesses before the receiver's
+            // free (and publishes COMPLETE); Acquire sees the receiver's
+            // waker, or its leaving.
             match inner.state.compare_exchange_weak(st, new, AcqRel, Relaxed) {
                 Ok(_) => break,
                 Err(now) => st = now,
@@ -446,24 +462,54 @@ impl<T> Sender<T> {
     /// drop(rx);
     /// assert_eq!(tx.send(3), Err(3));
     /// ```
-    pub fn send(mut self, value: T) -> Result<(), T> {
-        let ptr = self.inner.take().expect("send consumes the sender");
+    #[inline]
+    pub fn send(self, value: T) -> Result<(), T> {
+        // `send` is this side's terminal transition: `Drop` must not run.
+        let ptr = Ptr(ManuallyDrop::new(self).inner.0);
         let inner = ptr.get();
-        if inner.state.load(Acquire) & CLOSED != 0 {
+        // Acquire: a CLOSED seen here orders the receiver's accesses
+        // before ours (`finish` may free).
+        let st = inner.state.load(Acquire);
+        if st & CLOSED != 0 {
             // The receiver is gone or closed: nothing is published.
-            Self::finish(ptr, 0);
+            Self::finish(ptr);
             return Err(value);
         }
         // SAFETY: COMPLETE is not set (only this sender sets it, and it is
-        // being consumed): the value cell is ours.
-        inner.value.with_mut(|v| unsafe { *v = Some(value) });
+        // being consumed): the value cell is ours, and still holds the
+        // `None` it was made with (so nothing is overwritten undropped).
+        inner.value.with_mut(|v| unsafe { v.write(Some(value)) });
+        // The common case, inline: no waker to wake, so publish and leave
+        // in one step. AcqRel: Release publishes the value (pairs with the
+        // receiver's Acquire) and our leaving; Acquire, for the word's
+        // other bits. Anything else (a waker to wake, a word changed since
+        // the load) is `publish`.
+        if st & RX_WAKER == 0
+            && inner
+                .state
+                .compare_exchange(st, (st | COMPLETE | SENT) & !TX_ALIVE, AcqRel, Relaxed)
+                .is_ok()
+        {
+            return Ok(());
+        }
+        Self::publish(ptr)
+    }
+
+    /// The rest of `send` once the value is in its cell: sets
+    /// `COMPLETE | SENT` unless the receiver closed meanwhile (then takes
+    /// the value back), wakes the receiver if it registered a waker, and
+    /// leaves.
+    fn publish(ptr: Ptr<T>) -> Result<(), T> {
+        let inner = ptr.get();
+        // Relaxed: only the first expected value; the CAS below (AcqRel)
+        // or `finish` (Acquire) reads the word that decides.
         let mut st = inner.state.load(Relaxed);
         loop {
             if st & CLOSED != 0 {
                 // Closed meanwhile. SAFETY: COMPLETE is still clear: the
                 // cell is still ours.
                 let value = inner.value.with_mut(|v| unsafe { (*v).take() });
-                Self::finish(ptr, 0);
+                Self::finish(ptr);
                 return Err(value.expect("the value was just written"));
             }
             let wake = st & RX_WAKER != 0;
@@ -474,20 +520,19 @@ impl<T> Sender<T> {
             };
             // AcqRel: Release publishes the value (pairs with the
             // receiver's Acquire) and, without a waker to wake, our
-            // leaving; Acquire sees the receiver's waker.
+            // leaving; Acquire sees the receiver's waker. Relaxed on
+            // failure: the word is only the next expected value.
             match inner.state.compare_exchange_weak(st, new, AcqRel, Relaxed) {
                 Ok(_) => break,
                 Err(now) => st = now,
             }
         }
+        // The receiver leaves only after COMPLETE (set by us just now) or
+        // with CLOSED (which the loop turned back): it is still here.
+        debug_assert!(st & RX_ALIVE != 0);
         if st & RX_WAKER != 0 {
             Inner::<T>::wake(&inner.rx_waker);
             ptr.leave(TX_ALIVE);
-        } else if st & RX_ALIVE == 0 {
-            // Not reached (a receiver leaves only after COMPLETE or with
-            // CLOSED), but if it were, we would be the last.
-            // SAFETY: our CAS cleared TX_ALIVE after RX_ALIVE was seen clear.
-            unsafe { ptr.free() };
         }
         // Else we left in the CAS and the receiver frees.
         Ok(())
@@ -541,7 +586,7 @@ impl<T> Sender<T> {
     /// ```
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let inner = self.inner();
-        if inner.register(&inner.tx_waker, TX_WAKER, CLOSED, cx) {
+        if inner.register(&inner.tx_waker, TX_WAKER, CLOSED, cx.waker()) {
             Poll::Ready(())
         } else {
             Poll::Pending
@@ -551,10 +596,9 @@ impl<T> Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        if let Some(ptr) = self.inner.take() {
-            // Dropped unsent: the receiver sees COMPLETE without SENT.
-            Self::finish(ptr, 0);
-        }
+        // Dropped unsent (`send` skips this): the receiver sees COMPLETE
+        // without SENT. `self.inner` is not used again.
+        Self::finish(Ptr(self.inner.0));
     }
 }
 
@@ -564,6 +608,26 @@ impl<T> Receiver<T> {
         if let Some(ptr) = self.inner.take() {
             ptr.leave(RX_ALIVE);
         }
+    }
+
+    /// Takes the outcome once `COMPLETE` showed in `st` (loaded with
+    /// Acquire), and leaves: the value, or `None` if the sender was
+    /// dropped unsent. If the sender has left too (its usual case: a send
+    /// to a receiver with no waker leaves in its one compare-exchange),
+    /// frees with no atomic operation at all.
+    #[inline]
+    fn take_complete(&mut self, st: usize) -> Option<T> {
+        let ptr = self.inner.take()?;
+        let v = ptr.get().take_value();
+        if st & TX_ALIVE == 0 {
+            // SAFETY: the sender had left when `st` was loaded (Acquire,
+            // pairing with its clearing RMW), and we have not: we are
+            // alone with the allocation.
+            unsafe { ptr.free() };
+        } else {
+            ptr.leave(RX_ALIVE);
+        }
+        v
     }
 
     /// Takes the value if it is there, without waiting.
@@ -585,9 +649,7 @@ impl<T> Receiver<T> {
         };
         let st = inner.state.load(Acquire);
         if st & COMPLETE != 0 {
-            let v = inner.take_value();
-            self.leave();
-            v.ok_or(TryRecvError::Closed)
+            self.take_complete(st).ok_or(TryRecvError::Closed)
         } else if st & CLOSED != 0 {
             Err(TryRecvError::Closed)
         } else {
@@ -657,28 +719,29 @@ impl<T> Receiver<T> {
         self.blocking_wait(deadline, "oneshot::Receiver::blocking_recv_timeout")
     }
 
-    /// The blocking path: the thread itself is recorded in the waker cell
-    /// (as a `WaitList` node records a parked thread) and parks until the
-    /// sender completes, unparking it. On timeout the record stays; a
-    /// value sent later stays in the cell for the next receive.
+    /// The blocking path: a waker that unparks this thread is registered
+    /// in the receiver's cell (the thread's own, kept in a thread-local:
+    /// no allocation), and the thread parks until the sender completes
+    /// and wakes it. On timeout the waker stays; a value sent later stays
+    /// in the cell for the next receive.
     #[track_caller]
     fn blocking_wait(&mut self, deadline: Option<Instant>, what: &str) -> Result<T, RecvTimeoutError> {
         assert_may_block(what);
         let Some(inner) = self.inner.as_ref().map(Ptr::get) else {
             return Err(RecvTimeoutError::Closed);
         };
+        let mut waker = None;
         loop {
             let st = inner.state.load(Acquire);
             if st & COMPLETE != 0 {
-                let v = inner.take_value();
-                self.leave();
-                return v.ok_or(RecvTimeoutError::Closed);
+                return self.take_complete(st).ok_or(RecvTimeoutError::Closed);
             }
             if st & CLOSED != 0 {
                 self.leave();
                 return Err(RecvTimeoutError::Closed);
             }
-            if inner.register_thread(&inner.rx_waker, RX_WAKER, COMPLETE) {
+            let waker = waker.get_or_insert_with(thread_waker);
+            if inner.register(&inner.rx_waker, RX_WAKER, COMPLETE, waker) {
                 continue;
             }
             match deadline {
@@ -744,34 +807,65 @@ impl<T> Future for Receiver<T> {
     /// Cancel safe: a `Receiver` polled and then dropped (or kept) loses
     /// nothing it did not return; the value stays in the channel until a
     /// poll returns it.
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // The fast path (the value is there) inline in the caller's
+        // future; waiting is `poll_wait`.
         let Some(inner) = self.inner.as_ref().map(Ptr::get) else {
             return Poll::Ready(Err(RecvError(())));
         };
         let st = inner.state.load(Acquire);
-        let ready = if st & COMPLETE != 0 {
-            true
-        } else if st & CLOSED != 0 {
+        if st & COMPLETE != 0 {
+            return Poll::Ready(self.take_complete(st).ok_or(RecvError(())));
+        }
+        self.poll_wait(st, cx)
+    }
+}
+
+impl<T> Receiver<T> {
+    /// `poll` when `st` (loaded with Acquire) showed no `COMPLETE`: fails
+    /// if closed, else registers `cx`'s waker (one coop budget unit).
+    fn poll_wait(&mut self, st: usize, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        let Some(inner) = self.inner.as_ref().map(Ptr::get) else {
+            return Poll::Ready(Err(RecvError(())));
+        };
+        if st & CLOSED != 0 {
             self.leave();
             return Poll::Ready(Err(RecvError(())));
-        } else {
-            ready!(corral_runtime::coop::poll_consume_budget(cx));
-            inner.register(&inner.rx_waker, RX_WAKER, COMPLETE, cx)
-        };
-        if !ready {
+        }
+        ready!(corral_runtime::coop::poll_consume_budget(cx));
+        if !inner.register(&inner.rx_waker, RX_WAKER, COMPLETE, cx.waker()) {
             return Poll::Pending;
         }
-        let v = inner.take_value();
-        self.leave();
-        Poll::Ready(v.ok_or(RecvError(())))
+        // COMPLETE showed while registering: reload (Acquire) for the
+        // sender's ALIVE bit.
+        let st = inner.state.load(Acquire);
+        Poll::Ready(self.take_complete(st).ok_or(RecvError(())))
     }
 }
 
 impl<T> Drop for Receiver<T> {
+    #[inline]
     fn drop(&mut self) {
-        let Some(ptr) = self.inner.take() else { return };
+        if let Some(ptr) = self.inner.take() {
+            Self::drop_slow(ptr);
+        }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// `Drop` for a receiver still in the allocation (out of line: the
+    /// common drop, after the value was received, only checks `inner`).
+    fn drop_slow(ptr: Ptr<T>) {
         let inner = ptr.get();
-        let mut st = inner.state.load(Relaxed);
+        // Acquire: if the sender has left, its accesses happened before.
+        let mut st = inner.state.load(Acquire);
+        if st & TX_ALIVE == 0 {
+            // SAFETY: the sender has left (seen above, Acquire), we have
+            // not: we are alone with the allocation.
+            unsafe { ptr.free() };
+            return;
+        }
         // Close and leave in one step, unless a sender waiting in
         // `closed()` must be woken first.
         loop {
