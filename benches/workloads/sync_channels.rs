@@ -1,4 +1,4 @@
-//! corral::sync::{mpsc, oneshot} vs tokio::sync's, with flume and
+//! corral::sync::{mpsc, oneshot} vs tokio::sync's, with flume, kanal and
 //! async-channel (and futures-channel's oneshot) on the corral runtime as
 //! alternates (issue 10's channel rows). Each body is written once against
 //! `$mpsc` / `$oneshot` module names; the specialised crates are wrapped
@@ -111,6 +111,46 @@ mod async_channel_shim {
     }
 }
 
+/// kanal in tokio's shapes (its async halves; kanal has no oneshot).
+mod kanal_shim {
+    pub mod mpsc {
+        pub fn channel<T>(n: usize) -> (Sender<T>, Receiver<T>) {
+            let (tx, rx) = kanal::bounded_async(n);
+            (Sender(tx), Receiver(rx))
+        }
+
+        pub fn unbounded_channel<T>() -> (UnboundedSender<T>, Receiver<T>) {
+            let (tx, rx) = kanal::unbounded_async();
+            (UnboundedSender(tx), Receiver(rx))
+        }
+
+        #[derive(Clone)]
+        pub struct Sender<T>(kanal::AsyncSender<T>);
+        #[derive(Clone)]
+        pub struct UnboundedSender<T>(kanal::AsyncSender<T>);
+        pub struct Receiver<T>(kanal::AsyncReceiver<T>);
+
+        impl<T> Sender<T> {
+            pub async fn send(&self, v: T) -> Result<(), kanal::SendError> {
+                self.0.send(v).await
+            }
+        }
+
+        impl<T> UnboundedSender<T> {
+            /// Never waits: the channel is unbounded.
+            pub fn send(&self, v: T) -> Result<(), kanal::SendError> {
+                self.0.as_sync().send(v)
+            }
+        }
+
+        impl<T> Receiver<T> {
+            pub async fn recv(&mut self) -> Option<T> {
+                self.0.recv().await.ok()
+            }
+        }
+    }
+}
+
 /// The rows of this file, corral vs tokio.
 pub fn rows() -> Vec<Workload> {
     use Kind::*;
@@ -151,8 +191,8 @@ pub fn rows() -> Vec<Workload> {
     ]
 }
 
-/// flume and async-channel (and futures-channel's oneshot) on the corral
-/// runtime.
+/// flume, kanal and async-channel (and futures-channel's oneshot) on the
+/// corral runtime.
 pub fn alternates() -> Vec<Alternate> {
     let a = |workload, label, run| Alternate { workload, label, run };
     vec![
@@ -176,7 +216,16 @@ pub fn alternates() -> Vec<Alternate> {
             "async-channel",
             mpsc_unbounded_burst_100k::async_channel,
         ),
+        a("mpsc_1to1", "kanal", mpsc_1to1::kanal),
+        a("mpsc_4to1", "kanal", mpsc_4to1::kanal),
+        a("mpsc_bounded1_ping_pong", "kanal", mpsc_bounded1_ping_pong::kanal),
+        a(
+            "mpsc_unbounded_burst_100k",
+            "kanal",
+            mpsc_unbounded_burst_100k::kanal,
+        ),
         a("mpmc_4to4", "flume", mpmc_4to4::flume),
+        a("mpmc_4to4", "kanal", mpmc_4to4::kanal),
         a("mpmc_4to4", "async-channel", mpmc_4to4::async_channel),
         a(
             "oneshot_create_send_recv",
@@ -191,7 +240,7 @@ pub fn alternates() -> Vec<Alternate> {
     ]
 }
 
-/// One module per mpsc row: `corral`, `tokio`, `flume`, `async_channel`,
+/// One module per mpsc row: `corral`, `tokio`, `flume`, `async_channel`, `kanal`,
 /// each the same body on its runtime and channel.
 macro_rules! mpsc_row {
     ($row:ident, |$rt:ident, $spawn:ident, $mpsc:ident| $body:block) => {
@@ -222,6 +271,13 @@ macro_rules! mpsc_row {
             pub fn async_channel() -> Iter {
                 let $rt = corral_mt();
                 use super::async_channel_shim::mpsc as $mpsc;
+                use corral::spawn as $spawn;
+                $body
+            }
+
+            pub fn kanal() -> Iter {
+                let $rt = corral_mt();
+                use super::kanal_shim::mpsc as $mpsc;
                 use corral::spawn as $spawn;
                 $body
             }
@@ -391,7 +447,7 @@ pub mod mpsc_blocking_ping_pong {
 /// Four producer tasks, four consumer tasks sharing the receiving side of
 /// one bounded(128) channel. Each column in one shape (`bounded`,
 /// cloneable `Sender` / `Receiver`, `recv() -> Option`): corral's `mpmc`,
-/// flume and async-channel natively; tokio has no mpmc channel, so its
+/// flume, kanal and async-channel natively; tokio has no mpmc channel, so its
 /// column is what a tokio user writes: an `mpsc` receiver shared behind an
 /// `Arc<tokio::sync::Mutex<_>>`.
 pub mod mpmc_4to4 {
@@ -440,6 +496,16 @@ pub mod mpmc_4to4 {
             tx.send(v).await.ok()
         }
         pub async fn recv<T>(rx: &async_channel::Receiver<T>) -> Option<T> {
+            rx.recv().await.ok()
+        }
+    }
+
+    mod kanal_shim {
+        pub use kanal::bounded_async as bounded;
+        pub async fn send<T>(tx: &kanal::AsyncSender<T>, v: T) -> Option<()> {
+            tx.send(v).await.ok()
+        }
+        pub async fn recv<T>(rx: &kanal::AsyncReceiver<T>) -> Option<T> {
             rx.recv().await.ok()
         }
     }
@@ -502,6 +568,11 @@ pub mod mpmc_4to4 {
     pub fn async_channel() -> Iter {
         let rt = corral_mt();
         body!(rt, corral::spawn, async_channel_shim)
+    }
+
+    pub fn kanal() -> Iter {
+        let rt = corral_mt();
+        body!(rt, corral::spawn, kanal_shim)
     }
 }
 
