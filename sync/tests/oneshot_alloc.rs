@@ -6,58 +6,10 @@
 //! binary do not see each other's allocations.
 
 use corral::sync::oneshot::{self, error::RecvTimeoutError};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocated;
 use std::time::Duration;
-
-/// The system allocator, counting this thread's allocations and their
-/// bytes.
-struct Counting;
-
-thread_local! {
-    /// (allocations, bytes) made by this thread. A const-initialised
-    /// `Cell` of plain data: no lazy init and no destructor, so the
-    /// allocator may touch it at any time.
-    static MADE: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
-}
-
-// SAFETY: every call is forwarded unchanged to `System`; the counting
-// touches only a const thread-local cell, which never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = MADE.try_with(|m| {
-            let (n, b) = m.get();
-            m.set((n + 1, b + layout.size()));
-        });
-        // SAFETY: the caller's contract for `alloc`, passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract for `dealloc`, passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = MADE.try_with(|m| {
-            let (n, b) = m.get();
-            m.set((n + 1, b + new_size));
-        });
-        // SAFETY: the caller's contract for `realloc`, passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
-
-/// What `f` allocated on this thread: (allocations, bytes).
-fn allocated<R>(f: impl FnOnce() -> R) -> ((usize, usize), R) {
-    let before = MADE.with(Cell::get);
-    let r = f();
-    let after = MADE.with(Cell::get);
-    ((after.0 - before.0, after.1 - before.1), r)
-}
 
 #[test]
 fn a_oneshot_is_one_allocation_of_at_most_56_bytes() {
