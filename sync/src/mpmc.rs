@@ -45,8 +45,11 @@
 //! - **Nothing lost on cancellation.** A `recv().await` dropped after an
 //!   item was handed to it passes the item to the next waiting receiver,
 //!   or puts it back at the head of the queue (still first in line). A
-//!   cancelled `send().await` did not send (tokio's and async-channel's
-//!   rule); a slot granted to it passes on.
+//!   `send().await` dropped while it still holds its value did not send
+//!   (tokio's and async-channel's rule); one whose value the receive that
+//!   freed its slot had already pushed (a waiting send gives its value to
+//!   the channel: kanal's design, one lock per waiting send) has sent, and
+//!   the value is received once.
 //! - **Closing.** [`Sender::close`] or [`Receiver::close`] (async-channel
 //!   lets either side close): later sends fail with their value; receivers
 //!   drain what is buffered, then get [`RecvError`].
@@ -406,10 +409,13 @@ impl<T> Sender<T> {
     ///
     /// # Cancel safety
     ///
-    /// If the future is dropped before it completes, the value was **not**
-    /// sent (it drops with the future) and its place among the waiting
-    /// senders is given up; a slot already granted to it passes to the next
-    /// waiting sender.
+    /// Nothing is lost, but a dropped `send` may have sent: a send that had
+    /// to wait gives its value to the channel, and the receive that frees a
+    /// slot pushes it (or hands it to a waiting receiver) and completes the
+    /// send before the sender runs again; dropped after that, the value
+    /// **was** sent and is received once. Dropped before that, the value
+    /// was not sent (it drops with the future) and its place among the
+    /// waiting senders is given up.
     ///
     /// ```
     /// use corral::sync::mpmc;

@@ -168,9 +168,10 @@ fn mpsc_waiting_send_vs_receiver_drop() {
     });
 }
 
-/// A slot freed by `recv` races the cancellation of the sender it may be
-/// granted to; another sender waits behind: the slot is never lost, so
-/// the second sender always gets through.
+/// A slot freed by `recv` races the cancellation of the sender it goes to
+/// (the receive pushes that sender's item for it and completes it);
+/// another sender waits behind: the slot is never lost, so the second
+/// sender always gets through, and the first's item arrives at most once.
 #[test]
 fn mpsc_grant_vs_cancel() {
     loom::model(|| {
@@ -197,6 +198,71 @@ fn mpsc_grant_vs_cancel() {
         assert!(got == [2] || got == [1, 2], "{got:?}");
         assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
         assert_eq!(tx.capacity(), 1, "a slot was lost");
+    });
+}
+
+/// The receive that frees a slot pushes a waiting send's item and
+/// completes it, racing that send's cancellation right after its polls:
+/// a send that saw `Ok` had its item received; either way each item is
+/// dropped exactly once (received, or dropped with the cancelled future).
+#[test]
+fn mpsc_send_completed_by_pop_vs_cancel() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, mut rx) = mpsc::channel(1);
+        tx.try_send(Tracked(drops.clone())).ok().unwrap();
+        let d = drops.clone();
+        let sender = thread::spawn(move || {
+            let mut fut = pin!(tx.send(Tracked(d)));
+            let mut r = poll_once(fut.as_mut());
+            if r.is_pending() {
+                r = poll_once(fut.as_mut());
+            }
+            matches!(r, Poll::Ready(Ok(())))
+            // dropped here (with `tx`): waiting, completed, or done
+        });
+        drop(rx.try_recv().ok().unwrap()); // frees the slot
+        let sent = sender.join().unwrap();
+        let rest = rx.try_recv().ok();
+        if sent {
+            assert!(rest.is_some(), "a completed send's item was lost");
+        }
+        drop(rest);
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Disconnected)));
+        assert_eq!(drops.load(SeqCst), 2);
+    });
+}
+
+/// mpmc: a waiting send's item is handed by the slot's freer (a receiver
+/// taking its own handed item) straight to a second waiting receiver,
+/// which is cancelled right after its poll: the item passes on or goes
+/// back to the queue, and is received exactly once.
+#[test]
+fn mpmc_carried_item_handed_over_vs_receiver_cancel() {
+    loom::model(|| {
+        let (tx, rx) = mpmc::bounded::<usize>(1);
+        let rx2 = rx.clone();
+        let mut r1 = Box::pin(rx.recv());
+        assert!(poll_once(r1.as_mut()).is_pending());
+        let second = thread::spawn(move || {
+            let mut fut = pin!(rx2.recv());
+            match poll_once(fut.as_mut()) {
+                Poll::Ready(Ok(v)) => Some(v),
+                _ => None, // dropped here: queued, or handed the item
+            }
+        });
+        tx.try_send(1).unwrap(); // handed to r1, first in line
+        let tx2 = tx.clone();
+        let sender = thread::spawn(move || loom::future::block_on(tx2.send(2)).unwrap());
+        assert_eq!(poll_once(r1.as_mut()), Poll::Ready(Ok(1))); // frees the slot
+        drop(r1);
+        sender.join().unwrap();
+        let second = second.join().unwrap();
+        drop(tx);
+        let rest = rx.try_recv().ok();
+        let got: Vec<usize> = second.into_iter().chain(rest).collect();
+        assert_eq!(got, [2]);
+        assert!(rx.try_recv().is_err());
     });
 }
 

@@ -239,7 +239,7 @@ fn channel_does_not_end_while_an_item_is_handed_over() {
 
 /// Cancellation at every await point: a recv cancelled while queued, and
 /// after being handed an item; a send cancelled while waiting, and after
-/// being granted a slot. Nothing is lost, no slot leaks.
+/// its item was pushed for it. Nothing is lost, no slot leaks.
 #[test]
 fn cancellation_at_every_await_point() {
     let cx = &mut Context::from_waker(Waker::noop());
@@ -258,13 +258,16 @@ fn cancellation_at_every_await_point() {
         assert!(s.as_mut().poll(cx).is_pending());
     }
     assert_eq!(tx.statistics().tasks_waiting_send, 0);
-    // send granted a slot, then cancelled: the slot passes to the next.
+    // send completed by the receive that freed its slot (its item pushed
+    // for it), then cancelled before it saw that: the item stays sent.
     let mut s1 = Box::pin(tx.send(3));
     let mut s2 = Box::pin(tx.send(4));
     assert!(s1.as_mut().poll(cx).is_pending());
     assert!(s2.as_mut().poll(cx).is_pending());
-    assert_eq!(rx.try_recv(), Ok(1)); // slot granted to s1
+    assert_eq!(rx.try_recv(), Ok(1)); // frees the slot: s1's 3 is pushed
     drop(s1);
+    assert!(s2.as_mut().poll(cx).is_pending(), "3 holds the one slot");
+    assert_eq!(rx.try_recv(), Ok(3));
     assert_eq!(s2.as_mut().poll(cx), Poll::Ready(Ok(())));
     assert_eq!(rx.try_recv(), Ok(4));
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));

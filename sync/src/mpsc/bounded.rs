@@ -143,12 +143,16 @@ impl<T> Sender<T> {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe in tokio's sense: if the future is dropped before it
-    /// completes, the value was **not** sent (it is dropped with the
-    /// future), and the sender's place in the queue is given up; a slot that
-    /// had already been granted to it passes to the next waiting sender.
-    /// To keep the value across cancellation, [`reserve`](Self::reserve)
-    /// first.
+    /// Nothing is lost, but unlike tokio's a dropped `send` may have sent.
+    /// A send that had to wait gives its value to the channel: the receive
+    /// that frees a slot for it pushes the value itself and completes the
+    /// send before the sender runs again. If the future is dropped after
+    /// that (say, a `select!` took another branch), the value **was** sent
+    /// and is received once. Dropped before that, the value was not sent
+    /// (it drops with the future) and the sender's place in the queue is
+    /// given up. To know for certain, [`reserve`](Self::reserve) first: a
+    /// dropped `reserve` sends nothing (a slot granted to it passes to the
+    /// next waiting sender).
     ///
     /// ```
     /// use corral::sync::mpsc;

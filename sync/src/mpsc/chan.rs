@@ -18,7 +18,8 @@
 //!   flight), or an item in `queue`. So `max - free - queue.len()` slots
 //!   are reserved by permits not yet used.
 //! - `senders`: the [`WaitList`] of senders waiting for a slot, FIFO; the
-//!   payload is a [`Grant`].
+//!   payload is a [`Grant`]: a waiting `send` carries its item in it
+//!   (`Carrying`), a waiting `reserve` carries nothing (`Waiting`).
 //! - `rx_waker`: the mpsc receiver's waker while its `recv` waits on an
 //!   empty queue (one receiver: a cell is enough, and cheapest).
 //! - `receivers`: the [`WaitList`] of receivers waiting on an empty queue,
@@ -40,41 +41,52 @@
 //!
 //! `free > 0` only while no sender waits (or after close), as in the raw
 //! semaphore: a slot freed by `recv` (or by a permit dropped unused) goes
-//! straight to the first waiting sender ([`State::dispatch`]: its grant is
-//! written, then it is woken onto the waking worker's run queue), so a
-//! sender that arrives later, even with `try_send`, cannot take it.
+//! straight to the first waiting sender ([`State::dispatch`]), so a sender
+//! that arrives later, even with `try_send`, cannot take it. For a waiting
+//! `send` the freer pushes the carried item itself (or hands it to a
+//! waiting receiver) and marks the node `Sent`; a waiting `reserve` is
+//! marked `Granted`. Either is then woken onto the waking worker's run
+//! queue, and only reads its payload when it runs.
 //!
 //! # Send, in one lock
 //!
 //! A send that finds a free slot takes it and pushes the item under the
-//! same lock (one lock per item; the receiver's pop is the other). A send
-//! that must wait queues its node; once granted it pushes its item (a
-//! second lock). A receiver waiting on an empty queue is woken after the
-//! lock is released.
+//! same lock (one lock per item; the receiver's pop is the other), without
+//! building a wait node at all (the future's node is an `Option`, written
+//! in place only when it must wait). A send that must wait moves its item
+//! into its node and queues it; the pop that frees a slot pushes the item
+//! for it, so a waiting send also costs the sender one lock (kanal's
+//! design; before, a granted sender locked again to push). A receiver
+//! waiting on an empty queue is woken after the lock is released.
 //!
 //! # Cancellation
 //!
 //! A send or reserve future dropped while waiting locks the state and
-//! removes its node: `Removed::Notified` means a slot was granted and not
-//! used, so it goes back through `dispatch` (to the next waiting sender,
-//! or `free`); the item of a cancelled `send` is dropped, never sent (as
-//! tokio's). `Unlinked`: nothing was granted (one slot per waiter, so no
-//! partial handoff). A cancelled `recv` takes nothing: an item leaves the
-//! queue only inside the poll that returns it.
+//! removes its node: `Removed::Notified` with `Granted` (a reserve) means a
+//! slot was granted and not used, so it goes back through `dispatch` (to
+//! the next waiting sender, or `free`); with `Sent`, the item was already
+//! pushed for the send, which therefore happened: nothing to undo, nothing
+//! lost. `Unlinked`: nothing was granted (one slot per waiter, so no
+//! partial handoff); the item still carried by a cancelled `send` is
+//! dropped with its future, never sent (as tokio's). A cancelled `recv`
+//! takes nothing: an item leaves the queue only inside the poll that
+//! returns it.
 //!
 //! # The blocking path
 //!
 //! `blocking_send` / `blocking_recv` (and their timeouts) queue a node on
 //! the plain thread's stack with [`WaitList::push_back_thread`] and park in
 //! `park_until_notified(_or)`: the same list, FIFO and handoff as the
-//! futures, with no waker allocated. A timeout locks and removes the node;
+//! futures (a blocking send carries its item in its node too), with no
+//! waker allocated. A timeout locks and removes the node;
 //! `Removed::Notified` means the handoff raced the timeout, and it is kept
-//! (the item returned, the granted slot used to send): nothing is lost.
+//! (the item returned, the send done): nothing is lost.
 //!
 //! # Closing
 //!
 //! `close` (or dropping the receiver) sets `closed`, marks every waiting
-//! sender closed and wakes them (in chunks of [`WakeBatch::CAPACITY`]);
+//! sender closed (a send's carried item moves into its `Closed`, to be
+//! handed back) and wakes them (in chunks of [`WakeBatch::CAPACITY`]);
 //! later sends fail and hand their item back. Buffered items still drain,
 //! and so do the items of permits reserved before the close: `recv`
 //! returns `None` once the queue is empty and no permit is outstanding (or
@@ -104,13 +116,19 @@ pub(crate) enum Recv<T> {
 }
 
 /// The payload of a waiting sender.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Grant {
+pub(crate) enum Grant<T> {
+    /// A `reserve` (or a spent node) waiting for a slot.
     Waiting,
-    /// A slot was handed over.
+    /// A `send` waiting, its item moved into the node: the receive (or
+    /// released permit) that frees a slot pushes the item itself.
+    Carrying(T),
+    /// A slot was handed over (to a `reserve`).
     Granted,
-    /// The channel closed before a slot came.
-    Closed,
+    /// The carried item was pushed (or handed to a receiver) by whoever
+    /// freed the slot: the send is complete.
+    Sent,
+    /// The channel closed first; a send's item comes back in it.
+    Closed(Option<T>),
 }
 
 pub(crate) struct State<T> {
@@ -122,7 +140,7 @@ pub(crate) struct State<T> {
     rx_waker: Option<Waker>,
     /// Items handed to receivers in `receivers` and not yet taken.
     handed: usize,
-    senders: WaitList<Grant>,
+    senders: WaitList<Grant<T>>,
     /// Receivers waiting on an empty queue, FIFO (mpmc receivers, blocking
     /// threads); each item is handed to the first.
     receivers: WaitList<Recv<T>>,
@@ -131,23 +149,45 @@ pub(crate) struct State<T> {
 }
 
 impl<T> State<T> {
-    /// Hands free slots to waiting senders, front first. Returns true if
-    /// more could be served but the batch is full.
-    fn dispatch(&mut self, batch: &mut WakeBatch) -> bool {
+    /// Hands free slots to waiting senders, front first: a waiting `send`
+    /// has its carried item pushed (or handed to a waiting receiver) and
+    /// is completed (`Sent`), a `reserve` is granted the slot. The mpsc
+    /// receiver's waker, if a pushed item must wake it, goes to `rx`.
+    /// Returns true if more could be served but the batch is full.
+    fn dispatch(&mut self, batch: &mut WakeBatch, rx: &mut Option<Waker>) -> bool {
         if self.closed {
             // Waiters are marked closed and being woken; keep the slot.
             return false;
         }
         while self.free > 0 {
+            // Room for the sender's wake and a receiver's (a carried item
+            // handed over).
+            if batch.len() + 2 > WakeBatch::CAPACITY {
+                return !self.senders.is_empty();
+            }
             let Some(front) = self.senders.front_mut() else {
                 return false;
             };
-            if batch.is_full() {
-                return true;
-            }
-            *front = Grant::Granted;
+            let carried = match std::mem::replace(front, Grant::Sent) {
+                Grant::Carrying(v) => Some(v),
+                _ => {
+                    *front = Grant::Granted;
+                    None
+                }
+            };
             self.free -= 1;
             self.senders.wake_front(batch);
+            if let Some(v) = carried {
+                // Its slot becomes the item's (`free` was taken above).
+                if self.receivers.is_empty() {
+                    self.queue.push_back(v);
+                    if rx.is_none() {
+                        *rx = self.rx_waker.take();
+                    }
+                } else {
+                    self.hand_over(v, batch);
+                }
+            }
         }
         false
     }
@@ -436,43 +476,55 @@ impl<T> Chan<T> {
     /// releasing `st` (in chunks, if many).
     fn dispatch_after(&self, st: LockGuard<'_, State<T>>) {
         let mut first = Some(st);
+        let mut rx = None;
         WakeBatch::wake_in_chunks(
             || first.take().unwrap_or_else(|| self.state.lock()),
-            |st, batch| st.dispatch(batch),
+            |st, batch| st.dispatch(batch, &mut rx),
         );
+        if let Some(w) = rx {
+            w.wake();
+        }
     }
 
     /// The poll of a sender waiting for a slot (`reserve`, `send`). With
-    /// `fast`, a value to push in the same lock if a slot is free.
+    /// `fast`, the value to send: pushed in the same lock if a slot is
+    /// free, else moved into the node (created in place now: a send that
+    /// finds a slot never builds one) for the slot's freer to push.
     ///
     /// # Safety
     ///
     /// `node` only ever queues in this channel's list, and the owner calls
-    /// [`cancel_slot`](Self::cancel_slot) before dropping it.
+    /// [`cancel_slot`](Self::cancel_slot) on it (if `Some`) before
+    /// dropping it.
     pub(crate) unsafe fn poll_slot(
         &self,
-        node_mut: Pin<&mut WaitNode<Grant>>,
+        mut node: Pin<&mut Option<WaitNode<Grant<T>>>>,
         cx: &mut Context<'_>,
         fast: &mut Option<T>,
     ) -> Poll<Slot<T>> {
-        let node = node_mut.as_ref();
-        if node.take_notified() {
-            return Poll::Ready(self.finish(node_mut, fast));
-        }
-        if !node.is_queued() {
+        let mut st = if let Some(n) = node.as_mut().as_pin_mut() {
+            if n.as_ref().take_notified() {
+                return Poll::Ready(self.finish(n, fast));
+            }
+            // Recheck under the lock: a wake may land between any two
+            // unlocked looks at the state.
+            let mut st = self.state.lock();
+            if n.as_ref().take_notified() {
+                drop(st);
+                return Poll::Ready(self.finish(n, fast));
+            }
+            if n.is_queued() {
+                // SAFETY: queued in this list; lock held.
+                let stale = unsafe { st.senders.update_waker(n.as_ref(), cx) };
+                stale.drop_after(st);
+                return Poll::Pending;
+            }
+            // Idle (a spent node): wait afresh below, lock held.
+            st
+        } else {
             std::task::ready!(corral_runtime::coop::poll_consume_budget(cx));
-        }
-        let mut st = self.state.lock();
-        if node.take_notified() {
-            drop(st);
-            return Poll::Ready(self.finish(node_mut, fast));
-        }
-        if node.is_queued() {
-            // SAFETY: queued in this list; lock held.
-            let stale = unsafe { st.senders.update_waker(node, cx) };
-            stale.drop_after(st);
-            return Poll::Pending;
-        }
+            self.state.lock()
+        };
         if st.closed {
             return Poll::Ready(Slot::Closed(fast.take()));
         }
@@ -487,22 +539,33 @@ impl<T> Chan<T> {
                 }
             });
         }
-        // SAFETY: not queued: the payload is ours.
-        *unsafe { st.senders.value_of(node) } = Grant::Waiting;
+        let payload = match fast.take() {
+            Some(v) => Grant::Carrying(v),
+            None => Grant::Waiting,
+        };
+        let n = if let Some(n) = node.as_mut().as_pin_mut() {
+            // SAFETY: idle (checked above under this lock): the payload is
+            // ours.
+            *unsafe { st.senders.value_of(n.as_ref()) } = payload;
+            n
+        } else {
+            node.set(Some(WaitNode::new(payload)));
+            node.as_mut().as_pin_mut().expect("just written")
+        };
         // SAFETY: the node is in no list; it only goes into this one, under
         // this lock, and the owner removes it (`cancel_slot`) before it is
         // dropped (caller's contract).
-        unsafe { st.senders.push_back(node, cx) };
+        unsafe { st.senders.push_back(n.as_ref(), cx) };
         Poll::Pending
     }
 
     /// The outcome of a notified (consumed) node.
-    fn finish(&self, mut node: Pin<&mut WaitNode<Grant>>, fast: &mut Option<T>) -> Slot<T> {
+    fn finish(&self, node: Pin<&mut WaitNode<Grant<T>>>, fast: &mut Option<T>) -> Slot<T> {
         let grant = node
-            .as_mut()
             .value_mut()
             .map_or(Grant::Waiting, |g| std::mem::replace(g, Grant::Waiting));
         match grant {
+            Grant::Sent => Slot::Sent,
             Grant::Granted => match fast.take() {
                 None => Slot::Reserved,
                 Some(v) => {
@@ -510,17 +573,20 @@ impl<T> Chan<T> {
                     Slot::Sent
                 }
             },
-            _ => Slot::Closed(fast.take()),
+            Grant::Closed(v) => Slot::Closed(v.or_else(|| fast.take())),
+            Grant::Waiting | Grant::Carrying(_) => unreachable!("a sender notified with nothing"),
         }
     }
 
     /// Cancellation of a waiting sender (its future's `Drop`): a granted
-    /// slot goes back to the next sender or the pool.
+    /// slot goes back to the next sender or the pool; a carried item that
+    /// was already pushed stays sent; an item still carried is dropped
+    /// with the node (after the lock), never sent.
     ///
     /// # Safety
     ///
     /// `node` is queued in this channel's list or in none.
-    pub(crate) unsafe fn cancel_slot(&self, node: Pin<&WaitNode<Grant>>) {
+    pub(crate) unsafe fn cancel_slot(&self, node: Pin<&WaitNode<Grant<T>>>) {
         if !node.is_queued() && !node.is_notified() {
             return;
         }
@@ -529,14 +595,17 @@ impl<T> Chan<T> {
         match unsafe { st.senders.remove(node) } {
             Removed::Notified => {
                 // SAFETY: no longer queued: the payload is ours.
-                let granted = *unsafe { st.senders.value_of(node) } == Grant::Granted;
+                let grant = std::mem::replace(unsafe { st.senders.value_of(node) }, Grant::Waiting);
                 drop(st);
-                if granted {
+                if let Grant::Granted = grant {
                     self.release_slots(1);
                 }
+                // `Sent`: the item is in the channel (the send happened);
+                // `Closed`: its item, if any, drops here, after the lock.
             }
             // One slot per waiter: nothing was partly handed over, and a
             // head leaving makes nobody behind it servable (free is 0).
+            // A carried item stays in the node and drops with the future.
             Removed::Unlinked { .. } | Removed::NotQueued => {}
         }
     }
@@ -658,7 +727,11 @@ impl<T> Chan<T> {
                     }
                 }
                 for g in st.senders.iter_mut() {
-                    *g = Grant::Closed;
+                    // A send's carried item comes back in `Closed`.
+                    *g = match std::mem::replace(g, Grant::Waiting) {
+                        Grant::Carrying(v) => Grant::Closed(Some(v)),
+                        _ => Grant::Closed(None),
+                    };
                 }
                 st.senders.wake_all(batch) || st.closed_watchers.wake_all(batch)
             },
@@ -683,7 +756,9 @@ impl<T> Chan<T> {
 pub(crate) struct SlotFuture<'a, T> {
     chan: &'a Chan<T>,
     value: Option<T>,
-    node: WaitNode<Grant>,
+    /// Built in place the first time the future must wait (so the fast
+    /// path neither builds nor tears down a node); structurally pinned.
+    node: Option<WaitNode<Grant<T>>>,
 }
 
 impl<'a, T> SlotFuture<'a, T> {
@@ -691,7 +766,7 @@ impl<'a, T> SlotFuture<'a, T> {
         SlotFuture {
             chan,
             value,
-            node: WaitNode::new(Grant::Waiting),
+            node: None,
         }
     }
 }
@@ -700,8 +775,8 @@ impl<T> Future for SlotFuture<'_, T> {
     type Output = Slot<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Slot<T>> {
-        // SAFETY: `node` is structurally pinned (never moved out of the
-        // future); `value` is not pinned and moved freely.
+        // SAFETY: `node` is structurally pinned (written in place once,
+        // never moved out of the future); `value` is not pinned.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
         let node = unsafe { Pin::new_unchecked(&mut this.node) };
@@ -713,9 +788,12 @@ impl<T> Future for SlotFuture<'_, T> {
 
 impl<T> Drop for SlotFuture<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: `self` is pinned (drop runs in place); the reference does
-        // not move the node, which only ever queues in this channel.
-        unsafe { self.chan.cancel_slot(Pin::new_unchecked(&self.node)) };
+        if let Some(node) = &self.node {
+            // SAFETY: `self` is pinned (drop runs in place); the reference
+            // does not move the node, which only ever queues in this
+            // channel.
+            unsafe { self.chan.cancel_slot(Pin::new_unchecked(node)) };
+        }
     }
 }
 
@@ -873,27 +951,34 @@ impl<T> Chan<T> {
                 self.push_and_wake(st, value);
                 return Ok(());
             }
+            // SAFETY: in no list: the payload is ours. The item rides in
+            // the node; whoever frees a slot pushes it.
+            *unsafe { st.senders.value_of(node.as_ref()) } = Grant::Carrying(value);
             // SAFETY: the node is in no list; it only goes into this one,
             // under this lock, and leaves it (woken, or removed below)
             // before this function returns.
             unsafe { st.senders.push_back_thread(node.as_ref()) };
         }
+        let mut timed_out = false;
         if !node.as_ref().park_until(deadline) {
             let mut st = self.state.lock();
             // SAFETY: queued in this list or in none; lock held.
             match unsafe { st.senders.remove(node.as_ref()) } {
-                // A slot (or the close) raced the timeout: act on it.
+                // The slot (or the close) raced the timeout: act on it.
                 Removed::Notified => {}
-                Removed::Unlinked { .. } => return Err((Blocked::Timeout, value)),
+                Removed::Unlinked { .. } => timed_out = true,
                 Removed::NotQueued => unreachable!("a blocking sender lost its node"),
             }
         }
-        let grant = *node.as_mut().value_mut().expect("a notified node is not queued");
-        if grant == Grant::Granted {
-            self.push_reserved(value);
-            Ok(())
-        } else {
-            Err((Blocked::Closed, value))
+        let grant = node
+            .as_mut()
+            .value_mut()
+            .map(|g| std::mem::replace(g, Grant::Waiting));
+        match grant {
+            Some(Grant::Sent) => Ok(()),
+            Some(Grant::Carrying(v)) if timed_out => Err((Blocked::Timeout, v)),
+            Some(Grant::Closed(Some(v))) => Err((Blocked::Closed, v)),
+            _ => unreachable!("a blocking sender's item went missing"),
         }
     }
 }

@@ -39,10 +39,13 @@
 //!   permits reserved before the close) can still be received, then `recv`
 //!   returns `None`. Dropping every sender ends the channel the same way.
 //! - **Nothing lost on cancellation.** A `send().await` dropped while it
-//!   waits gives up its place; if a slot had already been granted to it,
-//!   the slot passes to the next waiting sender. Its item is dropped, never
-//!   sent (tokio's rule: a cancelled send did not send). A cancelled
-//!   `recv().await` takes no item.
+//!   waits gives up its place and its item is dropped, never sent (tokio's
+//!   rule: a cancelled send did not send), unless the receive that freed
+//!   a slot for it had already pushed its item (a waiting send's item is
+//!   moved into the channel by that receive, which completes the send):
+//!   then it has sent, and the item is received once. A `reserve` dropped
+//!   after a slot was granted to it passes the slot to the next waiting
+//!   sender. A cancelled `recv().await` takes no item.
 //! - **Capacity 0** is refused: [`channel`] panics (as tokio's does) and
 //!   [`try_channel`] returns [`ZeroCapacity`](error::ZeroCapacity). A
 //!   rendezvous channel is `corral::sync::Queue`'s `with_maxsize(0)`.
@@ -57,7 +60,8 @@
 //! [`WaitList`](corral_runtime::wait::WaitList) of waiting senders, the
 //! receiver's waker and a `WaitList` of blocked receiving threads (handed
 //! their item directly), under one short lock; a send with a free slot is
-//! one lock, a receive another. `blocking_*` queue the thread itself in
+//! one lock, a receive another, and a send that had to wait is completed
+//! by the receive that frees its slot (which pushes its item). `blocking_*` queue the thread itself in
 //! those lists and park (the wait hook's thread waiters), as the locks'
 //! blocking methods do. The `chan` module's docs give the protocol.
 
