@@ -541,31 +541,38 @@ impl<T> Drop for Sender<T> {
     }
 }
 
-/// The waiter future of `recv`: a node in the channel's receiver list.
+/// The waiter future of `recv`: a node in the channel's receiver list,
+/// built in place only when the receive must wait (a receive that finds
+/// an item neither builds nor tears one down).
 struct RecvFuture<'a, T> {
     chan: &'a Chan<T>,
-    node: WaitNode<Recv<T>>,
+    node: Option<WaitNode<Recv<T>>>,
 }
 
 impl<T> Future for RecvFuture<'_, T> {
     type Output = Option<T>;
 
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        // SAFETY: `node` is structurally pinned (never moved out).
+        // SAFETY: `node` is structurally pinned (written in place once,
+        // never moved out).
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
         let node = unsafe { Pin::new_unchecked(&mut this.node) };
         // SAFETY: the node only queues in this channel's list, and `Drop`
         // below cancels it before it is freed.
-        unsafe { this.chan.poll_recv_node(node, cx) }
+        unsafe { this.chan.poll_recv_lazy(node, cx) }
     }
 }
 
 impl<T> Drop for RecvFuture<'_, T> {
+    #[inline]
     fn drop(&mut self) {
-        // SAFETY: pinned (drop runs in place); the reference does not move
-        // the node, which only ever queues in this channel.
-        unsafe { self.chan.cancel_recv(Pin::new_unchecked(&self.node)) };
+        if let Some(node) = &self.node {
+            // SAFETY: pinned (drop runs in place); the reference does not
+            // move the node, which only ever queues in this channel.
+            unsafe { self.chan.cancel_recv(Pin::new_unchecked(node)) };
+        }
     }
 }
 
@@ -591,7 +598,7 @@ impl<T> Receiver<T> {
     pub async fn recv(&self) -> Result<T, RecvError> {
         RecvFuture {
             chan: &self.shared.chan,
-            node: WaitNode::new(Recv::Waiting),
+            node: None,
         }
         .await
         .ok_or(RecvError)

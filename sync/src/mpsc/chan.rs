@@ -496,13 +496,51 @@ impl<T> Chan<T> {
     /// `node` only ever queues in this channel's list, and the owner calls
     /// [`cancel_slot`](Self::cancel_slot) on it (if `Some`) before
     /// dropping it.
+    #[inline(always)]
     pub(crate) unsafe fn poll_slot(
+        &self,
+        node: Pin<&mut Option<WaitNode<Grant<T>>>>,
+        cx: &mut Context<'_>,
+        fast: &mut Option<T>,
+    ) -> Poll<Slot<T>> {
+        if node.is_some() {
+            // SAFETY: the caller's contract.
+            return unsafe { self.poll_slot_node(node, cx, fast) };
+        }
+        std::task::ready!(corral_runtime::coop::poll_consume_budget(cx));
+        let mut st = self.state.lock();
+        // The fast path, inline: a free slot (so nobody waits: no
+        // barging), open, and no receiver waiting to be handed the item.
+        if st.free > 0 && !st.closed && st.receivers.is_empty() {
+            st.free -= 1;
+            let Some(v) = fast.take() else {
+                return Poll::Ready(Slot::Reserved);
+            };
+            st.queue.push_back(v);
+            let w = st.rx_waker.take();
+            drop(st);
+            if let Some(w) = w {
+                w.wake();
+            }
+            return Poll::Ready(Slot::Sent);
+        }
+        // SAFETY: the caller's contract.
+        unsafe { self.wait_slot(st, node, cx, fast) }
+    }
+
+    /// `poll_slot` for a future whose node exists (it waited before).
+    ///
+    /// # Safety
+    ///
+    /// As `poll_slot`.
+    #[inline(never)]
+    unsafe fn poll_slot_node(
         &self,
         mut node: Pin<&mut Option<WaitNode<Grant<T>>>>,
         cx: &mut Context<'_>,
         fast: &mut Option<T>,
     ) -> Poll<Slot<T>> {
-        let mut st = if let Some(n) = node.as_mut().as_pin_mut() {
+        let st = if let Some(n) = node.as_mut().as_pin_mut() {
             if n.as_ref().take_notified() {
                 return Poll::Ready(self.finish(n, fast));
             }
@@ -519,12 +557,31 @@ impl<T> Chan<T> {
                 stale.drop_after(st);
                 return Poll::Pending;
             }
-            // Idle (a spent node): wait afresh below, lock held.
+            // Idle (a spent node): wait afresh, lock held.
             st
         } else {
-            std::task::ready!(corral_runtime::coop::poll_consume_budget(cx));
             self.state.lock()
         };
+        // SAFETY: the caller's contract.
+        unsafe { self.wait_slot(st, node, cx, fast) }
+    }
+
+    /// The rest of `poll_slot` under the lock, for a node that is not
+    /// queued: closed, a free slot (with a receiver to hand the item to),
+    /// or queue the node (built now if need be), carrying the item.
+    ///
+    /// # Safety
+    ///
+    /// As `poll_slot`; the node, if any, is neither queued nor notified.
+    #[cold]
+    #[inline(never)]
+    unsafe fn wait_slot(
+        &self,
+        mut st: LockGuard<'_, State<T>>,
+        mut node: Pin<&mut Option<WaitNode<Grant<T>>>>,
+        cx: &mut Context<'_>,
+        fast: &mut Option<T>,
+    ) -> Poll<Slot<T>> {
         if st.closed {
             return Poll::Ready(Slot::Closed(fast.take()));
         }
@@ -612,8 +669,8 @@ impl<T> Chan<T> {
 
     // ----- receiving -----
 
-    /// Pops up to `limit` items into `out` (or one, returned, when `out`
-    /// is None). Ready(0 items) means the channel is finished.
+    /// Pops one item; Ready(None) means the channel is finished.
+    #[inline(always)]
     pub(crate) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         std::task::ready!(corral_runtime::coop::poll_consume_budget(cx));
         let mut st = self.state.lock();
@@ -774,6 +831,9 @@ impl<'a, T> SlotFuture<'a, T> {
 impl<T> Future for SlotFuture<'_, T> {
     type Output = Slot<T>;
 
+    // Inline (the slow paths are out of line): a call here costs a
+    // quarter of a send's instructions.
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Slot<T>> {
         // SAFETY: `node` is structurally pinned (written in place once,
         // never moved out of the future); `value` is not pinned.
@@ -787,6 +847,7 @@ impl<T> Future for SlotFuture<'_, T> {
 }
 
 impl<T> Drop for SlotFuture<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(node) = &self.node {
             // SAFETY: `self` is pinned (drop runs in place); the reference
@@ -814,6 +875,7 @@ impl<T> Chan<T> {
     ///
     /// `node` only ever queues in this channel's list, and the owner calls
     /// [`cancel_recv`](Self::cancel_recv) before dropping it.
+    #[inline(never)]
     pub(crate) unsafe fn poll_recv_node(
         &self,
         node: Pin<&mut WaitNode<Recv<T>>>,
@@ -847,6 +909,59 @@ impl<T> Chan<T> {
         // this lock, and the owner removes it (`cancel_recv`) before it is
         // dropped (caller's contract).
         unsafe { st.receivers.push_back(node.as_ref(), cx) };
+        Poll::Pending
+    }
+
+    /// As [`poll_recv_node`](Self::poll_recv_node), with the node built in
+    /// place only when the receive must wait: a receive that finds an item
+    /// (or the end) never builds one.
+    ///
+    /// # Safety
+    ///
+    /// As `poll_recv_node`, for the node once it is `Some`.
+    #[inline(always)]
+    pub(crate) unsafe fn poll_recv_lazy(
+        &self,
+        mut node: Pin<&mut Option<WaitNode<Recv<T>>>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
+        if let Some(n) = node.as_mut().as_pin_mut() {
+            // SAFETY: the caller's contract.
+            return unsafe { self.poll_recv_node(n, cx) };
+        }
+        std::task::ready!(corral_runtime::coop::poll_consume_budget(cx));
+        let mut st = self.state.lock();
+        if let Some(v) = st.queue.pop_front() {
+            self.after_pop(st, 1);
+            return Poll::Ready(Some(v));
+        }
+        // SAFETY: the caller's contract; the node is `None`.
+        unsafe { self.wait_recv(st, node, cx) }
+    }
+
+    /// The empty-queue half of `poll_recv_lazy`: the end, or queue a new
+    /// node.
+    ///
+    /// # Safety
+    ///
+    /// As `poll_recv_node`, for the node once it is `Some`; it is `None`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn wait_recv(
+        &self,
+        mut st: LockGuard<'_, State<T>>,
+        mut node: Pin<&mut Option<WaitNode<Recv<T>>>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
+        if self.finished(&st) {
+            return Poll::Ready(None);
+        }
+        node.set(Some(WaitNode::new(Recv::Waiting)));
+        let n = node.as_mut().as_pin_mut().expect("just written");
+        // SAFETY: the node is new, in no list; it only goes into this one,
+        // under this lock, and the owner removes it (`cancel_recv`) before
+        // it is dropped (caller's contract).
+        unsafe { st.receivers.push_back(n.as_ref(), cx) };
         Poll::Pending
     }
 
