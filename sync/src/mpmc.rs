@@ -66,6 +66,7 @@ use crate::mpsc::chan::{Blocked, Chan, Recv, Slot, SlotFuture, TryErr};
 use corral_runtime::wait::WaitNode;
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -546,7 +547,9 @@ impl<T> Drop for Sender<T> {
 /// an item neither builds nor tears one down).
 struct RecvFuture<'a, T> {
     chan: &'a Chan<T>,
-    node: Option<WaitNode<Recv<T>>>,
+    /// `ManuallyDrop` so that a future that never waited drops inline
+    /// (`Drop` drops it, after cancelling it).
+    node: ManuallyDrop<Option<WaitNode<Recv<T>>>>,
 }
 
 impl<T> Future for RecvFuture<'_, T> {
@@ -558,7 +561,7 @@ impl<T> Future for RecvFuture<'_, T> {
         // never moved out).
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
-        let node = unsafe { Pin::new_unchecked(&mut this.node) };
+        let node = unsafe { Pin::new_unchecked(&mut *this.node) };
         // SAFETY: the node only queues in this channel's list, and `Drop`
         // below cancels it before it is freed.
         unsafe { this.chan.poll_recv_lazy(node, cx) }
@@ -568,10 +571,13 @@ impl<T> Future for RecvFuture<'_, T> {
 impl<T> Drop for RecvFuture<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(node) = &self.node {
+        if let Some(node) = &*self.node {
             // SAFETY: pinned (drop runs in place); the reference does not
             // move the node, which only ever queues in this channel.
             unsafe { self.chan.cancel_recv(Pin::new_unchecked(node)) };
+            // SAFETY: dropped once, here (the field is never used after),
+            // in place; cancelled above, so in no list.
+            unsafe { ManuallyDrop::drop(&mut self.node) };
         }
     }
 }
@@ -598,7 +604,7 @@ impl<T> Receiver<T> {
     pub async fn recv(&self) -> Result<T, RecvError> {
         RecvFuture {
             chan: &self.shared.chan,
-            node: None,
+            node: ManuallyDrop::new(None),
         }
         .await
         .ok_or(RecvError)

@@ -99,6 +99,7 @@ use crate::loom::{AtomicUsize, Ordering::*};
 use crate::loom::{Lock, LockGuard};
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -807,6 +808,27 @@ impl<T> Chan<T> {
     }
 }
 
+/// The future of the mpsc `recv`: [`Chan::poll_recv`], inlined into the
+/// caller's state machine (a `poll_fn` wrapper stayed a call).
+pub(crate) struct RecvFuture<'a, T> {
+    chan: &'a Chan<T>,
+}
+
+impl<'a, T> RecvFuture<'a, T> {
+    pub(crate) fn new(chan: &'a Chan<T>) -> Self {
+        RecvFuture { chan }
+    }
+}
+
+impl<T> Future for RecvFuture<'_, T> {
+    type Output = Option<T>;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.chan.poll_recv(cx)
+    }
+}
+
 /// The waiter future of `send` and `reserve`: a node pinned inside it,
 /// and (for `send`) the item, pushed in the same lock as the slot is taken
 /// when one is free.
@@ -815,7 +837,9 @@ pub(crate) struct SlotFuture<'a, T> {
     value: Option<T>,
     /// Built in place the first time the future must wait (so the fast
     /// path neither builds nor tears down a node); structurally pinned.
-    node: Option<WaitNode<Grant<T>>>,
+    /// `ManuallyDrop` so that a future that never waited drops inline
+    /// (`Drop` drops it, after cancelling it).
+    node: ManuallyDrop<Option<WaitNode<Grant<T>>>>,
 }
 
 impl<'a, T> SlotFuture<'a, T> {
@@ -823,7 +847,7 @@ impl<'a, T> SlotFuture<'a, T> {
         SlotFuture {
             chan,
             value,
-            node: None,
+            node: ManuallyDrop::new(None),
         }
     }
 }
@@ -839,7 +863,7 @@ impl<T> Future for SlotFuture<'_, T> {
         // never moved out of the future); `value` is not pinned.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
-        let node = unsafe { Pin::new_unchecked(&mut this.node) };
+        let node = unsafe { Pin::new_unchecked(&mut *this.node) };
         // SAFETY: the node only queues in this channel's list, and `Drop`
         // below cancels it before it is freed.
         unsafe { this.chan.poll_slot(node, cx, &mut this.value) }
@@ -849,11 +873,14 @@ impl<T> Future for SlotFuture<'_, T> {
 impl<T> Drop for SlotFuture<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(node) = &self.node {
+        if let Some(node) = &*self.node {
             // SAFETY: `self` is pinned (drop runs in place); the reference
             // does not move the node, which only ever queues in this
             // channel.
             unsafe { self.chan.cancel_slot(Pin::new_unchecked(node)) };
+            // SAFETY: dropped once, here (the field is never used after),
+            // in place; cancelled above, so in no list.
+            unsafe { ManuallyDrop::drop(&mut self.node) };
         }
     }
 }

@@ -146,7 +146,7 @@ macro_rules! receiver_methods {
             /// # });
             /// ```
             pub async fn recv(&mut self) -> Option<T> {
-                std::future::poll_fn(|cx| self.chan.poll_recv(cx)).await
+                crate::mpsc::chan::RecvFuture::new(&self.chan).await
             }
 
             /// The poll behind [`recv`](Self::recv), for hand-written futures
