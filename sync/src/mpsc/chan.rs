@@ -7,7 +7,9 @@
 //! [`Chan`] is one allocation shared by every handle. `tx_count` (strong
 //! senders) is an atomic outside the lock, so cloning a sender and
 //! upgrading a weak one take no lock. Everything else is in [`State`],
-//! under `state`:
+//! under `state`, the channel's own spin lock (the private `lock` module:
+//! its unlock is a release store, not parking_lot's compare-exchange;
+//! loom's mutex under `cfg(loom)`):
 //!
 //! - `queue`: the buffered items, a [`BlockDeque`] (blocks of 32 slots,
 //!   freed as they drain, one kept for reuse, so steady traffic allocates
@@ -95,8 +97,8 @@
 //! `Recv::Ended` and woken (`wake_ended`, in chunks).
 
 use super::blocks::BlockDeque;
+use super::lock::{Lock, LockGuard};
 use crate::loom::{AtomicUsize, Ordering::*};
-use crate::loom::{Lock, LockGuard};
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
 use std::future::Future;
 use std::mem::ManuallyDrop;

@@ -69,6 +69,7 @@ pub(crate) mod blocks;
 mod bounded;
 pub(crate) mod chan;
 pub mod error;
+mod lock;
 mod unbounded;
 
 pub use bounded::{channel, try_channel, OwnedPermit, Permit, Receiver, Sender, WeakSender};
