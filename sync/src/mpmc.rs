@@ -62,7 +62,7 @@
 //!   panic on a runtime thread.
 
 use crate::loom::{Arc, AtomicUsize, Ordering::*};
-use crate::mpsc::chan::{Blocked, Chan, Recv, Slot, SlotFuture, TryErr};
+use crate::mpsc::chan::{Blocked, Chan, Recv, SendFuture, TryErr};
 use corral_runtime::wait::WaitNode;
 use std::fmt;
 use std::future::Future;
@@ -429,16 +429,10 @@ impl<T> Sender<T> {
     /// assert_eq!(rx.recv().await, Ok(2));
     /// # });
     /// ```
-    pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
-        let chan = &self.shared.chan;
-        if chan.max().is_none() {
-            return chan.send_unbounded(value).map_err(SendError);
-        }
-        match SlotFuture::new(chan, Some(value)).await {
-            Slot::Sent => Ok(()),
-            Slot::Closed(v) => Err(SendError(v.expect("the value comes back on close"))),
-            Slot::Reserved => unreachable!("a send with a value pushes it"),
-        }
+    // An `async fn` in all but name: the future is returned directly, so
+    // that its poll inlines into the caller's (unbounded: it never waits).
+    pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
+        SendFuture::new(&self.shared.chan, value)
     }
 
     /// Sends without waiting: `Full(value)` if a bounded channel has no
@@ -553,10 +547,10 @@ struct RecvFuture<'a, T> {
 }
 
 impl<T> Future for RecvFuture<'_, T> {
-    type Output = Option<T>;
+    type Output = Result<T, RecvError>;
 
     #[inline(always)]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
         // SAFETY: `node` is structurally pinned (written in place once,
         // never moved out).
         let this = unsafe { self.get_unchecked_mut() };
@@ -564,7 +558,7 @@ impl<T> Future for RecvFuture<'_, T> {
         let node = unsafe { Pin::new_unchecked(&mut *this.node) };
         // SAFETY: the node only queues in this channel's list, and `Drop`
         // below cancels it before it is freed.
-        unsafe { this.chan.poll_recv_lazy(node, cx) }
+        unsafe { this.chan.poll_recv_lazy(node, cx) }.map(|got| got.ok_or(RecvError))
     }
 }
 
@@ -601,13 +595,13 @@ impl<T> Receiver<T> {
     /// assert!(rx.recv().await.is_err()); // the sender is gone
     /// # });
     /// ```
-    pub async fn recv(&self) -> Result<T, RecvError> {
+    // An `async fn` in all but name: the future is returned directly, so
+    // that its poll inlines into the caller's.
+    pub fn recv(&self) -> impl Future<Output = Result<T, RecvError>> + '_ {
         RecvFuture {
             chan: &self.shared.chan,
             node: ManuallyDrop::new(None),
         }
-        .await
-        .ok_or(RecvError)
     }
 
     /// Receives an item without waiting: `Empty`, or `Disconnected` once

@@ -1,11 +1,12 @@
 //! The bounded flavour: [`channel`], [`Sender`], [`Receiver`], permits and
 //! [`WeakSender`].
 
-use super::chan::{Blocked, Chan, Slot, SlotFuture, TryErr};
+use super::chan::{Blocked, Chan, SendFuture, Slot, SlotFuture, TryErr};
 use super::error::{SendError, SendTimeoutError, TrySendError, ZeroCapacity};
 use super::{receiver_methods, sender_methods};
 use crate::loom::Arc;
 use std::fmt;
+use std::future::Future;
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
@@ -165,12 +166,10 @@ impl<T> Sender<T> {
     /// assert_eq!(rx.recv().await, Some(2));
     /// # });
     /// ```
-    pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
-        match SlotFuture::new(&self.chan, Some(value)).await {
-            Slot::Sent => Ok(()),
-            Slot::Closed(v) => Err(SendError(v.expect("the value comes back on close"))),
-            Slot::Reserved => unreachable!("a send with a value pushes it"),
-        }
+    // An `async fn` in all but name: the future is returned directly, so
+    // that its poll inlines into the caller's.
+    pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
+        SendFuture::new(&self.chan, value)
     }
 
     /// Sends without waiting: `Full(value)` if no slot is free (or other

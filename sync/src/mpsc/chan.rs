@@ -97,6 +97,7 @@
 //! `Recv::Ended` and woken (`wake_ended`, in chunks).
 
 use super::blocks::BlockDeque;
+use super::error::SendError;
 use super::lock::{Lock, LockGuard};
 use crate::loom::{AtomicUsize, Ordering::*};
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
@@ -646,6 +647,7 @@ impl<T> Chan<T> {
     /// # Safety
     ///
     /// `node` is queued in this channel's list or in none.
+    #[inline(never)]
     pub(crate) unsafe fn cancel_slot(&self, node: Pin<&WaitNode<Grant<T>>>) {
         if !node.is_queued() && !node.is_notified() {
             return;
@@ -828,6 +830,40 @@ impl<T> Future for RecvFuture<'_, T> {
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.chan.poll_recv(cx)
+    }
+}
+
+/// The future of `send` (mpsc and mpmc): the slot future with its outcome
+/// as a `Result` (the value back if the channel closed), returned by
+/// `send` itself rather than wrapped in an `async fn`, whose state machine
+/// stayed a call where several tasks send.
+pub(crate) struct SendFuture<'a, T>(SlotFuture<'a, T>);
+
+impl<'a, T> SendFuture<'a, T> {
+    pub(crate) fn new(chan: &'a Chan<T>, value: T) -> Self {
+        SendFuture(SlotFuture::new(chan, Some(value)))
+    }
+}
+
+impl<T> Future for SendFuture<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        // SAFETY: the slot future is structurally pinned (never moved out).
+        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.0) };
+        if inner.chan.max.is_none() {
+            // An unbounded (mpmc) channel: never waits.
+            // SAFETY: `value` is not pinned.
+            let this = unsafe { inner.get_unchecked_mut() };
+            let v = this.value.take().expect("`send` polled after it completed");
+            return Poll::Ready(this.chan.send_unbounded(v).map_err(SendError));
+        }
+        match std::task::ready!(inner.poll(cx)) {
+            Slot::Sent => Poll::Ready(Ok(())),
+            Slot::Closed(v) => Poll::Ready(Err(SendError(v.expect("the value comes back on close")))),
+            Slot::Reserved => unreachable!("a send with a value pushes it"),
+        }
     }
 }
 
@@ -1015,6 +1051,7 @@ impl<T> Chan<T> {
     /// # Safety
     ///
     /// `node` is queued in this channel's list or in none.
+    #[inline(never)]
     pub(crate) unsafe fn cancel_recv(&self, node: Pin<&WaitNode<Recv<T>>>) {
         if !node.is_queued() && !node.is_notified() {
             return;

@@ -146,8 +146,10 @@ macro_rules! receiver_methods {
             /// assert_eq!(rx.recv().await, None); // the sender is gone
             /// # });
             /// ```
-            pub async fn recv(&mut self) -> Option<T> {
-                crate::mpsc::chan::RecvFuture::new(&self.chan).await
+            // An `async fn` in all but name: the future is returned
+            // directly, so that its poll inlines into the caller's.
+            pub fn recv(&mut self) -> impl std::future::Future<Output = Option<T>> + '_ {
+                crate::mpsc::chan::RecvFuture::new(&self.chan)
             }
 
             /// The poll behind [`recv`](Self::recv), for hand-written futures
