@@ -192,6 +192,34 @@ fn receive_that_frees_a_slot_pushes_the_waiting_sends_item() {
     });
 }
 
+/// A thread blocked in `blocking_send` gives its item to the channel: the
+/// receive that frees the slot pushes it, so it can be received at once,
+/// before the sending thread has even woken (it may still be parked).
+#[test]
+fn receive_pushes_a_blocked_threads_item() {
+    run_with_timeout("pop_completes_blocking_send", 10, || {
+        for _ in 0..20 {
+            let (tx, mut rx) = mpsc::channel(1);
+            tx.try_send(1).unwrap();
+            let t = {
+                let tx = tx.clone();
+                std::thread::spawn(move || tx.blocking_send(2).unwrap())
+            };
+            while rx.statistics().tasks_waiting_send == 0 {
+                std::thread::yield_now();
+            }
+            assert_eq!(rx.try_recv(), Ok(1));
+            assert_eq!(
+                rx.try_recv(),
+                Ok(2),
+                "the blocked send's item is not in the queue yet"
+            );
+            t.join().unwrap();
+            assert_eq!(tx.capacity(), 1);
+        }
+    });
+}
+
 /// A send whose item was pushed for it (by the receive that freed its
 /// slot) and that is cancelled before it runs again has sent: the item is
 /// received once, not dropped, and no slot leaks.
