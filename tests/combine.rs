@@ -258,6 +258,11 @@ fn try_gather_first_error_drops_the_rest_at_once() {
     for rt in [current(), multi(2)] {
         rt.block_on(async {
             let alive = Arc::new(());
+            // The third fails only after the second has: it waits on an
+            // Event the second sets as it fails (timers alone, 5 ms against
+            // 20 ms, could fire in one poll on a descheduled thread).
+            let second_failed = Arc::new(corral::sync::Event::new());
+            let (set_it, wait_it) = (second_failed.clone(), second_failed);
             let futs: Vec<BoxFut<Result<u32, String>>> = vec![
                 Box::pin({
                     let a = alive.clone();
@@ -267,12 +272,13 @@ fn try_gather_first_error_drops_the_rest_at_once() {
                         Ok(1)
                     }
                 }),
-                Box::pin(async {
+                Box::pin(async move {
                     corral::time::sleep(ms(5)).await;
+                    set_it.set();
                     Err("second failed".to_string())
                 }),
-                Box::pin(async {
-                    corral::time::sleep(ms(20)).await;
+                Box::pin(async move {
+                    wait_it.wait().await;
                     Err("third failed later".to_string())
                 }),
                 Box::pin({

@@ -32,9 +32,9 @@ pub(crate) use imp::{Lock, LockGuard};
 
 #[cfg(not(loom))]
 mod imp {
+    use crate::loom::{thread, AtomicBool, Ordering::*};
     use std::cell::UnsafeCell;
     use std::ops::{Deref, DerefMut};
-    use std::sync::atomic::{AtomicBool, Ordering::*};
 
     /// A spin lock around `T`; see the [module docs](super).
     pub(crate) struct Lock<T> {
@@ -87,7 +87,7 @@ mod imp {
                     } else {
                         // The holder may have been preempted: give it
                         // the core.
-                        std::thread::yield_now();
+                        thread::yield_now();
                     }
                 }
                 // Acquire: as in `lock`.
