@@ -23,10 +23,12 @@
 //! to a holder or to a borrower already gone (a cancelled waiter leaves
 //! the map), every queued waiter's ticket is at or above it. One cycle
 //! (queue, be granted, release) costs two map operations: an insert and a
-//! remove. Task keys, the common case, live in a map of their own keyed by
-//! the task [`Id`] (one `u64` hash, no type test), and a task's entry
-//! outlives its token, marked `GONE`, so its next acquire overwrites it in
-//! place; such entries are swept once they are the majority.
+//! remove. Task keys, the common case, live in a table of their own keyed
+//! by the task [`Id`] (`task_table.rs`: one multiplication to hash, linear
+//! probing, a released entry marked gone and reused in place by the
+//! task's next acquire), so the exact borrower check (acquiring twice,
+//! releasing what one does not hold: both typed errors) costs one short
+//! probe each way on the hot path.
 //!
 //! It is its own engine on the wait hook rather than a
 //! [`RawSemaphore`](crate::raw): tokens are named (the borrower set), and
@@ -63,6 +65,7 @@
 
 mod error;
 mod key;
+mod task_table;
 
 pub use error::{BlockingBorrowError, BorrowError, ReleaseTokenError, TryBorrowError};
 pub use key::Borrower;
@@ -73,18 +76,19 @@ use corral_runtime::task::Id;
 use corral_runtime::task::JoinError;
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
 use corral_runtime::Handle;
-use key::{describe_to_string, DynKey, FxHasher, Key, KeyMap};
+use key::{describe_to_string, DynKey, Key, KeyMap};
 use std::borrow::Borrow;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash};
+use std::hash::{BuildHasher, Hash};
 use std::panic::Location;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
+use task_table::TaskTable;
 
 /// A borrower's ticket: its place in the grant order. A borrower holds a
 /// token iff its ticket is below [`State::granted`]; a waiter's ticket is
@@ -105,25 +109,17 @@ impl Waiting {
 }
 
 /// Every known borrower and its ticket. Task keys (the common case: an
-/// `acquire` borrows as the current task) live in a map of their own,
-/// hashed as one `u64` and compared without a type test; every other key
-/// lives in `others` (never a task key: [`Key::from_value`] stores an
-/// [`Id`] as a task key, and a lookup by a user's `&Id` goes to `tasks`).
-///
-/// A task that gives its token back keeps its entry, marked [`GONE`], so
-/// its next acquire overwrites the entry instead of inserting one (a task
-/// usually borrows again soon). `gone` counts such entries; they are swept
-/// out once they are the majority (amortised O(1) per release).
+/// `acquire` borrows as the current task) live in a table of their own
+/// ([`TaskTable`]: one multiplication to hash, linear probing, no type
+/// test); every other key lives in `others` (never a task key:
+/// [`Key::from_value`] stores an [`Id`] as a task key, and a lookup by a
+/// user's `&Id` goes to `tasks`). A borrower's entry lives from its
+/// acquire (or queueing) to its release (or cancellation).
 #[derive(Default)]
 struct Tickets {
-    tasks: HashMap<Id, Ticket, BuildHasherDefault<FxHasher>>,
-    gone: usize,
+    tasks: TaskTable,
     others: KeyMap<Ticket>,
 }
-
-/// The ticket of a task entry kept after its token came back: the task
-/// neither holds nor waits (never below the watermark, never a waiter's).
-const GONE: Ticket = Ticket::MAX;
 
 /// A borrower to look up: a stored [`Key`], or a user's `&K` by its view.
 #[derive(Clone, Copy)]
@@ -196,57 +192,28 @@ where
 impl Tickets {
     fn admit(&mut self, key: Key, fresh: Option<Ticket>) -> Result<(), (Ticket, Key)> {
         match key {
-            Key::Task(id) => match self.tasks.entry(id) {
-                Entry::Occupied(mut e) if *e.get() == GONE => {
-                    if let Some(t) = fresh {
-                        *e.get_mut() = t;
-                        self.gone -= 1;
-                    }
-                    Ok(())
-                }
-                Entry::Occupied(e) => Err((*e.get(), Key::Task(id))),
-                Entry::Vacant(v) => {
-                    if let Some(t) = fresh {
-                        v.insert(t);
-                    }
-                    Ok(())
-                }
-            },
+            Key::Task(id) => self.tasks.admit(id, fresh).map_err(|t| (t, Key::Task(id))),
             key => admit_in(&mut self.others, key, fresh, Key::clone),
         }
     }
 
     fn take_back(&mut self, who: Lookup<'_>, granted: Ticket) -> bool {
         match who {
-            Lookup::Task(id) => match self.tasks.get_mut(&id) {
-                Some(t) if *t < granted => {
-                    *t = GONE;
-                    self.gone += 1;
-                    if self.gone > 32 && self.gone * 2 > self.tasks.len() {
-                        self.tasks.retain(|_, t| *t != GONE);
-                        self.gone = 0;
-                    }
-                    true
-                }
-                _ => false,
-            },
+            // Only a holder gives a token back; a waiter stays.
+            Lookup::Task(id) => self.tasks.remove_if(id, |t| t < granted),
             Lookup::Other(k) => take_back_in(&mut self.others, k, granted),
         }
     }
 
     fn forget(&mut self, key: &Key) {
         match key {
-            Key::Task(id) => {
-                let t = self.tasks.remove(id);
-                debug_assert!(t.is_some_and(|t| t != GONE));
-                t
-            }
+            Key::Task(id) => self.tasks.remove(*id),
             k => self.others.remove(k),
         };
     }
 
     fn holders(&self, granted: Ticket) -> impl Iterator<Item = Borrower> + '_ {
-        let tasks = self.tasks.iter().map(|(id, t)| (Key::Task(*id), *t));
+        let tasks = self.tasks.iter().map(|(id, t)| (Key::Task(id), t));
         let others = self.others.iter().map(|(k, t)| (k.clone(), *t));
         tasks
             .chain(others)
@@ -1214,11 +1181,11 @@ impl Drop for OwnedToken {
 mod tests {
     use super::*;
 
-    /// Task entries whose token came back are kept (marked `GONE`) for the
-    /// next acquire, and swept once they are the majority: the map does not
-    /// grow with every task that ever borrowed.
+    /// A task's entry leaves the table with its token: the table does not
+    /// grow with every task that ever borrowed, and stays within its
+    /// invariants.
     #[test]
-    fn returned_task_entries_are_reused_then_swept() {
+    fn returned_task_entries_leave_the_table() {
         let limiter = CapacityLimiter::new(1);
         for n in 1..=1000u64 {
             let id = Id::from_u64(n).unwrap();
@@ -1227,13 +1194,15 @@ mod tests {
             limiter.release_on_behalf_of(&id).unwrap();
             assert!(limiter.release_on_behalf_of(&id).is_err());
             let st = limiter.state.lock();
-            assert!(st.keys.tasks.len() <= 66, "{} entries", st.keys.tasks.len());
-            assert_eq!(
-                st.keys.gone,
-                st.keys.tasks.values().filter(|t| **t == GONE).count()
+            assert_eq!(st.keys.tasks.len(), 0);
+            assert!(
+                st.keys.tasks.capacity() <= 128,
+                "{} slots",
+                st.keys.tasks.capacity()
             );
+            st.keys.tasks.check();
         }
-        // A returned task borrows again through its kept entry.
+        // A returned task borrows again.
         let id = Id::from_u64(1000).unwrap();
         limiter.try_acquire_on_behalf_of(id).unwrap();
         assert!(matches!(

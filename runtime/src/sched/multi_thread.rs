@@ -26,10 +26,13 @@
 //! spawned by the one that just ran — a message's receiver, a lock's next
 //! holder, a helper it will wait for): it runs next, while caches are
 //! warm, but at most `MAX_LIFO_POLLS` times in a row so that two tasks
-//! waking each other cannot starve the queue. A searching worker that
-//! finds a victim's queue empty takes its LIFO task; but a single wake into
-//! an empty slot signals nobody, so if the owner then blocks in that poll
-//! the task waits until some worker happens to search. The stall monitor
+//! waking each other cannot starve the queue (the next goes to the back of
+//! the local queue, with a signal to an idle worker only if other tasks
+//! were queued there: alone, it is simply this worker's next pop). A
+//! searching worker that finds a victim's queue empty takes its LIFO task;
+//! but a single wake into an empty slot (or a spill into an empty queue)
+//! signals nobody, so if the owner then blocks in a poll the task waits
+//! until some worker happens to search. The stall monitor
 //! (`monitor.rs`) closes that gap: it sees a worker stuck in one poll for
 //! `stall_threshold` (10 ms by default), signals an idle worker to steal
 //! the stuck worker's LIFO slot and queue, and if nobody is left in the
@@ -89,6 +92,9 @@ pub(crate) struct Shared {
     /// The driver every parker shares: the monitor checks whether anyone
     /// holds it.
     shared_driver: Arc<SharedDriver>,
+    /// Idle-worker signals sent (`notify_parked` calls), for unit tests.
+    #[cfg(all(test, not(loom)))]
+    signals: std::sync::atomic::AtomicUsize,
 }
 
 struct Remote {
@@ -138,6 +144,8 @@ impl Shared {
             all_exited: Condvar::new(),
             monitor: Monitor::new(),
             shared_driver,
+            #[cfg(all(test, not(loom)))]
+            signals: std::sync::atomic::AtomicUsize::new(0),
         });
         (shared, parts)
     }
@@ -163,6 +171,8 @@ impl Shared {
     }
 
     fn notify_parked(&self) {
+        #[cfg(all(test, not(loom)))]
+        self.signals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(index) = self.idle.worker_to_notify() {
             self.remotes[index].unparker.unpark();
             self.monitor.worker_unparked();
@@ -488,8 +498,17 @@ impl Worker {
         let mut lifo_polls = 0;
         while let Some(task) = self.lifo().take() {
             if lifo_polls == MAX_LIFO_POLLS {
+                // Other queued work goes first now; signal an idle worker
+                // only if there is some (it may take that, or this task).
+                // Alone in the queue, this task is what we pop next: a
+                // signal would cost a SeqCst fence (and at times a futex or
+                // eventfd wake) every few polls of a ping-pong, for a
+                // worker that would find nothing to steal.
+                let others = !self.deque.is_empty();
                 self.deque.push(task);
-                self.shared().notify_parked();
+                if others {
+                    self.shared().notify_parked();
+                }
                 break;
             }
             lifo_polls += 1;
@@ -605,5 +624,89 @@ impl Worker {
         x ^= x << 5;
         self.rng.set(x);
         x
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use crate::handle::Scheduler;
+    use std::future::poll_fn;
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Poll, Waker};
+
+    /// A one-slot turn passed between two tasks through plain `Waker`s
+    /// (a wake from a task goes to its worker's LIFO slot, as the wait
+    /// hook's does).
+    #[derive(Default)]
+    struct Turn(Mutex<(bool, Option<Waker>)>);
+
+    impl Turn {
+        fn give(&self) {
+            let waker = {
+                let mut st = self.0.lock().unwrap();
+                st.0 = true;
+                st.1.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+
+        async fn take(&self) {
+            poll_fn(|cx| {
+                let mut st = self.0.lock().unwrap();
+                if std::mem::take(&mut st.0) {
+                    Poll::Ready(())
+                } else {
+                    st.1 = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            })
+            .await
+        }
+    }
+
+    /// Two tasks handing a turn back and forth run from the LIFO slot; every
+    /// `MAX_LIFO_POLLS` polls the slot's task goes to the queue instead.
+    /// With nothing else queued, that task is the worker's next pop: a
+    /// signal to an idle worker then costs a SeqCst fence and, when that
+    /// worker is parked, a wake-up syscall for a worker that finds nothing
+    /// (or steals the ping-pong, moving it between cores). It used to be
+    /// sent on every such spill: about one per two round trips.
+    #[test]
+    fn a_ping_pong_does_not_signal_idle_workers_every_few_polls() {
+        const TRIPS: usize = 10_000;
+        let rt = crate::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let Scheduler::MultiThread(shared) = rt.handle().scheduler.clone() else {
+            unreachable!("a multi-thread runtime")
+        };
+        let before = shared.signals.load(Relaxed);
+        rt.block_on(async {
+            let (ping, pong) = (Arc::new(Turn::default()), Arc::new(Turn::default()));
+            let (pi, po) = (ping.clone(), pong.clone());
+            let ponger = crate::spawn(async move {
+                for _ in 0..TRIPS {
+                    pi.take().await;
+                    po.give();
+                }
+            });
+            let pinger = crate::spawn(async move {
+                for _ in 0..TRIPS {
+                    ping.give();
+                    pong.take().await;
+                }
+            });
+            pinger.await.unwrap();
+            ponger.await.unwrap();
+        });
+        let signals = shared.signals.load(Relaxed) - before;
+        assert!(
+            signals < TRIPS / 20,
+            "{signals} idle-worker signals for {TRIPS} round trips of two tasks"
+        );
     }
 }
