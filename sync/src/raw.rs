@@ -96,19 +96,21 @@
 //!
 //! A Mutex is a one-permit semaphore in semantics, but has its own engine
 //! ([`RawMutex`]) for size and speed: an atomic word
-//! `holder << 2 | WAITERS | LOCKED` beside a pointer to a [`WaitList`]
-//! under a short lock (32 bytes for a `Mutex<u64>` in all, and no lock
-//! taken on the uncontended path).
+//! `holder << 2 | WAITERS | LOCKED` beside one [`SiteOrBlock`] word (24
+//! bytes for a `Mutex<u64>` in all, and no lock taken on the uncontended
+//! path).
 //!
-//! - The wait block (the list and its lock, 24 bytes) is allocated at the
-//!   first contention, not with the mutex: whoever first needs it (a
-//!   locker that has to queue) allocates one and installs it with one CAS
-//!   on the null pointer; a contender that loses that race frees its own
-//!   and uses the winner's. It stays until the mutex is dropped. The
-//!   uncontended paths (fast lock, fast unlock, `try_lock`) touch only
-//!   the word; statistics read a missing block as nobody waiting. The
+//! - The second word holds the creation site (a `&'static Location`
+//!   tagged in its low bit) until the first contention, and from then on
+//!   the wait block (the list, its lock and the site, 32 bytes): whoever
+//!   first needs it (a locker that has to queue) allocates one and
+//!   installs it with one CAS over the tagged site; a contender that
+//!   loses that race frees its own and uses the winner's. It stays until
+//!   the mutex is dropped. The uncontended paths (fast lock, fast unlock,
+//!   `try_lock`) touch only the lock word; statistics read a missing
+//!   block as nobody waiting, and the site from the tag or the block. The
 //!   installing CAS is Release and every load of the pointer Acquire, so
-//!   a block is initialised before anyone locks it.
+//!   a block is initialised before anyone locks it or reads its site.
 //! - Lock: one CAS from 0 (free, nobody waits) to `held_by(me)`, which
 //!   records the holder's task id in the same store. Otherwise, under the
 //!   list's lock: CAS again if it became 0, or set WAITERS and queue.
@@ -135,9 +137,140 @@ use corral_runtime::task::{self, Id};
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::{pin, Pin};
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
+
+// ---------------------------------------------------------------------------
+// SiteOrBlock: the creation site and the lazily installed block, one word.
+// ---------------------------------------------------------------------------
+
+/// A block that a [`SiteOrBlock`] installs: it carries the creation site
+/// the word held before it.
+pub(crate) trait SiteBlock {
+    /// The creation site it took over from the word.
+    fn site(&self) -> &'static Location<'static>;
+}
+
+/// The low bit of a [`SiteOrBlock`] word: set, the rest is the creation
+/// site (no block yet); clear, the word is the block.
+const SITE_TAG: usize = 1;
+
+// A `Location` holds a `&str`, so it is pointer-aligned and the tag bit of
+// its address is free (as it is in a `Box`ed block's).
+const _: () = assert!(std::mem::align_of::<Location<'static>>() > SITE_TAG);
+
+/// One word holding either the creation site (a `&'static Location`
+/// tagged in its low bit: no block yet) or the pointer to a block
+/// allocated on first need, which carries the site from then on. The
+/// block is installed with one compare-exchange on the tagged site (a
+/// contender that loses the race frees its own block and uses the
+/// winner's) and freed with the word. The installing CAS is Release and
+/// every load that may dereference the block is Acquire, so a block is
+/// initialised before anyone uses it.
+pub(crate) struct SiteOrBlock<B: SiteBlock> {
+    word: AtomicPtr<B>,
+}
+
+impl<B: SiteBlock> SiteOrBlock<B> {
+    /// No block yet: the word is the tagged site.
+    pub(crate) fn new(site: &'static Location<'static>) -> Self {
+        let tagged = std::ptr::from_ref(site)
+            .cast_mut()
+            .cast::<B>()
+            .map_addr(|a| a | SITE_TAG);
+        SiteOrBlock {
+            word: AtomicPtr::new(tagged),
+        }
+    }
+
+    /// The block, if installed.
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&B> {
+        // Acquire: pairs with the installing CAS (Release).
+        let p = self.word.load(Ordering::Acquire);
+        if p.addr() & SITE_TAG != 0 {
+            return None;
+        }
+        // SAFETY: an untagged word is a block from `Box::into_raw` (in
+        // `install`), freed only in `Drop`, which cannot
+        // run while `&self` is borrowed.
+        Some(unsafe { &*p })
+    }
+
+    /// The block, installed first (made by `make` from the site) if this
+    /// is its first use.
+    #[inline]
+    pub(crate) fn get_or_install(&self, make: impl FnOnce(&'static Location<'static>) -> B) -> &B {
+        match self.get() {
+            Some(b) => b,
+            None => self.install(make),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn install(&self, make: impl FnOnce(&'static Location<'static>) -> B) -> &B {
+        let tagged = self.word.load(Ordering::Acquire);
+        if tagged.addr() & SITE_TAG == 0 {
+            // SAFETY: a block (installed since `get`), as in `get`.
+            return unsafe { &*tagged };
+        }
+        let new = Box::into_raw(Box::new(make(site_of(tagged))));
+        // Release: publishes the block's initialisation; Acquire on
+        // failure: we use the winner's block.
+        match self
+            .word
+            .compare_exchange(tagged, new, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // SAFETY: just installed; freed only in `Drop` (see `get`).
+            Ok(_) => unsafe { &*new },
+            Err(winner) => {
+                // SAFETY: `new` never left this function: ours to free.
+                drop(unsafe { Box::from_raw(new) });
+                // The word leaves the tagged site only for a block, once.
+                debug_assert_eq!(winner.addr() & SITE_TAG, 0);
+                // SAFETY: the winner's block, as in `get`.
+                unsafe { &*winner }
+            }
+        }
+    }
+
+    /// The creation site, from the word or from the block.
+    #[inline]
+    pub(crate) fn site(&self) -> &'static Location<'static> {
+        let p = self.word.load(Ordering::Acquire);
+        if p.addr() & SITE_TAG != 0 {
+            return site_of(p);
+        }
+        // SAFETY: a block, as in `get`.
+        unsafe { &*p }.site()
+    }
+}
+
+/// The site in a tagged word.
+#[inline]
+fn site_of<B>(tagged: *mut B) -> &'static Location<'static> {
+    debug_assert_ne!(tagged.addr() & SITE_TAG, 0);
+    // SAFETY: a tagged word is a `&'static Location` with its low bit set
+    // (`SiteOrBlock::new`); clearing the bit gives the reference back.
+    unsafe { &*tagged.map_addr(|a| a & !SITE_TAG).cast::<Location<'static>>() }
+}
+
+impl<B: SiteBlock> Drop for SiteOrBlock<B> {
+    fn drop(&mut self) {
+        // Acquire: as in `get` (with `&mut self` nobody else can be
+        // installing, but loom wants the load ordered after the CAS).
+        let p = self.word.load(Ordering::Acquire);
+        if p.addr() & SITE_TAG == 0 {
+            // SAFETY: an untagged word is a block from `Box::into_raw`,
+            // freed only here, once: `&mut self` means no reference
+            // handed out by `get` is still alive.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
+}
 
 /// The most permits a semaphore holds, and the largest single request
 /// (as tokio's: `usize::MAX >> 3`).
@@ -891,26 +1024,23 @@ pub(crate) struct MutexWaiter {
 pub(crate) struct RawMutex {
     /// `holder << TAG_SHIFT | WAITERS | LOCKED`; 0 is free.
     word: AtomicU64,
-    /// The wait list and its lock, allocated at the first contention (null
-    /// until then) and freed with the mutex: a lock that is never
-    /// contended carries one null pointer, not a lock and a list.
-    block: AtomicPtr<WaitBlock>,
+    /// The creation site until the first contention, then the wait block
+    /// (the list, its lock and the site), freed with the mutex: a lock
+    /// that is never contended carries one tagged pointer, not a lock and
+    /// a list.
+    block: SiteOrBlock<WaitBlock>,
 }
 
-/// A [`RawMutex`]'s wait list under its lock, installed on first use.
-type WaitBlock = Lock<WaitList<MutexWaiter>>;
+/// A [`RawMutex`]'s wait list under its lock, installed on first use, and
+/// the creation site it took over from the word.
+struct WaitBlock {
+    list: Lock<WaitList<MutexWaiter>>,
+    site: &'static Location<'static>,
+}
 
-impl Drop for RawMutex {
-    fn drop(&mut self) {
-        // Acquire: as in `waiters` (with `&mut self` nobody else can be
-        // installing, but loom wants the load ordered after the CAS).
-        let block = self.block.load(Ordering::Acquire);
-        if !block.is_null() {
-            // SAFETY: a non-null `block` came from `Box::into_raw` in
-            // `install` and is freed only here, once: `&mut self` means no
-            // reference handed out by `waiters` is still alive.
-            drop(unsafe { Box::from_raw(block) });
-        }
+impl SiteBlock for WaitBlock {
+    fn site(&self) -> &'static Location<'static> {
+        self.site
     }
 }
 
@@ -924,45 +1054,29 @@ impl fmt::Debug for RawMutex {
 }
 
 impl RawMutex {
-    pub(crate) fn new() -> Self {
+    /// A free mutex created at `site`.
+    pub(crate) fn new(site: &'static Location<'static>) -> Self {
         RawMutex {
             word: AtomicU64::new(0),
-            block: AtomicPtr::new(std::ptr::null_mut()),
+            block: SiteOrBlock::new(site),
         }
+    }
+
+    /// Where the mutex was created.
+    pub(crate) fn created_at(&self) -> &'static Location<'static> {
+        self.block.site()
     }
 
     /// The wait list's lock, installed first if nobody contended yet.
     #[inline]
-    fn waiters(&self) -> &WaitBlock {
-        // Acquire: pairs with the installing CAS (Release), so the block's
-        // initialisation is visible before it is used.
-        let block = self.block.load(Ordering::Acquire);
-        if block.is_null() {
-            return self.install();
-        }
-        // SAFETY: non-null: installed by `install` and freed only in
-        // `Drop`, which cannot run while `&self` is borrowed.
-        unsafe { &*block }
-    }
-
-    /// Allocates the wait block and installs it with one CAS; a contender
-    /// that loses the race frees its own and uses the winner's.
-    #[cold]
-    fn install(&self) -> &WaitBlock {
-        let new = Box::into_raw(Box::new(Lock::new(WaitList::new())));
-        match self
+    fn waiters(&self) -> &Lock<WaitList<MutexWaiter>> {
+        &self
             .block
-            .compare_exchange(std::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
-        {
-            // SAFETY: just installed; freed only in `Drop` (see `waiters`).
-            Ok(_) => unsafe { &*new },
-            Err(winner) => {
-                // SAFETY: `new` never left this function: ours to free.
-                drop(unsafe { Box::from_raw(new) });
-                // SAFETY: the winner's block, as in `waiters`.
-                unsafe { &*winner }
-            }
-        }
+            .get_or_install(|site| WaitBlock {
+                list: Lock::new(WaitList::new()),
+                site,
+            })
+            .list
     }
 
     /// Takes the lock if it is free (which implies nobody waits), for the
@@ -1002,12 +1116,8 @@ impl RawMutex {
 
     /// Tasks and threads waiting.
     pub(crate) fn waiting(&self) -> usize {
-        let block = self.block.load(Ordering::Acquire);
-        if block.is_null() {
-            return 0; // never contended: nobody ever waited
-        }
-        // SAFETY: as in `waiters`.
-        unsafe { &*block }.lock().len()
+        // No block: never contended, nobody ever waited.
+        self.block.get().map_or(0, |b| b.list.lock().len())
     }
 
     /// A future that waits for the lock.

@@ -250,13 +250,16 @@ fn mutex_blocking_timeout_vs_unlock() {
 }
 
 /// The Mutex's wait list is allocated at the first contention and
-/// installed by one CAS: two waiters that both find it missing race to
-/// install theirs, the loser frees its own and queues on the winner's, and
-/// the unlock (which finds the list through the same pointer) reaches both.
-/// A loser that kept its own list would strand its waiter (a deadlock).
+/// installed by one CAS over the tagged creation site: two waiters that
+/// both find it missing race to install theirs, the loser frees its own
+/// and queues on the winner's, and the unlock (which finds the list
+/// through the same word) reaches both. A loser that kept its own list
+/// would strand its waiter (a deadlock). The site, read while the block
+/// goes in, is the same from the tagged word as from the block.
 #[test]
 fn mutex_wait_list_installed_once() {
     loom::model(|| {
+        let line = line!() + 1;
         let m = Arc::new(Mutex::new(0usize));
         let held = m.try_lock().unwrap();
         let spawn_waiter = |m: Arc<Mutex<usize>>| {
@@ -267,9 +270,11 @@ fn mutex_wait_list_installed_once() {
         };
         let a = spawn_waiter(m.clone());
         let b = spawn_waiter(m.clone());
+        assert_eq!(m.created_at().line(), line);
         drop(held);
         a.join().unwrap();
         b.join().unwrap();
+        assert_eq!(m.created_at().line(), line);
         assert_eq!(*m.try_lock().expect("the lock was lost"), 2);
         assert_eq!(m.statistics().tasks_waiting, 0);
     });
