@@ -6,20 +6,27 @@
 //!
 //! # State, and who may touch it
 //!
-//! One short lock (`state`) guards one word holding the free permits (at
-//! most [`MAX_PERMITS`], 61 bits) and `closed` (the top bit), and a
-//! pointer to a block holding the [`WaitList`] of waiters, the holder
-//! records and the bound. The block is allocated under the lock by the
-//! first caller that needs it (a waiter that queues, a recorded grant; a
-//! `BoundedSemaphore` at creation, for its bound) and freed with the
-//! semaphore; until then a missing block reads as nobody waiting, no
-//! records and the bound [`MAX_PERMITS`]. A fresh `Semaphore` is 32 bytes
-//! (the lock byte padded to a word, the permit word, the pointer, the
-//! creation site). Each waiter's payload is a [`Request`]:
-//! how many permits it needs, how many it was assigned so far, and whether
-//! the semaphore closed on it. The payload belongs to the list's lock while
-//! the node is queued, to the waiter otherwise (see the wait hook's
-//! protocol table).
+//! A semaphore is two words: the free permits (at most [`MAX_PERMITS`], 61
+//! bits) with `closed` in the top bit, and a [`SiteOrBlock`] word that
+//! holds the creation site (a `&'static Location`, tagged in its low bit)
+//! until the first use and from then on a pointer to a [`Block`]: one
+//! short lock guarding the [`WaitList`] of waiters, the holder records and
+//! the head waiter's partial handoff, beside the bound and the site. Every
+//! operation that changes the state (acquire, release, close; a
+//! `BoundedSemaphore` at creation, for its bound) takes the lock, so the
+//! first one installs the block (one CAS over the tagged site; a contender
+//! that loses the race frees its own and uses the winner's; loom model
+//! `semaphore_block_installed_once`), and it is freed with the semaphore.
+//! The permit word is written only under the lock ([`State`] keeps a
+//! working copy and stores it back before the lock is released); readers
+//! without the lock (`available`, `is_closed`, and the statistics of a
+//! semaphore without a block: nobody waiting, no records) see a value some
+//! holder of the lock left. A fresh `Semaphore` is 16 bytes and allocates
+//! nothing. Each waiter's payload is a [`Request`]: how many permits it
+//! needs, whether the semaphore closed on it, and who waits (then the
+//! holder record's slot, once served). The payload belongs to the list's
+//! lock while the node is queued, to the waiter otherwise (see the wait
+//! hook's protocol table).
 //!
 //! # Invariant: no barging
 //!
@@ -27,7 +34,8 @@
 //! goes through [`State::dispatch`], which hands permits to the head of the
 //! queue first: a head that can be served in full is assigned what it needs
 //! and woken (`wake_front`, so it runs next on the waking worker); one that
-//! cannot is assigned what there is (a *partial handoff*) and stays at the
+//! cannot is assigned what there is (a *partial handoff*, kept in the
+//! state, not the request: only the head can hold one) and stays at the
 //! head, so smaller requests behind it never overtake it. Because free
 //! permits never coexist with waiters, the fast paths (`poll` before
 //! queueing, `try_acquire`) only take permits when nobody waits, and a
@@ -51,8 +59,8 @@
 //!
 //! # Closing
 //!
-//! `close` sets `closed`, marks every waiter closed, takes back their
-//! partial handoffs and wakes them all (in chunks of
+//! `close` sets `closed`, marks every waiter closed, takes back the head's
+//! partial handoff and wakes them all (in chunks of
 //! [`WakeBatch::CAPACITY`], releasing the lock between chunks). From then
 //! on `dispatch` hands nothing out, so a release that runs between two
 //! chunks leaves its permits in the pool instead of giving them to a
@@ -131,7 +139,7 @@
 //!   `take_notified` is Acquire). The loom models check this with the
 //!   data in a loom cell.
 use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
-use crate::loom::{AtomicPtr, AtomicU64, Lock, LockGuard, Ordering};
+use crate::loom::{AtomicPtr, AtomicU64, AtomicUsize, Lock, LockGuard, Ordering};
 use corral_runtime::coop;
 use corral_runtime::task::{self, Id};
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
@@ -185,6 +193,13 @@ impl<B: SiteBlock> SiteOrBlock<B> {
         }
     }
 
+    /// Installed from the start (a block the owner needs at once).
+    pub(crate) fn with_block(block: Box<B>) -> Self {
+        SiteOrBlock {
+            word: AtomicPtr::new(Box::into_raw(block)),
+        }
+    }
+
     /// The block, if installed.
     #[inline]
     pub(crate) fn get(&self) -> Option<&B> {
@@ -194,7 +209,7 @@ impl<B: SiteBlock> SiteOrBlock<B> {
             return None;
         }
         // SAFETY: an untagged word is a block from `Box::into_raw` (in
-        // `install`), freed only in `Drop`, which cannot
+        // `with_block` or `install`), freed only in `Drop`, which cannot
         // run while `&self` is borrowed.
         Some(unsafe { &*p })
     }
@@ -276,82 +291,111 @@ impl<B: SiteBlock> Drop for SiteOrBlock<B> {
 /// (as tokio's: `usize::MAX >> 3`).
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
 
-/// A waiter's payload: three words (a waiting `acquire()` future is its
-/// node, 72 bytes, and a reference).
+/// A waiter's payload: two words (a waiting `acquire()` future is its
+/// node, 64 bytes, and a reference). The permits handed to the head so
+/// far (a partial handoff) are not here but in the semaphore's state
+/// ([`Inner::partial`]): only the head can hold one.
 #[derive(Debug)]
 pub(crate) struct Request {
-    /// Permits asked for (any value: more than [`MAX_PERMITS`] is refused
-    /// when polled, with the value asked for in the error).
+    /// Low bits ([`REQ_LOW`]): the permits asked for, at most
+    /// [`MAX_PERMITS`] (a larger request is [`REQ_TOO_MANY`], its value in
+    /// `who`). Top bits: [`REQ_CLOSED`] (the semaphore closed before the
+    /// request was served), [`REQ_RECORD`] (keep a holder record when
+    /// served), [`REQ_TOO_MANY`].
     needed: usize,
-    /// Top bits: [`REQ_CLOSED`] (the semaphore closed before the request
-    /// was served) and [`REQ_RECORD`] (keep a holder record when served).
-    /// Low bits ([`REQ_LOW`]): while queued, the permits handed over so far
-    /// (a partial handoff while `< needed`); once served in full, the
-    /// holder record's [`Slot`] (`assigned == needed` goes without saying).
-    state: usize,
-    /// The task that waits (None: a thread, or a future outside corral).
-    task: Option<Id>,
+    /// Before and while queued: the task that waits (`Id::as_u64`; 0: a
+    /// thread, or a future outside corral), for its holder record. Once
+    /// served in full: the record's [`Slot`]. A request for more than
+    /// [`MAX_PERMITS`] (never queued): the value asked for, for the error.
+    who: u64,
 }
 
-/// The semaphore closed on the request (see `Request::state`).
+/// The semaphore closed on the request (see `Request::needed`).
 const REQ_CLOSED: usize = 1 << (usize::BITS - 1);
 /// Keep a holder record when served.
 const REQ_RECORD: usize = 1 << (usize::BITS - 2);
-/// The count or slot below the flags.
-const REQ_LOW: usize = REQ_RECORD - 1;
+/// More than [`MAX_PERMITS`] asked for: refused when polled.
+const REQ_TOO_MANY: usize = 1 << (usize::BITS - 3);
+/// The count below the flags.
+const REQ_LOW: usize = MAX_PERMITS;
+const _: () = assert!(REQ_LOW & (REQ_CLOSED | REQ_RECORD | REQ_TOO_MANY) == 0);
 
 impl Request {
     fn new(needed: usize, record: bool) -> Self {
+        let record = if record { REQ_RECORD } else { 0 };
+        if needed > MAX_PERMITS {
+            return Request {
+                needed: REQ_TOO_MANY | record,
+                who: needed as u64,
+            };
+        }
         Request {
-            needed,
-            state: if record { REQ_RECORD } else { 0 },
-            task: None,
+            needed: needed | record,
+            who: 0,
         }
     }
 
-    /// Permits handed over so far (only while queued).
-    #[inline]
-    fn assigned(&self) -> usize {
-        self.state & REQ_LOW
+    /// A request made by `task` (the blocking path knows it up front).
+    fn by(mut self, task: Option<Id>) -> Self {
+        self.set_task(task);
+        self
     }
 
+    /// Permits asked for: `Ok`, or `Err` with the value if more than
+    /// [`MAX_PERMITS`].
     #[inline]
-    fn set_assigned(&mut self, n: usize) {
-        debug_assert!(n <= MAX_PERMITS);
-        self.state = (self.state & !REQ_LOW) | n;
+    fn needed(&self) -> Result<usize, usize> {
+        if self.needed & REQ_TOO_MANY != 0 {
+            Err(self.who as usize)
+        } else {
+            Ok(self.needed & REQ_LOW)
+        }
     }
 
-    /// Takes back the partial handoff (only while queued, or just unlinked).
-    fn take_assigned(&mut self) -> usize {
-        let n = self.assigned();
-        self.set_assigned(0);
-        n
+    /// Permits asked for, by a request that may be queued (so not too many).
+    #[inline]
+    fn count(&self) -> usize {
+        debug_assert_eq!(self.needed & REQ_TOO_MANY, 0);
+        self.needed & REQ_LOW
+    }
+
+    /// Names the waiting task (before it queues).
+    #[inline]
+    fn set_task(&mut self, task: Option<Id>) {
+        debug_assert_eq!(self.needed & REQ_TOO_MANY, 0);
+        self.who = task.map_or(0, Id::as_u64);
+    }
+
+    /// The waiting task (while queued).
+    #[inline]
+    fn task(&self) -> Option<Id> {
+        Id::from_u64(self.who)
     }
 
     #[inline]
     fn wants_record(&self) -> bool {
-        self.state & REQ_RECORD != 0
+        self.needed & REQ_RECORD != 0
     }
 
     #[inline]
     fn closed(&self) -> bool {
-        self.state & REQ_CLOSED != 0
+        self.needed & REQ_CLOSED != 0
     }
 
     fn set_closed(&mut self) {
-        self.state |= REQ_CLOSED;
+        self.needed |= REQ_CLOSED;
     }
 
-    /// Served in full: the low bits become the holder record's slot.
+    /// Served in full: `who` becomes the holder record's slot.
     #[inline]
     fn set_served(&mut self, slot: Slot) {
-        self.state = (self.state & !REQ_LOW) | slot.0 as usize;
+        self.who = u64::from(slot.0);
     }
 
     /// The holder record's slot of a request served in full.
     #[inline]
     fn slot(&self) -> Slot {
-        Slot((self.state & REQ_LOW) as u32)
+        Slot(self.who as u32)
     }
 
     /// What a woken request got: its slot, or `Err` if the semaphore closed.
@@ -455,45 +499,78 @@ impl Holders {
     }
 }
 
-pub(crate) struct State {
-    /// Free permits (at most [`MAX_PERMITS`], so they fit in 61 bits) in
-    /// the low bits; the top bit is `closed`. One word for both.
-    free: usize,
-    /// The wait list, the holder records and the bound, allocated when
-    /// first needed (see [`Block`]): a semaphore nobody has used carries
-    /// one null pointer.
-    block: Option<Box<Block>>,
-}
-
-/// The parts of a semaphore's state that a fresh one does not need: the
-/// wait list (first needed when someone queues), the holder records (at
-/// the first recorded grant) and a bounded semaphore's bound (at
-/// creation). One allocation for all three, made under the state's lock
-/// by whoever needs it first, freed with the semaphore.
+/// The parts of a semaphore's state behind its lock: the wait list and
+/// the holder records.
 #[derive(Debug)]
-struct Block {
+struct Inner {
     waiters: WaitList<Request>,
     /// Who holds what, for grants of primitives that opted in.
     holders: Holders,
+    /// The permits handed to the head waiter so far (a partial handoff,
+    /// less than it asked for): only the head can hold one, so it is kept
+    /// here rather than in every request. 0 while nobody waits.
+    partial: usize,
+}
+
+/// What a fresh semaphore does not need: the lock and what it guards
+/// ([`Inner`]), a bounded semaphore's bound, and the creation site the
+/// block takes over from the [`SiteOrBlock`] word. Installed by the first
+/// caller that needs the lock (every acquire, release and close; a
+/// `BoundedSemaphore` at creation, for its bound), freed with the
+/// semaphore.
+struct Block {
+    inner: Lock<Inner>,
     /// The most free permits: [`MAX_PERMITS`], or a bounded semaphore's
     /// initial value.
     bound: usize,
+    site: &'static Location<'static>,
 }
 
 impl Block {
-    fn new(bound: usize) -> Box<Block> {
-        Box::new(Block {
-            waiters: WaitList::new(),
-            holders: Holders::default(),
+    fn new(bound: usize, site: &'static Location<'static>) -> Block {
+        Block {
+            inner: Lock::new(Inner {
+                waiters: WaitList::new(),
+                holders: Holders::default(),
+                partial: 0,
+            }),
             bound,
-        })
+            site,
+        }
     }
 }
 
-/// The `closed` bit of `State::free`.
+impl SiteBlock for Block {
+    fn site(&self) -> &'static Location<'static> {
+        self.site
+    }
+}
+
+/// The `closed` bit of the free-permit word.
 const CLOSED: usize = 1 << (usize::BITS - 1);
 
-impl State {
+/// A semaphore's state, locked: the guard of its block's lock, and a
+/// working copy of the free-permit word, stored back when the guard goes
+/// (the word is written only under the lock; readers without it see a
+/// value some holder of the lock left).
+pub(crate) struct State<'a> {
+    /// Free permits (at most [`MAX_PERMITS`], so they fit in 61 bits) in
+    /// the low bits; the top bit is `closed`. One word for both.
+    free: usize,
+    word: &'a AtomicUsize,
+    bound: usize,
+    inner: LockGuard<'a, Inner>,
+}
+
+impl Drop for State<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // Before the guard (a field) is released: still under the lock.
+        self.word.store(self.free, Ordering::Relaxed);
+    }
+}
+
+impl State<'_> {
     #[inline]
     fn closed(&self) -> bool {
         self.free & CLOSED != 0
@@ -525,60 +602,58 @@ impl State {
     }
 
     /// The most free permits: [`MAX_PERMITS`], or a bounded semaphore's
-    /// initial value (a bounded semaphore allocates its block at creation).
+    /// initial value.
     #[inline]
     fn bound(&self) -> usize {
-        self.block.as_ref().map_or(MAX_PERMITS, |b| b.bound)
+        self.bound
     }
 
-    /// The block, allocated now if this is its first use.
-    #[inline]
-    fn block(&mut self) -> &mut Block {
-        self.block.get_or_insert_with(|| Block::new(MAX_PERMITS))
-    }
-
-    /// The wait list (allocating the block if needed).
+    /// The wait list.
     #[inline]
     fn list(&mut self) -> &mut WaitList<Request> {
-        &mut self.block().waiters
+        &mut self.inner.waiters
     }
 
     /// Nobody waits.
     #[inline]
     fn nobody_waits(&self) -> bool {
-        self.block.as_ref().is_none_or(|b| b.waiters.is_empty())
+        self.inner.waiters.is_empty()
     }
 
     /// Tasks and threads waiting.
     fn waiting(&self) -> usize {
-        self.block.as_ref().map_or(0, |b| b.waiters.len())
+        self.inner.waiters.len()
     }
 
-    /// The head waiter's request, if anyone waits.
+    /// The head waiter's partial handoff (0 if nobody waits).
     #[inline]
-    fn front_mut(&mut self) -> Option<&mut Request> {
-        self.block.as_mut().and_then(|b| b.waiters.front_mut())
+    fn partial(&self) -> usize {
+        self.inner.partial
+    }
+
+    /// Takes back the head's partial handoff (the head left, or closed).
+    #[inline]
+    fn take_partial(&mut self) -> usize {
+        std::mem::take(&mut self.inner.partial)
     }
 
     /// The outstanding recorded grants.
     fn holders(&self) -> impl Iterator<Item = (Option<Id>, usize)> + '_ {
-        self.block.iter().flat_map(|b| b.holders.iter())
+        self.inner.holders.iter()
     }
 
     /// Keeps a holder record (see the module docs).
     fn record(&mut self, task: Option<Id>, permits: usize) -> Slot {
-        self.block().holders.insert(task, permits)
+        self.inner.holders.insert(task, permits)
     }
 
     /// Drops a holder record (`Slot::NONE`: none).
     fn unrecord(&mut self, slot: Slot) {
-        if let Some(b) = &mut self.block {
-            b.holders.remove(slot);
-        }
+        self.inner.holders.remove(slot);
     }
 }
 
-impl State {
+impl State<'_> {
     /// Hands free permits to the waiters, front first, and marks the ones
     /// served in full for waking. Returns true if more could be served but
     /// the batch is full (wake it, lock again, call once more).
@@ -589,9 +664,7 @@ impl State {
             // one now would be dropped with its `Err(Closed)`. Keep it.
             return false;
         }
-        let Some(block) = self.block.as_mut() else {
-            return false; // nobody ever waited
-        };
+        let block = &mut *self.inner;
         loop {
             let free = self.free & !CLOSED;
             if free == 0 {
@@ -600,10 +673,11 @@ impl State {
             let Some(front) = block.waiters.front_mut() else {
                 return false;
             };
-            let want = front.needed - front.assigned();
+            let needed = front.count();
+            let want = needed - block.partial;
             if free < want {
                 // Partial handoff: the head keeps its place and what there is.
-                front.set_assigned(front.assigned() + free);
+                block.partial += free;
                 // Not closed (checked above): the word is the count.
                 self.free = 0;
                 return false;
@@ -613,8 +687,9 @@ impl State {
             }
             // `want <= free`: cannot borrow from the CLOSED bit.
             self.free -= want;
+            block.partial = 0;
             let slot = if front.wants_record() {
-                block.holders.insert(front.task, front.needed)
+                block.holders.insert(front.task(), needed)
             } else {
                 Slot::NONE
             };
@@ -633,48 +708,99 @@ impl State {
 /// A fair counting semaphore with direct handoff; the engine of
 /// [`Semaphore`](crate::Semaphore) and [`Mutex`](crate::Mutex).
 pub(crate) struct RawSemaphore {
-    state: Lock<State>,
+    /// Free permits in the low bits, `closed` on top ([`State::free`]);
+    /// written only under the block's lock.
+    free: AtomicUsize,
+    /// The creation site until the first use, then the [`Block`] (the
+    /// lock, the waiters, the holder records, the bound and the site).
+    block: SiteOrBlock<Block>,
 }
 
 impl fmt::Debug for RawSemaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.state.lock();
+        let (permits, waiting, closed) = self.snapshot();
         f.debug_struct("RawSemaphore")
-            .field("permits", &st.permits())
-            .field("closed", &st.closed())
-            .field("waiting", &st.waiting())
+            .field("permits", &permits)
+            .field("closed", &closed)
+            .field("waiting", &waiting)
             .finish()
     }
 }
 
 impl RawSemaphore {
-    pub(crate) fn new(permits: usize) -> Self {
-        Self::with_bound(permits, MAX_PERMITS)
+    /// A semaphore with `permits` permits, created at `site`.
+    pub(crate) fn new(permits: usize, site: &'static Location<'static>) -> Self {
+        Self::with_bound(permits, MAX_PERMITS, site)
     }
 
-    /// A semaphore whose free permits never exceed `bound`.
-    pub(crate) fn with_bound(permits: usize, bound: usize) -> Self {
+    /// A semaphore whose free permits never exceed `bound` (a bound below
+    /// [`MAX_PERMITS`] installs the block at once, to keep it).
+    pub(crate) fn with_bound(permits: usize, bound: usize, site: &'static Location<'static>) -> Self {
         let bound = bound.min(MAX_PERMITS);
         RawSemaphore {
-            state: Lock::new(State {
-                free: permits.min(bound),
-                block: (bound < MAX_PERMITS).then(|| Block::new(bound)),
-            }),
+            free: AtomicUsize::new(permits.min(bound)),
+            block: if bound < MAX_PERMITS {
+                SiteOrBlock::with_block(Box::new(Block::new(bound, site)))
+            } else {
+                SiteOrBlock::new(site)
+            },
+        }
+    }
+
+    /// Where the semaphore was created.
+    pub(crate) fn created_at(&self) -> &'static Location<'static> {
+        self.block.site()
+    }
+
+    /// The state, locked (the block installed first if this is its first
+    /// use).
+    #[inline]
+    fn state(&self) -> State<'_> {
+        let block = self.block.get_or_install(|site| Block::new(MAX_PERMITS, site));
+        Self::lock_block(&self.free, block)
+    }
+
+    /// The state, locked, if the block is installed: None means nobody
+    /// ever waited, no records were kept, and the word is the whole state.
+    #[inline]
+    fn state_if_used(&self) -> Option<State<'_>> {
+        let block = self.block.get()?;
+        Some(Self::lock_block(&self.free, block))
+    }
+
+    #[inline]
+    fn lock_block<'a>(word: &'a AtomicUsize, block: &'a Block) -> State<'a> {
+        let inner = block.inner.lock();
+        State {
+            // Under the lock: the last holder's store (Relaxed; the lock
+            // orders it before this load).
+            free: word.load(Ordering::Relaxed),
+            word,
+            bound: block.bound,
+            inner,
         }
     }
 
     /// `(free permits, waiters, closed)`.
     pub(crate) fn snapshot(&self) -> (usize, usize, bool) {
-        let st = self.state.lock();
-        (st.permits(), st.waiting(), st.closed())
+        match self.state_if_used() {
+            Some(st) => (st.permits(), st.waiting(), st.closed()),
+            None => {
+                let w = self.free.load(Ordering::Relaxed);
+                (w & !CLOSED, 0, w & CLOSED != 0)
+            }
+        }
     }
 
+    /// Free permits (a snapshot, read without the lock).
     pub(crate) fn available(&self) -> usize {
-        self.state.lock().permits()
+        self.free.load(Ordering::Relaxed) & !CLOSED
     }
 
+    /// Closed (read without the lock; `close` sets it under the lock,
+    /// before it wakes anyone).
     pub(crate) fn is_closed(&self) -> bool {
-        self.state.lock().closed()
+        self.free.load(Ordering::Relaxed) & CLOSED != 0
     }
 
     /// Takes `n` permits now if they are free and nobody waits; `record`:
@@ -691,7 +817,7 @@ impl RawSemaphore {
                 max: MAX_PERMITS,
             });
         }
-        let mut st = self.state.lock();
+        let mut st = self.state();
         if st.closed() {
             return Err(TryAcquireError::Closed);
         }
@@ -722,7 +848,7 @@ impl RawSemaphore {
         if n == 0 {
             return;
         }
-        let mut st = self.state.lock();
+        let mut st = self.state();
         if st.nobody_waits() {
             st.add(n);
             return;
@@ -734,9 +860,8 @@ impl RawSemaphore {
     /// (counting a partial handoff to the head as free): the bounded
     /// semaphore's `release`. Err leaves the state untouched.
     pub(crate) fn release_bounded(&self, n: usize, max: usize) -> Result<(), usize> {
-        let mut st = self.state.lock();
-        let partial = st.front_mut().map_or(0, |r| r.assigned());
-        let free = st.permits() + partial;
+        let mut st = self.state();
+        let free = st.permits() + st.partial();
         if free.saturating_add(n) > max {
             return Err(free);
         }
@@ -752,11 +877,11 @@ impl RawSemaphore {
     }
 
     #[cold]
-    fn release_slow(&self, mut st: LockGuard<'_, State>, n: usize) {
+    fn release_slow(&self, mut st: State<'_>, n: usize) {
         st.add(n);
         let mut first = Some(st);
         WakeBatch::wake_in_chunks(
-            || first.take().unwrap_or_else(|| self.state.lock()),
+            || first.take().unwrap_or_else(|| self.state()),
             |st, batch| st.dispatch(batch),
         );
     }
@@ -765,12 +890,11 @@ impl RawSemaphore {
     /// handoffs go back to the pool), and later acquires fail.
     pub(crate) fn close(&self) {
         WakeBatch::wake_in_chunks(
-            || self.state.lock(),
+            || self.state(),
             |st, batch| {
                 st.set_closed();
-                let mut back = 0;
+                let back = st.take_partial();
                 for req in st.list().iter_mut() {
-                    back += req.take_assigned();
                     req.set_closed();
                 }
                 st.add(back);
@@ -815,12 +939,9 @@ impl RawSemaphore {
         }
         // A `run_sync` closure runs as a task: name it; a plain thread is None.
         let me = task::try_id();
-        let mut node = pin!(WaitNode::new(Request {
-            task: me,
-            ..Request::new(n, record)
-        }));
+        let mut node = pin!(WaitNode::new(Request::new(n, record).by(me)));
         {
-            let mut st = self.state.lock();
+            let mut st = self.state();
             if st.closed() {
                 return Err(BlockingAcquireError::Closed);
             }
@@ -832,8 +953,7 @@ impl RawSemaphore {
                 // Head of an empty queue: take what there is now.
                 let take = st.permits();
                 st.set_permits(0);
-                // SAFETY: not queued yet: the payload is ours.
-                unsafe { st.list().value_of(node.as_ref()) }.set_assigned(take);
+                st.inner.partial = take;
             }
             // SAFETY: the node is in no list; it only ever goes into this
             // one, under this lock, and leaves it (woken, or `remove`d
@@ -842,14 +962,14 @@ impl RawSemaphore {
         }
         let notified = node.as_ref().park_until(deadline);
         if !notified {
-            let mut st = self.state.lock();
+            let mut st = self.state();
             // SAFETY: the node is queued in this list or in none; lock held.
             match unsafe { st.list().remove(node.as_ref()) } {
                 // The wake raced the timeout: the handoff is ours, keep it.
                 Removed::Notified => {}
-                Removed::Unlinked { .. } => {
-                    // SAFETY: unlinked: the payload is ours again.
-                    let back = unsafe { st.list().value_of(node.as_ref()) }.take_assigned();
+                Removed::Unlinked { was_head } => {
+                    // Only the head holds a partial handoff.
+                    let back = if was_head { st.take_partial() } else { 0 };
                     st.add(back);
                     self.dispatch_after(st);
                     return Err(BlockingAcquireError::Timeout);
@@ -863,10 +983,10 @@ impl RawSemaphore {
 
     /// Dispatches the waiters (after a partial handoff came back or the
     /// head left), waking them after releasing `st`.
-    fn dispatch_after(&self, st: LockGuard<'_, State>) {
+    fn dispatch_after(&self, st: State<'_>) {
         let mut first = Some(st);
         WakeBatch::wake_in_chunks(
-            || first.take().unwrap_or_else(|| self.state.lock()),
+            || first.take().unwrap_or_else(|| self.state()),
             |st, batch| st.dispatch(batch),
         );
     }
@@ -905,7 +1025,7 @@ impl RawSemaphore {
     /// Gives back `n` permits granted with a record, and drops the record
     /// (`n == 0`: only the record, for forgotten permits).
     pub(crate) fn release_recorded(&self, slot: Slot, n: usize) {
-        let mut st = self.state.lock();
+        let mut st = self.state();
         st.unrecord(slot);
         if n == 0 {
             return;
@@ -919,14 +1039,15 @@ impl RawSemaphore {
 
     /// The outstanding recorded grants: (task it was granted to, permits).
     pub(crate) fn holders(&self) -> Vec<(Option<Id>, usize)> {
-        let st = self.state.lock();
-        st.holders().collect()
+        // No block: no record was ever kept.
+        self.state_if_used()
+            .map_or_else(Vec::new, |st| st.holders().collect())
     }
 
     /// The first outstanding recorded grant's task (RwLock's writer: the
     /// only holder while it holds every permit).
     pub(crate) fn first_holder(&self) -> Option<Option<Id>> {
-        let st = self.state.lock();
+        let st = self.state_if_used()?;
         let first = st.holders().next();
         first.map(|(task, _)| task)
     }
@@ -936,10 +1057,8 @@ impl RawSemaphore {
     /// other holder (RwLock's writer, also when it downgrades), and whose
     /// guards therefore need not keep a [`Slot`].
     pub(crate) fn release_unrecording(&self, n: usize) {
-        let mut st = self.state.lock();
-        if let Some(b) = &mut st.block {
-            b.holders.clear();
-        }
+        let mut st = self.state();
+        st.inner.holders.clear();
         if n == 0 {
             return;
         }
@@ -976,7 +1095,7 @@ impl<'a, S: HasRaw + ?Sized> AcquireRecorded<'a, S> {
         // SAFETY: structural pinning of the only field.
         let node = unsafe { self.map_unchecked_mut(|a| &mut a.0) }.node_mut();
         // Not queued once the future is ready (nor before its first poll).
-        node.value_mut().map_or(0, |r| r.needed)
+        node.value_mut().map_or(0, |r| r.needed().unwrap_or(0))
     }
 }
 
@@ -1411,7 +1530,7 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
             ready!(coop::poll_consume_budget(cx));
         }
         let sem = self.sem.raw();
-        let mut st = sem.state.lock();
+        let mut st = sem.state();
         let node = self.as_ref().node();
         // Again under the lock: a wake may have landed in between.
         if node.take_notified() {
@@ -1425,13 +1544,15 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
             return Poll::Pending;
         }
         // SAFETY: not queued: the payload is ours (the owner's).
-        let needed = unsafe { st.list().value_of(node) }.needed;
-        if needed > MAX_PERMITS {
-            return Poll::Ready(Err(AcquireError::TooMany {
-                requested: needed,
-                max: MAX_PERMITS,
-            }));
-        }
+        let needed = match unsafe { st.list().value_of(node) }.needed() {
+            Ok(n) => n,
+            Err(requested) => {
+                return Poll::Ready(Err(AcquireError::TooMany {
+                    requested,
+                    max: MAX_PERMITS,
+                }))
+            }
+        };
         if st.closed() {
             return Poll::Ready(Err(AcquireError::Closed));
         }
@@ -1451,11 +1572,10 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
             // First in line: take what there is now (partial handoff).
             let take = st.permits();
             st.set_permits(0);
-            // SAFETY: not queued: the payload is ours.
-            unsafe { st.list().value_of(node) }.set_assigned(take);
+            st.inner.partial = take;
         }
-        // SAFETY: as above.
-        unsafe { st.list().value_of(node) }.task = me;
+        // SAFETY: not queued: the payload is ours.
+        unsafe { st.list().value_of(node) }.set_task(me);
         // SAFETY: the node is in no list; it only ever goes into this one,
         // under this lock, and `Drop` removes it before it is freed.
         unsafe { st.list().push_back(node, cx) };
@@ -1483,7 +1603,7 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
         // SAFETY: as in `drop`.
         let node = unsafe { Pin::new_unchecked(&self.node) };
         let sem = self.sem.raw();
-        let mut st = sem.state.lock();
+        let mut st = sem.state();
         // SAFETY: the node can only be in this semaphore's list; lock held.
         let removed = unsafe { st.list().remove(node) };
         match removed {
@@ -1497,10 +1617,12 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
                 let (back, slot) = match removed {
                     // Served in full (unless closed, which took back all).
                     Removed::Notified => match req.outcome() {
-                        Ok(slot) => (req.needed, slot),
+                        Ok(slot) => (req.count(), slot),
                         Err(()) => (0, Slot::NONE),
                     },
-                    _ => (req.take_assigned(), Slot::NONE),
+                    // Only the head holds a partial handoff.
+                    Removed::Unlinked { was_head: true } => (st.take_partial(), Slot::NONE),
+                    _ => (0, Slot::NONE),
                 };
                 st.unrecord(slot);
                 let head_left = matches!(removed, Removed::Unlinked { was_head: true });
@@ -1520,9 +1642,10 @@ impl RawSemaphore {
     /// under one lock: with a known total, `total - free - partial` is what
     /// the holders have (RwLock counts its readers this way).
     pub(crate) fn snapshot_held(&self) -> (usize, usize, usize) {
-        let mut st = self.state.lock();
-        let partial = st.front_mut().map_or(0, |r| r.assigned());
-        (st.permits(), partial, st.waiting())
+        let Some(st) = self.state_if_used() else {
+            return (self.available(), 0, 0);
+        };
+        (st.permits(), st.partial(), st.waiting())
     }
 }
 
@@ -1535,12 +1658,12 @@ impl RawSemaphore {
 impl RawSemaphore {
     /// The semaphore's lock, for a caller that must change its own state
     /// and the semaphore's at once.
-    pub(crate) fn lock_state(&self) -> LockGuard<'_, State> {
-        self.state.lock()
+    pub(crate) fn lock_state(&self) -> State<'_> {
+        self.state()
     }
 }
 
-impl State {
+impl State<'_> {
     /// Every permit free (up to the bound) and nobody waiting.
     pub(crate) fn is_idle(&self) -> bool {
         self.permits() == self.bound() && self.nobody_waits()

@@ -89,6 +89,37 @@ fn semaphore_acquire_vs_cancel_vs_close() {
     });
 }
 
+/// A fresh Semaphore has no lock of its own: its block (the lock, the wait
+/// list, the holder records, the creation site) is installed by the first
+/// acquire, with one CAS over the tagged creation site. Two acquirers race
+/// to install it while the site is read: the loser frees its block and
+/// uses the winner's (a loser that kept its own would take the permit
+/// twice or strand a waiter), and the site reads the same throughout.
+#[test]
+fn semaphore_block_installed_once() {
+    loom::model(|| {
+        let line = line!() + 1;
+        let sem = Arc::new(Semaphore::new(1));
+        let acquirer = |s: Arc<Semaphore>| {
+            thread::spawn(move || {
+                let p = loom::future::block_on(s.acquire()).unwrap();
+                assert_eq!(s.available_permits(), 0, "two holders of one permit");
+                drop(p);
+            })
+        };
+        let a = acquirer(sem.clone());
+        let b = acquirer(sem.clone());
+        assert_eq!(sem.created_at().line(), line);
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(sem.created_at().line(), line);
+        assert_eq!(sem.available_permits(), 1, "a permit was lost");
+        let s = sem.statistics();
+        assert_eq!(s.tasks_waiting, 0);
+        assert!(s.holders.is_empty(), "{:?}", s.holders);
+    });
+}
+
 /// Two acquirers and a release, no close: the permit reaches one of them
 /// whatever the interleaving, even when the other is cancelled after being
 /// handed it.
