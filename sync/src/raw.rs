@@ -297,41 +297,31 @@ pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
 /// ([`Inner::partial`]): only the head can hold one.
 #[derive(Debug)]
 pub(crate) struct Request {
-    /// Low bits ([`REQ_LOW`]): the permits asked for, at most
-    /// [`MAX_PERMITS`] (a larger request is [`REQ_TOO_MANY`], its value in
-    /// `who`). Top bits: [`REQ_CLOSED`] (the semaphore closed before the
-    /// request was served), [`REQ_RECORD`] (keep a holder record when
-    /// served), [`REQ_TOO_MANY`].
+    /// Permits asked for (any value: more than [`MAX_PERMITS`] is refused
+    /// when polled, with the value asked for in the error).
     needed: usize,
-    /// Before and while queued: the task that waits (`Id::as_u64`; 0: a
-    /// thread, or a future outside corral), for its holder record. Once
-    /// served in full: the record's [`Slot`]. A request for more than
-    /// [`MAX_PERMITS`] (never queued): the value asked for, for the error.
+    /// Top bits: [`REQ_CLOSED`] (the semaphore closed before the request
+    /// was served) and [`REQ_RECORD`] (keep a holder record when served).
+    /// Low bits ([`REQ_LOW`]): while queued, the task that waits
+    /// (`Id::as_u64`; 0: a thread, a future outside corral, or an id too
+    /// large to pack, which no process reaches), for its holder record;
+    /// once served in full, the record's [`Slot`].
     who: u64,
 }
 
-/// The semaphore closed on the request (see `Request::needed`).
-const REQ_CLOSED: usize = 1 << (usize::BITS - 1);
+/// The semaphore closed on the request (see `Request::who`).
+const REQ_CLOSED: u64 = 1 << (u64::BITS - 1);
 /// Keep a holder record when served.
-const REQ_RECORD: usize = 1 << (usize::BITS - 2);
-/// More than [`MAX_PERMITS`] asked for: refused when polled.
-const REQ_TOO_MANY: usize = 1 << (usize::BITS - 3);
-/// The count below the flags.
-const REQ_LOW: usize = MAX_PERMITS;
-const _: () = assert!(REQ_LOW & (REQ_CLOSED | REQ_RECORD | REQ_TOO_MANY) == 0);
+const REQ_RECORD: u64 = 1 << (u64::BITS - 2);
+/// The task id or slot below the flags.
+const REQ_LOW: u64 = REQ_RECORD - 1;
 
 impl Request {
+    #[inline]
     fn new(needed: usize, record: bool) -> Self {
-        let record = if record { REQ_RECORD } else { 0 };
-        if needed > MAX_PERMITS {
-            return Request {
-                needed: REQ_TOO_MANY | record,
-                who: needed as u64,
-            };
-        }
         Request {
-            needed: needed | record,
-            who: 0,
+            needed,
+            who: if record { REQ_RECORD } else { 0 },
         }
     }
 
@@ -341,55 +331,38 @@ impl Request {
         self
     }
 
-    /// Permits asked for: `Ok`, or `Err` with the value if more than
-    /// [`MAX_PERMITS`].
-    #[inline]
-    fn needed(&self) -> Result<usize, usize> {
-        if self.needed & REQ_TOO_MANY != 0 {
-            Err(self.who as usize)
-        } else {
-            Ok(self.needed & REQ_LOW)
-        }
-    }
-
-    /// Permits asked for, by a request that may be queued (so not too many).
-    #[inline]
-    fn count(&self) -> usize {
-        debug_assert_eq!(self.needed & REQ_TOO_MANY, 0);
-        self.needed & REQ_LOW
-    }
-
     /// Names the waiting task (before it queues).
     #[inline]
     fn set_task(&mut self, task: Option<Id>) {
-        debug_assert_eq!(self.needed & REQ_TOO_MANY, 0);
-        self.who = task.map_or(0, Id::as_u64);
+        let id = task.map_or(0, Id::as_u64);
+        let id = if id <= REQ_LOW { id } else { 0 };
+        self.who = (self.who & !REQ_LOW) | id;
     }
 
     /// The waiting task (while queued).
     #[inline]
     fn task(&self) -> Option<Id> {
-        Id::from_u64(self.who)
+        Id::from_u64(self.who & REQ_LOW)
     }
 
     #[inline]
     fn wants_record(&self) -> bool {
-        self.needed & REQ_RECORD != 0
+        self.who & REQ_RECORD != 0
     }
 
     #[inline]
     fn closed(&self) -> bool {
-        self.needed & REQ_CLOSED != 0
+        self.who & REQ_CLOSED != 0
     }
 
     fn set_closed(&mut self) {
-        self.needed |= REQ_CLOSED;
+        self.who |= REQ_CLOSED;
     }
 
-    /// Served in full: `who` becomes the holder record's slot.
+    /// Served in full: the low bits become the holder record's slot.
     #[inline]
     fn set_served(&mut self, slot: Slot) {
-        self.who = u64::from(slot.0);
+        self.who = (self.who & !REQ_LOW) | u64::from(slot.0);
     }
 
     /// The holder record's slot of a request served in full.
@@ -673,7 +646,7 @@ impl State<'_> {
             let Some(front) = block.waiters.front_mut() else {
                 return false;
             };
-            let needed = front.count();
+            let needed = front.needed;
             let want = needed - block.partial;
             if free < want {
                 // Partial handoff: the head keeps its place and what there is.
@@ -1095,7 +1068,7 @@ impl<'a, S: HasRaw + ?Sized> AcquireRecorded<'a, S> {
         // SAFETY: structural pinning of the only field.
         let node = unsafe { self.map_unchecked_mut(|a| &mut a.0) }.node_mut();
         // Not queued once the future is ready (nor before its first poll).
-        node.value_mut().map_or(0, |r| r.needed().unwrap_or(0))
+        node.value_mut().map_or(0, |r| r.needed)
     }
 }
 
@@ -1544,15 +1517,13 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
             return Poll::Pending;
         }
         // SAFETY: not queued: the payload is ours (the owner's).
-        let needed = match unsafe { st.list().value_of(node) }.needed() {
-            Ok(n) => n,
-            Err(requested) => {
-                return Poll::Ready(Err(AcquireError::TooMany {
-                    requested,
-                    max: MAX_PERMITS,
-                }))
-            }
-        };
+        let needed = unsafe { st.list().value_of(node) }.needed;
+        if needed > MAX_PERMITS {
+            return Poll::Ready(Err(AcquireError::TooMany {
+                requested: needed,
+                max: MAX_PERMITS,
+            }));
+        }
         if st.closed() {
             return Poll::Ready(Err(AcquireError::Closed));
         }
@@ -1617,7 +1588,7 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
                 let (back, slot) = match removed {
                     // Served in full (unless closed, which took back all).
                     Removed::Notified => match req.outcome() {
-                        Ok(slot) => (req.count(), slot),
+                        Ok(slot) => (req.needed, slot),
                         Err(()) => (0, Slot::NONE),
                     },
                     // Only the head holds a partial handoff.
