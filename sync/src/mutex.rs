@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 ///   asyncio's order: no waiter starves. It follows the same rules as
 ///   [`Semaphore`](crate::Semaphore) with one permit, on a smaller engine:
 ///   an uncontended `lock` / unlock is one atomic compare-and-swap each,
-///   and a `Mutex<u64>` is 48 bytes.
+///   and a `Mutex<u64>` is 24 bytes (the lock word, one word for the
+///   creation site or the wait list, the data).
 /// - **No poisoning.** A task that panics while holding the guard releases
 ///   the lock as the guard drops during unwinding (as tokio's); the data is
 ///   whatever the panicking code left. Check invariants yourself if a panic
@@ -73,7 +74,6 @@ use std::time::{Duration, Instant};
 /// ```
 pub struct Mutex<T: ?Sized> {
     raw: RawMutex,
-    created_at: &'static Location<'static>,
     data: UnsafeCell<T>,
 }
 
@@ -120,8 +120,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn new(value: T) -> Self {
         Mutex {
-            raw: RawMutex::new(),
-            created_at: Location::caller(),
+            raw: RawMutex::new(Location::caller()),
             data: UnsafeCell::new(value),
         }
     }
@@ -320,7 +319,7 @@ impl<T: ?Sized> Mutex<T> {
     /// println!("created at {}", m.created_at());
     /// ```
     pub fn created_at(&self) -> &'static Location<'static> {
-        self.created_at
+        self.raw.created_at()
     }
 
     /// A snapshot: locked, who waits, and which task holds it.
@@ -344,7 +343,7 @@ impl<T: ?Sized> Mutex<T> {
             locked: self.raw.is_locked(),
             tasks_waiting: self.raw.waiting(),
             holder: self.raw.holder(),
-            created_at: self.created_at,
+            created_at: self.raw.created_at(),
         }
     }
 }
@@ -393,7 +392,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
             Ok(g) => d.field("data", &&*g),
             Err(_) => d.field("data", &format_args!("<locked>")),
         };
-        d.field("created_at", &format_args!("{}", self.created_at))
+        d.field("created_at", &format_args!("{}", self.raw.created_at()))
             .finish()
     }
 }

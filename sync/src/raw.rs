@@ -6,20 +6,27 @@
 //!
 //! # State, and who may touch it
 //!
-//! One short lock (`state`) guards one word holding the free permits (at
-//! most [`MAX_PERMITS`], 61 bits) and `closed` (the top bit), and a
-//! pointer to a block holding the [`WaitList`] of waiters, the holder
-//! records and the bound. The block is allocated under the lock by the
-//! first caller that needs it (a waiter that queues, a recorded grant; a
-//! `BoundedSemaphore` at creation, for its bound) and freed with the
-//! semaphore; until then a missing block reads as nobody waiting, no
-//! records and the bound [`MAX_PERMITS`]. A fresh `Semaphore` is 32 bytes
-//! (the lock byte padded to a word, the permit word, the pointer, the
-//! creation site). Each waiter's payload is a [`Request`]:
-//! how many permits it needs, how many it was assigned so far, and whether
-//! the semaphore closed on it. The payload belongs to the list's lock while
-//! the node is queued, to the waiter otherwise (see the wait hook's
-//! protocol table).
+//! A semaphore is two words: the free permits (at most [`MAX_PERMITS`], 61
+//! bits) with `closed` in the top bit, and a [`SiteOrBlock`] word that
+//! holds the creation site (a `&'static Location`, tagged in its low bit)
+//! until the first use and from then on a pointer to a [`Block`]: one
+//! short lock guarding the [`WaitList`] of waiters, the holder records and
+//! the head waiter's partial handoff, beside the bound and the site. Every
+//! operation that changes the state (acquire, release, close; a
+//! `BoundedSemaphore` at creation, for its bound) takes the lock, so the
+//! first one installs the block (one CAS over the tagged site; a contender
+//! that loses the race frees its own and uses the winner's; loom model
+//! `semaphore_block_installed_once`), and it is freed with the semaphore.
+//! The permit word is written only under the lock ([`State`] keeps a
+//! working copy and stores it back before the lock is released); readers
+//! without the lock (`available`, `is_closed`, and the statistics of a
+//! semaphore without a block: nobody waiting, no records) see a value some
+//! holder of the lock left. A fresh `Semaphore` is 16 bytes and allocates
+//! nothing. Each waiter's payload is a [`Request`]: how many permits it
+//! needs, whether the semaphore closed on it, and who waits (then the
+//! holder record's slot, once served). The payload belongs to the list's
+//! lock while the node is queued, to the waiter otherwise (see the wait
+//! hook's protocol table).
 //!
 //! # Invariant: no barging
 //!
@@ -27,7 +34,8 @@
 //! goes through [`State::dispatch`], which hands permits to the head of the
 //! queue first: a head that can be served in full is assigned what it needs
 //! and woken (`wake_front`, so it runs next on the waking worker); one that
-//! cannot is assigned what there is (a *partial handoff*) and stays at the
+//! cannot is assigned what there is (a *partial handoff*, kept in the
+//! state, not the request: only the head can hold one) and stays at the
 //! head, so smaller requests behind it never overtake it. Because free
 //! permits never coexist with waiters, the fast paths (`poll` before
 //! queueing, `try_acquire`) only take permits when nobody waits, and a
@@ -51,8 +59,8 @@
 //!
 //! # Closing
 //!
-//! `close` sets `closed`, marks every waiter closed, takes back their
-//! partial handoffs and wakes them all (in chunks of
+//! `close` sets `closed`, marks every waiter closed, takes back the head's
+//! partial handoff and wakes them all (in chunks of
 //! [`WakeBatch::CAPACITY`], releasing the lock between chunks). From then
 //! on `dispatch` hands nothing out, so a release that runs between two
 //! chunks leaves its permits in the pool instead of giving them to a
@@ -96,19 +104,21 @@
 //!
 //! A Mutex is a one-permit semaphore in semantics, but has its own engine
 //! ([`RawMutex`]) for size and speed: an atomic word
-//! `holder << 2 | WAITERS | LOCKED` beside a pointer to a [`WaitList`]
-//! under a short lock (32 bytes for a `Mutex<u64>` in all, and no lock
-//! taken on the uncontended path).
+//! `holder << 2 | WAITERS | LOCKED` beside one [`SiteOrBlock`] word (24
+//! bytes for a `Mutex<u64>` in all, and no lock taken on the uncontended
+//! path).
 //!
-//! - The wait block (the list and its lock, 24 bytes) is allocated at the
-//!   first contention, not with the mutex: whoever first needs it (a
-//!   locker that has to queue) allocates one and installs it with one CAS
-//!   on the null pointer; a contender that loses that race frees its own
-//!   and uses the winner's. It stays until the mutex is dropped. The
-//!   uncontended paths (fast lock, fast unlock, `try_lock`) touch only
-//!   the word; statistics read a missing block as nobody waiting. The
+//! - The second word holds the creation site (a `&'static Location`
+//!   tagged in its low bit) until the first contention, and from then on
+//!   the wait block (the list, its lock and the site, 32 bytes): whoever
+//!   first needs it (a locker that has to queue) allocates one and
+//!   installs it with one CAS over the tagged site; a contender that
+//!   loses that race frees its own and uses the winner's. It stays until
+//!   the mutex is dropped. The uncontended paths (fast lock, fast unlock,
+//!   `try_lock`) touch only the lock word; statistics read a missing
+//!   block as nobody waiting, and the site from the tag or the block. The
 //!   installing CAS is Release and every load of the pointer Acquire, so
-//!   a block is initialised before anyone locks it.
+//!   a block is initialised before anyone locks it or reads its site.
 //! - Lock: one CAS from 0 (free, nobody waits) to `held_by(me)`, which
 //!   records the holder's task id in the same store. Otherwise, under the
 //!   list's lock: CAS again if it became 0, or set WAITERS and queue.
@@ -129,22 +139,162 @@
 //!   `take_notified` is Acquire). The loom models check this with the
 //!   data in a loom cell.
 use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
-use crate::loom::{AtomicPtr, AtomicU64, Lock, LockGuard, Ordering};
+use crate::loom::{AtomicPtr, AtomicU64, AtomicUsize, Lock, LockGuard, Ordering};
 use corral_runtime::coop;
 use corral_runtime::task::{self, Id};
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::{pin, Pin};
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
+
+// ---------------------------------------------------------------------------
+// SiteOrBlock: the creation site and the lazily installed block, one word.
+// ---------------------------------------------------------------------------
+
+/// A block that a [`SiteOrBlock`] installs: it carries the creation site
+/// the word held before it.
+pub(crate) trait SiteBlock {
+    /// The creation site it took over from the word.
+    fn site(&self) -> &'static Location<'static>;
+}
+
+/// The low bit of a [`SiteOrBlock`] word: set, the rest is the creation
+/// site (no block yet); clear, the word is the block.
+const SITE_TAG: usize = 1;
+
+// A `Location` holds a `&str`, so it is pointer-aligned and the tag bit of
+// its address is free (as it is in a `Box`ed block's).
+const _: () = assert!(std::mem::align_of::<Location<'static>>() > SITE_TAG);
+
+/// One word holding either the creation site (a `&'static Location`
+/// tagged in its low bit: no block yet) or the pointer to a block
+/// allocated on first need, which carries the site from then on. The
+/// block is installed with one compare-exchange on the tagged site (a
+/// contender that loses the race frees its own block and uses the
+/// winner's) and freed with the word. The installing CAS is Release and
+/// every load that may dereference the block is Acquire, so a block is
+/// initialised before anyone uses it.
+pub(crate) struct SiteOrBlock<B: SiteBlock> {
+    word: AtomicPtr<B>,
+}
+
+impl<B: SiteBlock> SiteOrBlock<B> {
+    /// No block yet: the word is the tagged site.
+    pub(crate) fn new(site: &'static Location<'static>) -> Self {
+        let tagged = std::ptr::from_ref(site)
+            .cast_mut()
+            .cast::<B>()
+            .map_addr(|a| a | SITE_TAG);
+        SiteOrBlock {
+            word: AtomicPtr::new(tagged),
+        }
+    }
+
+    /// Installed from the start (a block the owner needs at once).
+    pub(crate) fn with_block(block: Box<B>) -> Self {
+        SiteOrBlock {
+            word: AtomicPtr::new(Box::into_raw(block)),
+        }
+    }
+
+    /// The block, if installed.
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&B> {
+        // Acquire: pairs with the installing CAS (Release).
+        let p = self.word.load(Ordering::Acquire);
+        if p.addr() & SITE_TAG != 0 {
+            return None;
+        }
+        // SAFETY: an untagged word is a block from `Box::into_raw` (in
+        // `with_block` or `install`), freed only in `Drop`, which cannot
+        // run while `&self` is borrowed.
+        Some(unsafe { &*p })
+    }
+
+    /// The block, installed first (made by `make` from the site) if this
+    /// is its first use.
+    #[inline]
+    pub(crate) fn get_or_install(&self, make: impl FnOnce(&'static Location<'static>) -> B) -> &B {
+        match self.get() {
+            Some(b) => b,
+            None => self.install(make),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn install(&self, make: impl FnOnce(&'static Location<'static>) -> B) -> &B {
+        let tagged = self.word.load(Ordering::Acquire);
+        if tagged.addr() & SITE_TAG == 0 {
+            // SAFETY: a block (installed since `get`), as in `get`.
+            return unsafe { &*tagged };
+        }
+        let new = Box::into_raw(Box::new(make(site_of(tagged))));
+        // Release: publishes the block's initialisation; Acquire on
+        // failure: we use the winner's block.
+        match self
+            .word
+            .compare_exchange(tagged, new, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // SAFETY: just installed; freed only in `Drop` (see `get`).
+            Ok(_) => unsafe { &*new },
+            Err(winner) => {
+                // SAFETY: `new` never left this function: ours to free.
+                drop(unsafe { Box::from_raw(new) });
+                // The word leaves the tagged site only for a block, once.
+                debug_assert_eq!(winner.addr() & SITE_TAG, 0);
+                // SAFETY: the winner's block, as in `get`.
+                unsafe { &*winner }
+            }
+        }
+    }
+
+    /// The creation site, from the word or from the block.
+    #[inline]
+    pub(crate) fn site(&self) -> &'static Location<'static> {
+        let p = self.word.load(Ordering::Acquire);
+        if p.addr() & SITE_TAG != 0 {
+            return site_of(p);
+        }
+        // SAFETY: a block, as in `get`.
+        unsafe { &*p }.site()
+    }
+}
+
+/// The site in a tagged word.
+#[inline]
+fn site_of<B>(tagged: *mut B) -> &'static Location<'static> {
+    debug_assert_ne!(tagged.addr() & SITE_TAG, 0);
+    // SAFETY: a tagged word is a `&'static Location` with its low bit set
+    // (`SiteOrBlock::new`); clearing the bit gives the reference back.
+    unsafe { &*tagged.map_addr(|a| a & !SITE_TAG).cast::<Location<'static>>() }
+}
+
+impl<B: SiteBlock> Drop for SiteOrBlock<B> {
+    fn drop(&mut self) {
+        // Acquire: as in `get` (with `&mut self` nobody else can be
+        // installing, but loom wants the load ordered after the CAS).
+        let p = self.word.load(Ordering::Acquire);
+        if p.addr() & SITE_TAG == 0 {
+            // SAFETY: an untagged word is a block from `Box::into_raw`,
+            // freed only here, once: `&mut self` means no reference
+            // handed out by `get` is still alive.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
+}
 
 /// The most permits a semaphore holds, and the largest single request
 /// (as tokio's: `usize::MAX >> 3`).
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
 
-/// A waiter's payload: three words (a waiting `acquire()` future is its
-/// node, 72 bytes, and a reference).
+/// A waiter's payload: two words (a waiting `acquire()` future is its
+/// node, 64 bytes, and a reference). The permits handed to the head so
+/// far (a partial handoff) are not here but in the semaphore's state
+/// ([`Inner::partial`]): only the head can hold one.
 #[derive(Debug)]
 pub(crate) struct Request {
     /// Permits asked for (any value: more than [`MAX_PERMITS`] is refused
@@ -152,73 +302,73 @@ pub(crate) struct Request {
     needed: usize,
     /// Top bits: [`REQ_CLOSED`] (the semaphore closed before the request
     /// was served) and [`REQ_RECORD`] (keep a holder record when served).
-    /// Low bits ([`REQ_LOW`]): while queued, the permits handed over so far
-    /// (a partial handoff while `< needed`); once served in full, the
-    /// holder record's [`Slot`] (`assigned == needed` goes without saying).
-    state: usize,
-    /// The task that waits (None: a thread, or a future outside corral).
-    task: Option<Id>,
+    /// Low bits ([`REQ_LOW`]): while queued, the task that waits
+    /// (`Id::as_u64`; 0: a thread, a future outside corral, or an id too
+    /// large to pack, which no process reaches), for its holder record;
+    /// once served in full, the record's [`Slot`].
+    who: u64,
 }
 
-/// The semaphore closed on the request (see `Request::state`).
-const REQ_CLOSED: usize = 1 << (usize::BITS - 1);
+/// The semaphore closed on the request (see `Request::who`).
+const REQ_CLOSED: u64 = 1 << (u64::BITS - 1);
 /// Keep a holder record when served.
-const REQ_RECORD: usize = 1 << (usize::BITS - 2);
-/// The count or slot below the flags.
-const REQ_LOW: usize = REQ_RECORD - 1;
+const REQ_RECORD: u64 = 1 << (u64::BITS - 2);
+/// The task id or slot below the flags.
+const REQ_LOW: u64 = REQ_RECORD - 1;
 
 impl Request {
+    #[inline]
     fn new(needed: usize, record: bool) -> Self {
         Request {
             needed,
-            state: if record { REQ_RECORD } else { 0 },
-            task: None,
+            who: if record { REQ_RECORD } else { 0 },
         }
     }
 
-    /// Permits handed over so far (only while queued).
-    #[inline]
-    fn assigned(&self) -> usize {
-        self.state & REQ_LOW
+    /// A request made by `task` (the blocking path knows it up front).
+    fn by(mut self, task: Option<Id>) -> Self {
+        self.set_task(task);
+        self
     }
 
+    /// Names the waiting task (before it queues).
     #[inline]
-    fn set_assigned(&mut self, n: usize) {
-        debug_assert!(n <= MAX_PERMITS);
-        self.state = (self.state & !REQ_LOW) | n;
+    fn set_task(&mut self, task: Option<Id>) {
+        let id = task.map_or(0, Id::as_u64);
+        let id = if id <= REQ_LOW { id } else { 0 };
+        self.who = (self.who & !REQ_LOW) | id;
     }
 
-    /// Takes back the partial handoff (only while queued, or just unlinked).
-    fn take_assigned(&mut self) -> usize {
-        let n = self.assigned();
-        self.set_assigned(0);
-        n
+    /// The waiting task (while queued).
+    #[inline]
+    fn task(&self) -> Option<Id> {
+        Id::from_u64(self.who & REQ_LOW)
     }
 
     #[inline]
     fn wants_record(&self) -> bool {
-        self.state & REQ_RECORD != 0
+        self.who & REQ_RECORD != 0
     }
 
     #[inline]
     fn closed(&self) -> bool {
-        self.state & REQ_CLOSED != 0
+        self.who & REQ_CLOSED != 0
     }
 
     fn set_closed(&mut self) {
-        self.state |= REQ_CLOSED;
+        self.who |= REQ_CLOSED;
     }
 
     /// Served in full: the low bits become the holder record's slot.
     #[inline]
     fn set_served(&mut self, slot: Slot) {
-        self.state = (self.state & !REQ_LOW) | slot.0 as usize;
+        self.who = (self.who & !REQ_LOW) | u64::from(slot.0);
     }
 
     /// The holder record's slot of a request served in full.
     #[inline]
     fn slot(&self) -> Slot {
-        Slot((self.state & REQ_LOW) as u32)
+        Slot(self.who as u32)
     }
 
     /// What a woken request got: its slot, or `Err` if the semaphore closed.
@@ -322,45 +472,78 @@ impl Holders {
     }
 }
 
-pub(crate) struct State {
-    /// Free permits (at most [`MAX_PERMITS`], so they fit in 61 bits) in
-    /// the low bits; the top bit is `closed`. One word for both.
-    free: usize,
-    /// The wait list, the holder records and the bound, allocated when
-    /// first needed (see [`Block`]): a semaphore nobody has used carries
-    /// one null pointer.
-    block: Option<Box<Block>>,
-}
-
-/// The parts of a semaphore's state that a fresh one does not need: the
-/// wait list (first needed when someone queues), the holder records (at
-/// the first recorded grant) and a bounded semaphore's bound (at
-/// creation). One allocation for all three, made under the state's lock
-/// by whoever needs it first, freed with the semaphore.
+/// The parts of a semaphore's state behind its lock: the wait list and
+/// the holder records.
 #[derive(Debug)]
-struct Block {
+struct Inner {
     waiters: WaitList<Request>,
     /// Who holds what, for grants of primitives that opted in.
     holders: Holders,
+    /// The permits handed to the head waiter so far (a partial handoff,
+    /// less than it asked for): only the head can hold one, so it is kept
+    /// here rather than in every request. 0 while nobody waits.
+    partial: usize,
+}
+
+/// What a fresh semaphore does not need: the lock and what it guards
+/// ([`Inner`]), a bounded semaphore's bound, and the creation site the
+/// block takes over from the [`SiteOrBlock`] word. Installed by the first
+/// caller that needs the lock (every acquire, release and close; a
+/// `BoundedSemaphore` at creation, for its bound), freed with the
+/// semaphore.
+struct Block {
+    inner: Lock<Inner>,
     /// The most free permits: [`MAX_PERMITS`], or a bounded semaphore's
     /// initial value.
     bound: usize,
+    site: &'static Location<'static>,
 }
 
 impl Block {
-    fn new(bound: usize) -> Box<Block> {
-        Box::new(Block {
-            waiters: WaitList::new(),
-            holders: Holders::default(),
+    fn new(bound: usize, site: &'static Location<'static>) -> Block {
+        Block {
+            inner: Lock::new(Inner {
+                waiters: WaitList::new(),
+                holders: Holders::default(),
+                partial: 0,
+            }),
             bound,
-        })
+            site,
+        }
     }
 }
 
-/// The `closed` bit of `State::free`.
+impl SiteBlock for Block {
+    fn site(&self) -> &'static Location<'static> {
+        self.site
+    }
+}
+
+/// The `closed` bit of the free-permit word.
 const CLOSED: usize = 1 << (usize::BITS - 1);
 
-impl State {
+/// A semaphore's state, locked: the guard of its block's lock, and a
+/// working copy of the free-permit word, stored back when the guard goes
+/// (the word is written only under the lock; readers without it see a
+/// value some holder of the lock left).
+pub(crate) struct State<'a> {
+    /// Free permits (at most [`MAX_PERMITS`], so they fit in 61 bits) in
+    /// the low bits; the top bit is `closed`. One word for both.
+    free: usize,
+    word: &'a AtomicUsize,
+    bound: usize,
+    inner: LockGuard<'a, Inner>,
+}
+
+impl Drop for State<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // Before the guard (a field) is released: still under the lock.
+        self.word.store(self.free, Ordering::Relaxed);
+    }
+}
+
+impl State<'_> {
     #[inline]
     fn closed(&self) -> bool {
         self.free & CLOSED != 0
@@ -392,60 +575,58 @@ impl State {
     }
 
     /// The most free permits: [`MAX_PERMITS`], or a bounded semaphore's
-    /// initial value (a bounded semaphore allocates its block at creation).
+    /// initial value.
     #[inline]
     fn bound(&self) -> usize {
-        self.block.as_ref().map_or(MAX_PERMITS, |b| b.bound)
+        self.bound
     }
 
-    /// The block, allocated now if this is its first use.
-    #[inline]
-    fn block(&mut self) -> &mut Block {
-        self.block.get_or_insert_with(|| Block::new(MAX_PERMITS))
-    }
-
-    /// The wait list (allocating the block if needed).
+    /// The wait list.
     #[inline]
     fn list(&mut self) -> &mut WaitList<Request> {
-        &mut self.block().waiters
+        &mut self.inner.waiters
     }
 
     /// Nobody waits.
     #[inline]
     fn nobody_waits(&self) -> bool {
-        self.block.as_ref().is_none_or(|b| b.waiters.is_empty())
+        self.inner.waiters.is_empty()
     }
 
     /// Tasks and threads waiting.
     fn waiting(&self) -> usize {
-        self.block.as_ref().map_or(0, |b| b.waiters.len())
+        self.inner.waiters.len()
     }
 
-    /// The head waiter's request, if anyone waits.
+    /// The head waiter's partial handoff (0 if nobody waits).
     #[inline]
-    fn front_mut(&mut self) -> Option<&mut Request> {
-        self.block.as_mut().and_then(|b| b.waiters.front_mut())
+    fn partial(&self) -> usize {
+        self.inner.partial
+    }
+
+    /// Takes back the head's partial handoff (the head left, or closed).
+    #[inline]
+    fn take_partial(&mut self) -> usize {
+        std::mem::take(&mut self.inner.partial)
     }
 
     /// The outstanding recorded grants.
     fn holders(&self) -> impl Iterator<Item = (Option<Id>, usize)> + '_ {
-        self.block.iter().flat_map(|b| b.holders.iter())
+        self.inner.holders.iter()
     }
 
     /// Keeps a holder record (see the module docs).
     fn record(&mut self, task: Option<Id>, permits: usize) -> Slot {
-        self.block().holders.insert(task, permits)
+        self.inner.holders.insert(task, permits)
     }
 
     /// Drops a holder record (`Slot::NONE`: none).
     fn unrecord(&mut self, slot: Slot) {
-        if let Some(b) = &mut self.block {
-            b.holders.remove(slot);
-        }
+        self.inner.holders.remove(slot);
     }
 }
 
-impl State {
+impl State<'_> {
     /// Hands free permits to the waiters, front first, and marks the ones
     /// served in full for waking. Returns true if more could be served but
     /// the batch is full (wake it, lock again, call once more).
@@ -456,9 +637,7 @@ impl State {
             // one now would be dropped with its `Err(Closed)`. Keep it.
             return false;
         }
-        let Some(block) = self.block.as_mut() else {
-            return false; // nobody ever waited
-        };
+        let block = &mut *self.inner;
         loop {
             let free = self.free & !CLOSED;
             if free == 0 {
@@ -467,10 +646,11 @@ impl State {
             let Some(front) = block.waiters.front_mut() else {
                 return false;
             };
-            let want = front.needed - front.assigned();
+            let needed = front.needed;
+            let want = needed - block.partial;
             if free < want {
                 // Partial handoff: the head keeps its place and what there is.
-                front.set_assigned(front.assigned() + free);
+                block.partial += free;
                 // Not closed (checked above): the word is the count.
                 self.free = 0;
                 return false;
@@ -480,8 +660,9 @@ impl State {
             }
             // `want <= free`: cannot borrow from the CLOSED bit.
             self.free -= want;
+            block.partial = 0;
             let slot = if front.wants_record() {
-                block.holders.insert(front.task, front.needed)
+                block.holders.insert(front.task(), needed)
             } else {
                 Slot::NONE
             };
@@ -500,48 +681,99 @@ impl State {
 /// A fair counting semaphore with direct handoff; the engine of
 /// [`Semaphore`](crate::Semaphore) and [`Mutex`](crate::Mutex).
 pub(crate) struct RawSemaphore {
-    state: Lock<State>,
+    /// Free permits in the low bits, `closed` on top ([`State::free`]);
+    /// written only under the block's lock.
+    free: AtomicUsize,
+    /// The creation site until the first use, then the [`Block`] (the
+    /// lock, the waiters, the holder records, the bound and the site).
+    block: SiteOrBlock<Block>,
 }
 
 impl fmt::Debug for RawSemaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.state.lock();
+        let (permits, waiting, closed) = self.snapshot();
         f.debug_struct("RawSemaphore")
-            .field("permits", &st.permits())
-            .field("closed", &st.closed())
-            .field("waiting", &st.waiting())
+            .field("permits", &permits)
+            .field("closed", &closed)
+            .field("waiting", &waiting)
             .finish()
     }
 }
 
 impl RawSemaphore {
-    pub(crate) fn new(permits: usize) -> Self {
-        Self::with_bound(permits, MAX_PERMITS)
+    /// A semaphore with `permits` permits, created at `site`.
+    pub(crate) fn new(permits: usize, site: &'static Location<'static>) -> Self {
+        Self::with_bound(permits, MAX_PERMITS, site)
     }
 
-    /// A semaphore whose free permits never exceed `bound`.
-    pub(crate) fn with_bound(permits: usize, bound: usize) -> Self {
+    /// A semaphore whose free permits never exceed `bound` (a bound below
+    /// [`MAX_PERMITS`] installs the block at once, to keep it).
+    pub(crate) fn with_bound(permits: usize, bound: usize, site: &'static Location<'static>) -> Self {
         let bound = bound.min(MAX_PERMITS);
         RawSemaphore {
-            state: Lock::new(State {
-                free: permits.min(bound),
-                block: (bound < MAX_PERMITS).then(|| Block::new(bound)),
-            }),
+            free: AtomicUsize::new(permits.min(bound)),
+            block: if bound < MAX_PERMITS {
+                SiteOrBlock::with_block(Box::new(Block::new(bound, site)))
+            } else {
+                SiteOrBlock::new(site)
+            },
+        }
+    }
+
+    /// Where the semaphore was created.
+    pub(crate) fn created_at(&self) -> &'static Location<'static> {
+        self.block.site()
+    }
+
+    /// The state, locked (the block installed first if this is its first
+    /// use).
+    #[inline]
+    fn state(&self) -> State<'_> {
+        let block = self.block.get_or_install(|site| Block::new(MAX_PERMITS, site));
+        Self::lock_block(&self.free, block)
+    }
+
+    /// The state, locked, if the block is installed: None means nobody
+    /// ever waited, no records were kept, and the word is the whole state.
+    #[inline]
+    fn state_if_used(&self) -> Option<State<'_>> {
+        let block = self.block.get()?;
+        Some(Self::lock_block(&self.free, block))
+    }
+
+    #[inline]
+    fn lock_block<'a>(word: &'a AtomicUsize, block: &'a Block) -> State<'a> {
+        let inner = block.inner.lock();
+        State {
+            // Under the lock: the last holder's store (Relaxed; the lock
+            // orders it before this load).
+            free: word.load(Ordering::Relaxed),
+            word,
+            bound: block.bound,
+            inner,
         }
     }
 
     /// `(free permits, waiters, closed)`.
     pub(crate) fn snapshot(&self) -> (usize, usize, bool) {
-        let st = self.state.lock();
-        (st.permits(), st.waiting(), st.closed())
+        match self.state_if_used() {
+            Some(st) => (st.permits(), st.waiting(), st.closed()),
+            None => {
+                let w = self.free.load(Ordering::Relaxed);
+                (w & !CLOSED, 0, w & CLOSED != 0)
+            }
+        }
     }
 
+    /// Free permits (a snapshot, read without the lock).
     pub(crate) fn available(&self) -> usize {
-        self.state.lock().permits()
+        self.free.load(Ordering::Relaxed) & !CLOSED
     }
 
+    /// Closed (read without the lock; `close` sets it under the lock,
+    /// before it wakes anyone).
     pub(crate) fn is_closed(&self) -> bool {
-        self.state.lock().closed()
+        self.free.load(Ordering::Relaxed) & CLOSED != 0
     }
 
     /// Takes `n` permits now if they are free and nobody waits; `record`:
@@ -558,7 +790,7 @@ impl RawSemaphore {
                 max: MAX_PERMITS,
             });
         }
-        let mut st = self.state.lock();
+        let mut st = self.state();
         if st.closed() {
             return Err(TryAcquireError::Closed);
         }
@@ -589,7 +821,7 @@ impl RawSemaphore {
         if n == 0 {
             return;
         }
-        let mut st = self.state.lock();
+        let mut st = self.state();
         if st.nobody_waits() {
             st.add(n);
             return;
@@ -601,9 +833,8 @@ impl RawSemaphore {
     /// (counting a partial handoff to the head as free): the bounded
     /// semaphore's `release`. Err leaves the state untouched.
     pub(crate) fn release_bounded(&self, n: usize, max: usize) -> Result<(), usize> {
-        let mut st = self.state.lock();
-        let partial = st.front_mut().map_or(0, |r| r.assigned());
-        let free = st.permits() + partial;
+        let mut st = self.state();
+        let free = st.permits() + st.partial();
         if free.saturating_add(n) > max {
             return Err(free);
         }
@@ -619,11 +850,11 @@ impl RawSemaphore {
     }
 
     #[cold]
-    fn release_slow(&self, mut st: LockGuard<'_, State>, n: usize) {
+    fn release_slow(&self, mut st: State<'_>, n: usize) {
         st.add(n);
         let mut first = Some(st);
         WakeBatch::wake_in_chunks(
-            || first.take().unwrap_or_else(|| self.state.lock()),
+            || first.take().unwrap_or_else(|| self.state()),
             |st, batch| st.dispatch(batch),
         );
     }
@@ -632,12 +863,11 @@ impl RawSemaphore {
     /// handoffs go back to the pool), and later acquires fail.
     pub(crate) fn close(&self) {
         WakeBatch::wake_in_chunks(
-            || self.state.lock(),
+            || self.state(),
             |st, batch| {
                 st.set_closed();
-                let mut back = 0;
+                let back = st.take_partial();
                 for req in st.list().iter_mut() {
-                    back += req.take_assigned();
                     req.set_closed();
                 }
                 st.add(back);
@@ -682,12 +912,9 @@ impl RawSemaphore {
         }
         // A `run_sync` closure runs as a task: name it; a plain thread is None.
         let me = task::try_id();
-        let mut node = pin!(WaitNode::new(Request {
-            task: me,
-            ..Request::new(n, record)
-        }));
+        let mut node = pin!(WaitNode::new(Request::new(n, record).by(me)));
         {
-            let mut st = self.state.lock();
+            let mut st = self.state();
             if st.closed() {
                 return Err(BlockingAcquireError::Closed);
             }
@@ -699,8 +926,7 @@ impl RawSemaphore {
                 // Head of an empty queue: take what there is now.
                 let take = st.permits();
                 st.set_permits(0);
-                // SAFETY: not queued yet: the payload is ours.
-                unsafe { st.list().value_of(node.as_ref()) }.set_assigned(take);
+                st.inner.partial = take;
             }
             // SAFETY: the node is in no list; it only ever goes into this
             // one, under this lock, and leaves it (woken, or `remove`d
@@ -709,14 +935,14 @@ impl RawSemaphore {
         }
         let notified = node.as_ref().park_until(deadline);
         if !notified {
-            let mut st = self.state.lock();
+            let mut st = self.state();
             // SAFETY: the node is queued in this list or in none; lock held.
             match unsafe { st.list().remove(node.as_ref()) } {
                 // The wake raced the timeout: the handoff is ours, keep it.
                 Removed::Notified => {}
-                Removed::Unlinked { .. } => {
-                    // SAFETY: unlinked: the payload is ours again.
-                    let back = unsafe { st.list().value_of(node.as_ref()) }.take_assigned();
+                Removed::Unlinked { was_head } => {
+                    // Only the head holds a partial handoff.
+                    let back = if was_head { st.take_partial() } else { 0 };
                     st.add(back);
                     self.dispatch_after(st);
                     return Err(BlockingAcquireError::Timeout);
@@ -730,10 +956,10 @@ impl RawSemaphore {
 
     /// Dispatches the waiters (after a partial handoff came back or the
     /// head left), waking them after releasing `st`.
-    fn dispatch_after(&self, st: LockGuard<'_, State>) {
+    fn dispatch_after(&self, st: State<'_>) {
         let mut first = Some(st);
         WakeBatch::wake_in_chunks(
-            || first.take().unwrap_or_else(|| self.state.lock()),
+            || first.take().unwrap_or_else(|| self.state()),
             |st, batch| st.dispatch(batch),
         );
     }
@@ -772,7 +998,7 @@ impl RawSemaphore {
     /// Gives back `n` permits granted with a record, and drops the record
     /// (`n == 0`: only the record, for forgotten permits).
     pub(crate) fn release_recorded(&self, slot: Slot, n: usize) {
-        let mut st = self.state.lock();
+        let mut st = self.state();
         st.unrecord(slot);
         if n == 0 {
             return;
@@ -786,14 +1012,15 @@ impl RawSemaphore {
 
     /// The outstanding recorded grants: (task it was granted to, permits).
     pub(crate) fn holders(&self) -> Vec<(Option<Id>, usize)> {
-        let st = self.state.lock();
-        st.holders().collect()
+        // No block: no record was ever kept.
+        self.state_if_used()
+            .map_or_else(Vec::new, |st| st.holders().collect())
     }
 
     /// The first outstanding recorded grant's task (RwLock's writer: the
     /// only holder while it holds every permit).
     pub(crate) fn first_holder(&self) -> Option<Option<Id>> {
-        let st = self.state.lock();
+        let st = self.state_if_used()?;
         let first = st.holders().next();
         first.map(|(task, _)| task)
     }
@@ -803,10 +1030,8 @@ impl RawSemaphore {
     /// other holder (RwLock's writer, also when it downgrades), and whose
     /// guards therefore need not keep a [`Slot`].
     pub(crate) fn release_unrecording(&self, n: usize) {
-        let mut st = self.state.lock();
-        if let Some(b) = &mut st.block {
-            b.holders.clear();
-        }
+        let mut st = self.state();
+        st.inner.holders.clear();
         if n == 0 {
             return;
         }
@@ -891,26 +1116,23 @@ pub(crate) struct MutexWaiter {
 pub(crate) struct RawMutex {
     /// `holder << TAG_SHIFT | WAITERS | LOCKED`; 0 is free.
     word: AtomicU64,
-    /// The wait list and its lock, allocated at the first contention (null
-    /// until then) and freed with the mutex: a lock that is never
-    /// contended carries one null pointer, not a lock and a list.
-    block: AtomicPtr<WaitBlock>,
+    /// The creation site until the first contention, then the wait block
+    /// (the list, its lock and the site), freed with the mutex: a lock
+    /// that is never contended carries one tagged pointer, not a lock and
+    /// a list.
+    block: SiteOrBlock<WaitBlock>,
 }
 
-/// A [`RawMutex`]'s wait list under its lock, installed on first use.
-type WaitBlock = Lock<WaitList<MutexWaiter>>;
+/// A [`RawMutex`]'s wait list under its lock, installed on first use, and
+/// the creation site it took over from the word.
+struct WaitBlock {
+    list: Lock<WaitList<MutexWaiter>>,
+    site: &'static Location<'static>,
+}
 
-impl Drop for RawMutex {
-    fn drop(&mut self) {
-        // Acquire: as in `waiters` (with `&mut self` nobody else can be
-        // installing, but loom wants the load ordered after the CAS).
-        let block = self.block.load(Ordering::Acquire);
-        if !block.is_null() {
-            // SAFETY: a non-null `block` came from `Box::into_raw` in
-            // `install` and is freed only here, once: `&mut self` means no
-            // reference handed out by `waiters` is still alive.
-            drop(unsafe { Box::from_raw(block) });
-        }
+impl SiteBlock for WaitBlock {
+    fn site(&self) -> &'static Location<'static> {
+        self.site
     }
 }
 
@@ -924,45 +1146,29 @@ impl fmt::Debug for RawMutex {
 }
 
 impl RawMutex {
-    pub(crate) fn new() -> Self {
+    /// A free mutex created at `site`.
+    pub(crate) fn new(site: &'static Location<'static>) -> Self {
         RawMutex {
             word: AtomicU64::new(0),
-            block: AtomicPtr::new(std::ptr::null_mut()),
+            block: SiteOrBlock::new(site),
         }
+    }
+
+    /// Where the mutex was created.
+    pub(crate) fn created_at(&self) -> &'static Location<'static> {
+        self.block.site()
     }
 
     /// The wait list's lock, installed first if nobody contended yet.
     #[inline]
-    fn waiters(&self) -> &WaitBlock {
-        // Acquire: pairs with the installing CAS (Release), so the block's
-        // initialisation is visible before it is used.
-        let block = self.block.load(Ordering::Acquire);
-        if block.is_null() {
-            return self.install();
-        }
-        // SAFETY: non-null: installed by `install` and freed only in
-        // `Drop`, which cannot run while `&self` is borrowed.
-        unsafe { &*block }
-    }
-
-    /// Allocates the wait block and installs it with one CAS; a contender
-    /// that loses the race frees its own and uses the winner's.
-    #[cold]
-    fn install(&self) -> &WaitBlock {
-        let new = Box::into_raw(Box::new(Lock::new(WaitList::new())));
-        match self
+    fn waiters(&self) -> &Lock<WaitList<MutexWaiter>> {
+        &self
             .block
-            .compare_exchange(std::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
-        {
-            // SAFETY: just installed; freed only in `Drop` (see `waiters`).
-            Ok(_) => unsafe { &*new },
-            Err(winner) => {
-                // SAFETY: `new` never left this function: ours to free.
-                drop(unsafe { Box::from_raw(new) });
-                // SAFETY: the winner's block, as in `waiters`.
-                unsafe { &*winner }
-            }
-        }
+            .get_or_install(|site| WaitBlock {
+                list: Lock::new(WaitList::new()),
+                site,
+            })
+            .list
     }
 
     /// Takes the lock if it is free (which implies nobody waits), for the
@@ -1002,12 +1208,8 @@ impl RawMutex {
 
     /// Tasks and threads waiting.
     pub(crate) fn waiting(&self) -> usize {
-        let block = self.block.load(Ordering::Acquire);
-        if block.is_null() {
-            return 0; // never contended: nobody ever waited
-        }
-        // SAFETY: as in `waiters`.
-        unsafe { &*block }.lock().len()
+        // No block: never contended, nobody ever waited.
+        self.block.get().map_or(0, |b| b.list.lock().len())
     }
 
     /// A future that waits for the lock.
@@ -1301,7 +1503,7 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
             ready!(coop::poll_consume_budget(cx));
         }
         let sem = self.sem.raw();
-        let mut st = sem.state.lock();
+        let mut st = sem.state();
         let node = self.as_ref().node();
         // Again under the lock: a wake may have landed in between.
         if node.take_notified() {
@@ -1341,11 +1543,10 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
             // First in line: take what there is now (partial handoff).
             let take = st.permits();
             st.set_permits(0);
-            // SAFETY: not queued: the payload is ours.
-            unsafe { st.list().value_of(node) }.set_assigned(take);
+            st.inner.partial = take;
         }
-        // SAFETY: as above.
-        unsafe { st.list().value_of(node) }.task = me;
+        // SAFETY: not queued: the payload is ours.
+        unsafe { st.list().value_of(node) }.set_task(me);
         // SAFETY: the node is in no list; it only ever goes into this one,
         // under this lock, and `Drop` removes it before it is freed.
         unsafe { st.list().push_back(node, cx) };
@@ -1373,7 +1574,7 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
         // SAFETY: as in `drop`.
         let node = unsafe { Pin::new_unchecked(&self.node) };
         let sem = self.sem.raw();
-        let mut st = sem.state.lock();
+        let mut st = sem.state();
         // SAFETY: the node can only be in this semaphore's list; lock held.
         let removed = unsafe { st.list().remove(node) };
         match removed {
@@ -1390,7 +1591,9 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
                         Ok(slot) => (req.needed, slot),
                         Err(()) => (0, Slot::NONE),
                     },
-                    _ => (req.take_assigned(), Slot::NONE),
+                    // Only the head holds a partial handoff.
+                    Removed::Unlinked { was_head: true } => (st.take_partial(), Slot::NONE),
+                    _ => (0, Slot::NONE),
                 };
                 st.unrecord(slot);
                 let head_left = matches!(removed, Removed::Unlinked { was_head: true });
@@ -1410,9 +1613,10 @@ impl RawSemaphore {
     /// under one lock: with a known total, `total - free - partial` is what
     /// the holders have (RwLock counts its readers this way).
     pub(crate) fn snapshot_held(&self) -> (usize, usize, usize) {
-        let mut st = self.state.lock();
-        let partial = st.front_mut().map_or(0, |r| r.assigned());
-        (st.permits(), partial, st.waiting())
+        let Some(st) = self.state_if_used() else {
+            return (self.available(), 0, 0);
+        };
+        (st.permits(), st.partial(), st.waiting())
     }
 }
 
@@ -1425,12 +1629,12 @@ impl RawSemaphore {
 impl RawSemaphore {
     /// The semaphore's lock, for a caller that must change its own state
     /// and the semaphore's at once.
-    pub(crate) fn lock_state(&self) -> LockGuard<'_, State> {
-        self.state.lock()
+    pub(crate) fn lock_state(&self) -> State<'_> {
+        self.state()
     }
 }
 
-impl State {
+impl State<'_> {
     /// Every permit free (up to the bound) and nobody waiting.
     pub(crate) fn is_idle(&self) -> bool {
         self.permits() == self.bound() && self.nobody_waits()

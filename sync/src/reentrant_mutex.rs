@@ -135,7 +135,6 @@ struct Ownership {
 pub struct ReentrantMutex<T: ?Sized> {
     raw: RawMutex,
     owner: Lock<Ownership>,
-    created_at: &'static Location<'static>,
     data: T,
 }
 
@@ -177,12 +176,11 @@ impl<T> ReentrantMutex<T> {
     #[track_caller]
     pub fn new(value: T) -> Self {
         ReentrantMutex {
-            raw: RawMutex::new(),
+            raw: RawMutex::new(Location::caller()),
             owner: Lock::new(Ownership {
                 owner: None,
                 depth: 0,
             }),
-            created_at: Location::caller(),
             data: value,
         }
     }
@@ -365,7 +363,7 @@ impl<T: ?Sized> ReentrantMutex<T> {
     /// println!("created at {}", m.created_at());
     /// ```
     pub fn created_at(&self) -> &'static Location<'static> {
-        self.created_at
+        self.raw.created_at()
     }
 
     /// A snapshot: locked, who waits, which task (or thread) holds it and
@@ -404,7 +402,7 @@ impl<T: ?Sized> ReentrantMutex<T> {
                 _ => None,
             },
             depth,
-            created_at: self.created_at,
+            created_at: self.raw.created_at(),
         }
     }
 
@@ -461,7 +459,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for ReentrantMutex<T> {
             Ok(g) => d.field("data", &&*g),
             Err(_) => d.field("data", &format_args!("<locked>")),
         };
-        d.field("created_at", &format_args!("{}", self.created_at))
+        d.field("created_at", &format_args!("{}", self.raw.created_at()))
             .finish()
     }
 }

@@ -133,7 +133,6 @@ use crate::error::BlockingAcquireError;
 /// ```
 pub struct RwLock<T: ?Sized> {
     sem: Core,
-    created_at: &'static Location<'static>,
     data: UnsafeCell<T>,
 }
 
@@ -287,10 +286,10 @@ impl Drop for InSlow<'_> {
 }
 
 impl Core {
-    fn new() -> Self {
+    fn new(site: &'static Location<'static>) -> Self {
         Core {
             word: AtomicU64::new(0),
-            sem: RawSemaphore::new(WRITE),
+            sem: RawSemaphore::new(WRITE, site),
         }
     }
 
@@ -488,8 +487,7 @@ impl<T> RwLock<T> {
     #[track_caller]
     pub fn new(value: T) -> Self {
         RwLock {
-            sem: Core::new(),
-            created_at: Location::caller(),
+            sem: Core::new(Location::caller()),
             data: UnsafeCell::new(value),
         }
     }
@@ -835,7 +833,7 @@ impl<T: ?Sized> RwLock<T> {
     /// println!("created at {}", lock.created_at());
     /// ```
     pub fn created_at(&self) -> &'static Location<'static> {
-        self.created_at
+        self.sem.sem.created_at()
     }
 
     /// A snapshot: locked, by how many readers or which writer, and how
@@ -866,7 +864,7 @@ impl<T: ?Sized> RwLock<T> {
             readers: if write_locked { 0 } else { held },
             writer,
             tasks_waiting,
-            created_at: self.created_at,
+            created_at: self.sem.sem.created_at(),
         }
     }
 }
@@ -892,7 +890,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
             Ok(g) => d.field("data", &&*g),
             Err(_) => d.field("data", &format_args!("<locked>")),
         };
-        d.field("created_at", &format_args!("{}", self.created_at))
+        d.field("created_at", &format_args!("{}", self.sem.sem.created_at()))
             .finish()
     }
 }

@@ -73,7 +73,6 @@ use std::time::{Duration, Instant};
 /// ```
 pub struct Semaphore {
     raw: RawSemaphore,
-    created_at: &'static Location<'static>,
 }
 
 /// A snapshot of a [`Semaphore`], from [`Semaphore::statistics`].
@@ -143,8 +142,7 @@ impl Semaphore {
     #[track_caller]
     pub fn new(permits: usize) -> Self {
         Semaphore {
-            raw: RawSemaphore::new(permits),
-            created_at: Location::caller(),
+            raw: RawSemaphore::new(permits, Location::caller()),
         }
     }
 
@@ -152,8 +150,7 @@ impl Semaphore {
     #[track_caller]
     pub(crate) fn new_bounded(permits: usize) -> Self {
         Semaphore {
-            raw: RawSemaphore::with_bound(permits, permits),
-            created_at: Location::caller(),
+            raw: RawSemaphore::with_bound(permits, permits, Location::caller()),
         }
     }
 
@@ -170,7 +167,7 @@ impl Semaphore {
     /// println!("created at {}", sem.created_at());
     /// ```
     pub fn created_at(&self) -> &'static Location<'static> {
-        self.created_at
+        self.raw.created_at()
     }
 
     /// Free permits right now.
@@ -239,7 +236,7 @@ impl Semaphore {
             tasks_waiting,
             closed,
             holders,
-            created_at: self.created_at,
+            created_at: self.raw.created_at(),
         }
     }
 
@@ -579,7 +576,7 @@ impl fmt::Debug for Semaphore {
             .field("available", &s.available)
             .field("tasks_waiting", &s.tasks_waiting)
             .field("closed", &s.closed)
-            .field("created_at", &format_args!("{}", self.created_at))
+            .field("created_at", &format_args!("{}", self.raw.created_at()))
             .finish()
     }
 }

@@ -89,6 +89,37 @@ fn semaphore_acquire_vs_cancel_vs_close() {
     });
 }
 
+/// A fresh Semaphore has no lock of its own: its block (the lock, the wait
+/// list, the holder records, the creation site) is installed by the first
+/// acquire, with one CAS over the tagged creation site. Two acquirers race
+/// to install it while the site is read: the loser frees its block and
+/// uses the winner's (a loser that kept its own would take the permit
+/// twice or strand a waiter), and the site reads the same throughout.
+#[test]
+fn semaphore_block_installed_once() {
+    loom::model(|| {
+        let line = line!() + 1;
+        let sem = Arc::new(Semaphore::new(1));
+        let acquirer = |s: Arc<Semaphore>| {
+            thread::spawn(move || {
+                let p = loom::future::block_on(s.acquire()).unwrap();
+                assert_eq!(s.available_permits(), 0, "two holders of one permit");
+                drop(p);
+            })
+        };
+        let a = acquirer(sem.clone());
+        let b = acquirer(sem.clone());
+        assert_eq!(sem.created_at().line(), line);
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(sem.created_at().line(), line);
+        assert_eq!(sem.available_permits(), 1, "a permit was lost");
+        let s = sem.statistics();
+        assert_eq!(s.tasks_waiting, 0);
+        assert!(s.holders.is_empty(), "{:?}", s.holders);
+    });
+}
+
 /// Two acquirers and a release, no close: the permit reaches one of them
 /// whatever the interleaving, even when the other is cancelled after being
 /// handed it.
@@ -250,13 +281,16 @@ fn mutex_blocking_timeout_vs_unlock() {
 }
 
 /// The Mutex's wait list is allocated at the first contention and
-/// installed by one CAS: two waiters that both find it missing race to
-/// install theirs, the loser frees its own and queues on the winner's, and
-/// the unlock (which finds the list through the same pointer) reaches both.
-/// A loser that kept its own list would strand its waiter (a deadlock).
+/// installed by one CAS over the tagged creation site: two waiters that
+/// both find it missing race to install theirs, the loser frees its own
+/// and queues on the winner's, and the unlock (which finds the list
+/// through the same word) reaches both. A loser that kept its own list
+/// would strand its waiter (a deadlock). The site, read while the block
+/// goes in, is the same from the tagged word as from the block.
 #[test]
 fn mutex_wait_list_installed_once() {
     loom::model(|| {
+        let line = line!() + 1;
         let m = Arc::new(Mutex::new(0usize));
         let held = m.try_lock().unwrap();
         let spawn_waiter = |m: Arc<Mutex<usize>>| {
@@ -267,9 +301,11 @@ fn mutex_wait_list_installed_once() {
         };
         let a = spawn_waiter(m.clone());
         let b = spawn_waiter(m.clone());
+        assert_eq!(m.created_at().line(), line);
         drop(held);
         a.join().unwrap();
         b.join().unwrap();
+        assert_eq!(m.created_at().line(), line);
         assert_eq!(*m.try_lock().expect("the lock was lost"), 2);
         assert_eq!(m.statistics().tasks_waiting, 0);
     });
