@@ -26,7 +26,7 @@ use std::task::{Context, Poll};
 /// # corral::Runtime::new().unwrap().block_on(async {
 /// use std::time::Duration;
 ///
-/// let mirrors = [("slow", 50u64), ("fast", 5), ("medium", 20)];
+/// let mirrors = [("slow", 5_000u64), ("fast", 5), ("medium", 2_000)];
 /// let winner = corral::race(mirrors.map(|(name, ms)| async move {
 ///     corral::time::sleep(Duration::from_millis(ms)).await;
 ///     name

@@ -637,7 +637,7 @@ where
     /// # corral::Runtime::new().unwrap().block_on(async {
     /// let mut group = corral::task::TaskGroup::<_, ()>::new();
     /// group.spawn(async {
-    ///     corral::time::sleep(Duration::from_millis(30)).await;
+    ///     corral::time::sleep(Duration::from_millis(500)).await;
     ///     Ok("slow")
     /// });
     /// group.spawn(async { Ok("fast") });
@@ -716,9 +716,14 @@ where
     ///     Ok("slow")
     /// });
     /// group.spawn(async { Ok("fast") });
-    /// assert!(group.try_join_next().is_none()); // nothing finished yet
-    /// corral::time::sleep(Duration::from_millis(20)).await;
-    /// assert_eq!(group.try_join_next().unwrap().unwrap(), "fast");
+    /// // try_join_next never waits: poll it until "fast" has finished.
+    /// let fast = loop {
+    ///     match group.try_join_next() {
+    ///         Some(result) => break result,
+    ///         None => corral::time::sleep(Duration::from_millis(1)).await,
+    ///     }
+    /// };
+    /// assert_eq!(fast.unwrap(), "fast");
     /// assert!(group.try_join_next().is_none()); // "slow" is still running
     /// assert_eq!(group.len(), 1);
     /// group.cancel();
