@@ -33,13 +33,33 @@ fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(Waker::noop()))
 }
 
+/// A free lock, in fast mode, whose engine has already been through one
+/// contention on this thread (a read queued behind a write, then
+/// cancelled), so its wait block is installed. The models then explore
+/// the RwLock protocol, not the block's one-time install race, which
+/// `loom.rs`'s `semaphore_block_installed_once` models on its own: with
+/// the install inside them too, this file took 12 minutes in CI at 3
+/// preemptions.
+fn warmed_lock() -> Arc<RwLock<usize>> {
+    let lock = Arc::new(RwLock::new(0usize));
+    let writer = lock.try_write().unwrap();
+    {
+        let read = pin!(lock.read());
+        assert!(poll_once(read).is_pending());
+    }
+    drop(writer);
+    assert_eq!(lock.statistics().tasks_waiting, 0);
+    assert!(lock.try_write().is_ok(), "the warmed lock is free");
+    lock
+}
+
 /// A reader leaves while a writer waits and a second reader is cancelled
 /// (queued behind the writer, or handed the lock, or done): the writer
 /// always gets the lock, and every permit is back at the end.
 #[test]
 fn writer_handoff_vs_reader_cancel() {
     model(|| {
-        let lock = Arc::new(RwLock::new(0usize));
+        let lock = warmed_lock();
         let r0 = lock.try_read().unwrap();
 
         let l1 = lock.clone();
@@ -70,7 +90,7 @@ fn writer_handoff_vs_reader_cancel() {
 #[test]
 fn cancelled_head_writer_lets_the_reader_behind_in() {
     model(|| {
-        let lock = Arc::new(RwLock::new(0usize));
+        let lock = warmed_lock();
         let r0 = lock.try_read().unwrap();
 
         let l1 = lock.clone();
@@ -101,7 +121,7 @@ fn cancelled_head_writer_lets_the_reader_behind_in() {
 #[test]
 fn downgrade_vs_waiting_writer_and_reader() {
     model(|| {
-        let lock = Arc::new(RwLock::new(0usize));
+        let lock = warmed_lock();
         let mut w0 = lock.try_write().unwrap();
 
         let writing = Arc::new(AtomicBool::new(false));
@@ -166,7 +186,7 @@ impl Inside {
 #[test]
 fn fast_reader_vs_queued_writer_and_reader() {
     model(|| {
-        let lock = Arc::new(RwLock::new(0usize));
+        let lock = warmed_lock();
         let inside = Arc::new(Inside::default());
         let r0 = lock.try_read().unwrap();
         inside.read();
@@ -206,7 +226,7 @@ fn fast_reader_vs_queued_writer_and_reader() {
 #[test]
 fn fast_writer_vs_queued_reader_and_writer() {
     model(|| {
-        let lock = Arc::new(RwLock::new(0usize));
+        let lock = warmed_lock();
         let inside = Arc::new(Inside::default());
         let mut w0 = lock.try_write().unwrap();
         inside.write();
