@@ -90,7 +90,8 @@ use std::time::{Duration, Instant};
 /// ```
 pub struct Condition<T: ?Sized> {
     queue: SignalQueue,
-    created_at: &'static Location<'static>,
+    /// Also holds the creation site: the mutex is created at the
+    /// condition's caller (`#[track_caller]` passes through `new`).
     mutex: Mutex<T>,
 }
 
@@ -153,7 +154,6 @@ impl<T> Condition<T> {
     pub fn new(value: T) -> Self {
         Condition {
             queue: SignalQueue::new(),
-            created_at: Location::caller(),
             mutex: Mutex::new(value),
         }
     }
@@ -539,7 +539,7 @@ impl<T: ?Sized> Condition<T> {
     /// println!("created at {}", c.created_at());
     /// ```
     pub fn created_at(&self) -> &'static Location<'static> {
-        self.created_at
+        self.mutex.created_at()
     }
 
     /// A snapshot: who waits to be notified, and the mutex's statistics.
@@ -557,7 +557,7 @@ impl<T: ?Sized> Condition<T> {
         ConditionStatistics {
             tasks_waiting: self.queue.len(),
             lock_statistics: self.mutex.statistics(),
-            created_at: self.created_at,
+            created_at: self.mutex.created_at(),
         }
     }
 }
@@ -580,7 +580,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Condition<T> {
         f.debug_struct("Condition")
             .field("mutex", &&self.mutex)
             .field("tasks_waiting", &self.queue.len())
-            .field("created_at", &format_args!("{}", self.created_at))
+            .field("created_at", &format_args!("{}", self.mutex.created_at()))
             .finish()
     }
 }

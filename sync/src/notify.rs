@@ -34,7 +34,7 @@
 //! was for). A notification is consumed only by a poll that returns
 //! `Ready` (or an `enable` that returns true).
 
-use crate::loom::{Lock, LockGuard};
+use crate::loom::{AtomicUsize, Lock, LockGuard, Ordering};
 use corral_runtime::coop;
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
 use std::fmt;
@@ -43,11 +43,6 @@ use std::panic::Location;
 use std::pin::{pin, Pin};
 use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
-
-#[cfg(loom)]
-use loom::sync::atomic::{AtomicUsize, Ordering};
-#[cfg(not(loom))]
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A waiter's payload: who chose it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

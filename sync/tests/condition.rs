@@ -536,3 +536,17 @@ fn condition_and_its_futures_are_send() {
     // Not polled: dropping them released each guard.
     assert!(c.mutex().try_lock().is_ok());
 }
+
+#[test]
+fn a_condition_is_its_wait_queue_and_its_mutex() {
+    // The creation site lives once, in the mutex's word (which the
+    // condition's `created_at` reads): beside the mutex there is only the
+    // wait queue (a lock, a ticket counter and a wait list: 32 bytes).
+    let mutex = std::mem::size_of::<corral::sync::Mutex<u64>>();
+    let condition = std::mem::size_of::<Condition<u64>>();
+    let queue = condition - mutex;
+    assert!(
+        queue <= 32,
+        "Condition<u64> is {condition} bytes: {mutex} for its mutex and {queue} beside it"
+    );
+}

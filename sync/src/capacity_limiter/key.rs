@@ -87,6 +87,8 @@ impl Key {
 
     /// A fresh `run_sync` job.
     pub(crate) fn job() -> Key {
+        // A process-wide id counter that no protocol depends on: std's
+        // atomic (a `static` cannot hold loom's), outside `crate::loom`.
         static NEXT: AtomicU64 = AtomicU64::new(1);
         // Relaxed: only uniqueness matters, which the RMW gives alone.
         Key::Job(JobId(NEXT.fetch_add(1, Ordering::Relaxed)))
