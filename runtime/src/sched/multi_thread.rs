@@ -4,7 +4,10 @@
 //! - `Shared` (one per runtime, the tasks' `Schedule`): the global injector
 //!   for work from outside the workers, each worker's stealer and
 //!   unparker, idle tracking (`idle.rs`), the owned-task list, and the
-//!   shutdown flag.
+//!   shutdown flag. A batch of wakes from outside (`Hint::Batch`: an
+//!   `Event` set from `block_on`) is signalled once per chunk, at
+//!   `flush_batch`, and unparks one worker per `REMOTE_TASKS_PER_WORKER`
+//!   tasks at once (`REMOTE_BATCH`, `signal_remote_batch`).
 //! - `Worker` (one per worker thread, on that thread's stack): the local
 //!   FIFO queue (crossbeam-deque), the LIFO slot, and the search state. The
 //!   thread context points at it while the worker runs, so a wake from a
@@ -331,27 +334,34 @@ impl Watched for Shared {
 }
 
 /// A remote batch (`Hint::Batch` wakes pushed to the injector from a thread
-/// that is not one of the runtime's workers): the runtime, and how many
-/// tasks it got since the last flush.
-type RemoteBatch = Cell<Option<(Arc<Shared>, usize)>>;
+/// that is not one of the runtime's workers): the runtime, as a pointer
+/// from `Arc::into_raw` (the batch owns that reference; null: no batch),
+/// and how many tasks it got since the last flush. Plain data, so the
+/// thread-local needs no destructor and every access is a bare load.
+type RemoteBatch = Cell<(*const Shared, usize)>;
 
 #[cfg(not(loom))]
 std::thread_local! {
     /// This thread's pending remote batch, signalled at `flush_batch`: one
     /// SeqCst fence and one round of unparks per batch, not one per task.
-    static REMOTE_BATCH: RemoteBatch = const { Cell::new(None) };
+    static REMOTE_BATCH: RemoteBatch = const { Cell::new((std::ptr::null(), 0)) };
 }
 
 #[cfg(loom)]
 loom::thread_local! {
     /// See the non-loom declaration.
-    static REMOTE_BATCH: RemoteBatch = Cell::new(None);
+    static REMOTE_BATCH: RemoteBatch = Cell::new((std::ptr::null(), 0));
 }
 
 /// Ends a run of `Hint::Batch` wakes on a thread that is not a worker of
 /// the woken tasks' runtime: signal that runtime once (see `REMOTE_BATCH`).
 pub(crate) fn flush_remote_batch() {
-    if let Some((shared, tasks)) = REMOTE_BATCH.try_with(Cell::take).ok().flatten() {
+    let (shared, tasks) = REMOTE_BATCH.with(|slot| slot.replace((std::ptr::null(), 0)));
+    if !shared.is_null() {
+        // SAFETY: a non-null pointer in the slot came from `Arc::into_raw`
+        // and its reference is the slot's; taken out of the slot, it is
+        // ours to release, once.
+        let shared = unsafe { Arc::from_raw(shared) };
         shared.signal_remote_batch(tasks);
     }
 }
@@ -387,22 +397,20 @@ impl Shared {
     /// its last push.
     fn schedule_remote_batched(this: &Arc<Self>, task: Notified) {
         this.injector.push(task);
-        let deferred = REMOTE_BATCH.try_with(|slot| match slot.take() {
-            Some((pending, tasks)) if Arc::ptr_eq(&pending, this) => {
-                slot.set(Some((pending, tasks + 1)));
+        REMOTE_BATCH.with(|slot| {
+            let (pending, tasks) = slot.get();
+            if std::ptr::eq(pending, Arc::as_ptr(this)) {
+                slot.set((pending, tasks + 1));
+                return;
             }
-            other => {
-                slot.set(Some((this.clone(), 1)));
-                if let Some((other, tasks)) = other {
-                    other.signal_remote_batch(tasks);
-                }
+            slot.set((Arc::into_raw(this.clone()), 1));
+            if !pending.is_null() {
+                // SAFETY: as in `flush_remote_batch`: the slot's reference,
+                // replaced above, is ours to release.
+                let other = unsafe { Arc::from_raw(pending) };
+                other.signal_remote_batch(tasks);
             }
         });
-        if deferred.is_err() {
-            // The thread is exiting (its thread-locals are gone): signal
-            // now, there may be no flush.
-            this.signal_remote_push();
-        }
     }
 
     /// The end of a remote batch of `tasks` wakes: as `signal_remote_push`,
