@@ -65,6 +65,40 @@ impl Idle {
         Some(index)
     }
 
+    /// Parked workers to unpark for a batch of `out.len()` workers' worth
+    /// of work (a large batch of wakes from outside the workers, see
+    /// `Shared::signal_remote_batch`), written to `out`; returns how many.
+    /// They are counted as unparked and searching from now on. The first
+    /// follows `worker_to_notify`'s rule (only if nobody searches: the
+    /// lost-wakeup protocol); the others are extra hands, woken even while
+    /// another searches. All are taken off the sleepers under one lock, so
+    /// the first cannot take the second's wake for itself.
+    pub(crate) fn workers_to_notify(&self, out: &mut [usize]) -> usize {
+        let first = self.should_wake();
+        if out.is_empty() || (!first && out.len() == 1) {
+            return 0;
+        }
+        if Self::unparked(self.state.load(SeqCst)) == self.num_workers {
+            return 0;
+        }
+        let mut sleepers = self.sleepers.lock();
+        let wanted = if self.should_wake() {
+            out.len()
+        } else {
+            out.len() - 1
+        };
+        let mut n = 0;
+        while n < wanted {
+            let Some(index) = sleepers.pop() else { break };
+            out[n] = index;
+            n += 1;
+        }
+        if n > 0 {
+            self.state.fetch_add(n * (UNPARK_ONE | 1), SeqCst);
+        }
+        n
+    }
+
     fn should_wake(&self) -> bool {
         // A SeqCst fence before the load: the caller has just pushed a
         // task (a Release store into a deque or a LIFO slot), and a plain
@@ -187,6 +221,35 @@ mod loom_model {
             assert!(
                 woke_someone || parker_saw_work,
                 "lost wake-up: the task is queued, worker 1 sleeps, and nobody will wake it"
+            );
+        });
+    }
+
+    /// As above, with the signal of a remote batch (`workers_to_notify`,
+    /// asking for two workers): the first wake still obeys the protocol.
+    /// Worker 0, parked from the start, may be woken as the extra hand
+    /// (then it searches, and worker 1 is no longer the last searcher).
+    #[test]
+    fn batch_producer_and_last_searcher() {
+        loom::model(|| {
+            let idle = Arc::new(Idle::new(3));
+            let queue = Arc::new(AtomicBool::new(false));
+            // Worker 0 sleeps; worker 1 searches; worker 2 is busy.
+            assert!(!idle.transition_worker_to_parked(0, false));
+            assert!(idle.transition_worker_to_searching());
+
+            let (i, q) = (idle.clone(), queue.clone());
+            let producer = thread::spawn(move || {
+                q.store(true, Release);
+                let mut out = [usize::MAX; 2];
+                i.workers_to_notify(&mut out)
+            });
+            let last_searcher = idle.transition_worker_to_parked(1, true);
+            let parker_saw_work = last_searcher && queue.load(Acquire);
+            let woken = producer.join().unwrap();
+            assert!(
+                woken > 0 || parker_saw_work,
+                "lost wake-up: the task is queued, every worker sleeps, and nobody will wake one"
             );
         });
     }

@@ -35,13 +35,16 @@ pub(crate) enum SchedRef {
 }
 
 /// Ends a run of `Hint::Batch` wakes: signal one idle worker if any of
-/// them went to this worker's local queue.
+/// them went to this worker's local queue, and one of the runtime whose
+/// injector got any of them from this thread (`multi_thread.rs`,
+/// `REMOTE_BATCH`).
 pub(crate) fn flush_batch() {
     if let SchedRef::MultiThread(worker) = context::scheduler() {
         // SAFETY: the context points at a live Worker only while it runs
         // on this thread.
         unsafe { &*worker }.flush_batch();
     }
+    multi_thread::flush_remote_batch();
 }
 
 /// Blocks the current thread on `future`, parking between polls (the

@@ -4,7 +4,10 @@
 //! - `Shared` (one per runtime, the tasks' `Schedule`): the global injector
 //!   for work from outside the workers, each worker's stealer and
 //!   unparker, idle tracking (`idle.rs`), the owned-task list, and the
-//!   shutdown flag.
+//!   shutdown flag. A batch of wakes from outside (`Hint::Batch`: an
+//!   `Event` set from `block_on`) is signalled once per chunk, at
+//!   `flush_batch`, and unparks one worker per `REMOTE_TASKS_PER_WORKER`
+//!   tasks at once (`REMOTE_BATCH`, `signal_remote_batch`).
 //! - `Worker` (one per worker thread, on that thread's stack): the local
 //!   FIFO queue (crossbeam-deque), the LIFO slot, and the search state. The
 //!   thread context points at it while the worker runs, so a wake from a
@@ -76,6 +79,13 @@ const GLOBAL_QUEUE_INTERVAL: u32 = 61;
 const MAX_LIFO_POLLS: u32 = 3;
 /// Most tasks moved from the injector to a local queue in one visit.
 const MAX_INJECT_BATCH: usize = 256;
+/// A batch of wakes from outside the workers unparks one idle worker per
+/// this many tasks (`Shared::signal_remote_batch`): a full `WakeBatch`
+/// (32) wakes two.
+const REMOTE_TASKS_PER_WORKER: usize = 16;
+/// At most this many workers unparked at once by one remote batch (a
+/// `WakeBatch` holds 32 tasks: two).
+const MAX_REMOTE_UNPARKS: usize = 4;
 
 pub(crate) struct Shared {
     remotes: Box<[Remote]>,
@@ -95,6 +105,10 @@ pub(crate) struct Shared {
     /// Idle-worker signals sent (`notify_parked` calls), for unit tests.
     #[cfg(all(test, not(loom)))]
     signals: std::sync::atomic::AtomicUsize,
+    /// Which worker each idle-worker unpark woke, and which thread sent
+    /// it, for unit tests.
+    #[cfg(all(test, not(loom)))]
+    unparked_by: std::sync::Mutex<Vec<(usize, std::thread::ThreadId)>>,
 }
 
 struct Remote {
@@ -146,6 +160,8 @@ impl Shared {
             shared_driver,
             #[cfg(all(test, not(loom)))]
             signals: std::sync::atomic::AtomicUsize::new(0),
+            #[cfg(all(test, not(loom)))]
+            unparked_by: std::sync::Mutex::new(Vec::new()),
         });
         (shared, parts)
     }
@@ -160,8 +176,15 @@ impl Shared {
 
     fn schedule_remote(&self, task: Notified) {
         self.injector.push(task);
+        self.signal_remote_push();
+    }
+
+    /// After tasks were pushed to the injector: wake a parked worker if
+    /// none is searching (or drain the injector if the runtime shut down).
+    fn signal_remote_push(&self) {
         // Pairs with the fence in `shutdown`: either we see the flag, or
-        // the shutdown drain sees our task.
+        // the shutdown drain sees our task. It is also the producer's fence
+        // of the idle protocol (`idle.rs`), issued again in `should_wake`.
         fence(SeqCst);
         if self.is_shutdown() {
             self.drain_injector();
@@ -171,11 +194,19 @@ impl Shared {
     }
 
     fn notify_parked(&self) {
-        #[cfg(all(test, not(loom)))]
-        self.signals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.count_signal();
         if let Some(index) = self.idle.worker_to_notify() {
-            self.remotes[index].unparker.unpark();
-            self.monitor.worker_unparked();
+            self.unpark_worker(index);
+        }
+    }
+
+    /// Counts an idle-worker signal, for unit tests (nothing otherwise).
+    #[inline(always)]
+    fn count_signal(&self) {
+        #[cfg(all(test, not(loom)))]
+        {
+            self.signals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tests::SIGNALS_HERE.with(|n| n.set(n.get() + 1));
         }
     }
 
@@ -302,6 +333,39 @@ impl Watched for Shared {
     }
 }
 
+/// A remote batch (`Hint::Batch` wakes pushed to the injector from a thread
+/// that is not one of the runtime's workers): the runtime, as a pointer
+/// from `Arc::into_raw` (the batch owns that reference; null: no batch),
+/// and how many tasks it got since the last flush. Plain data, so the
+/// thread-local needs no destructor and every access is a bare load.
+type RemoteBatch = Cell<(*const Shared, usize)>;
+
+#[cfg(not(loom))]
+std::thread_local! {
+    /// This thread's pending remote batch, signalled at `flush_batch`: one
+    /// SeqCst fence and one round of unparks per batch, not one per task.
+    static REMOTE_BATCH: RemoteBatch = const { Cell::new((std::ptr::null(), 0)) };
+}
+
+#[cfg(loom)]
+loom::thread_local! {
+    /// See the non-loom declaration.
+    static REMOTE_BATCH: RemoteBatch = Cell::new((std::ptr::null(), 0));
+}
+
+/// Ends a run of `Hint::Batch` wakes on a thread that is not a worker of
+/// the woken tasks' runtime: signal that runtime once (see `REMOTE_BATCH`).
+pub(crate) fn flush_remote_batch() {
+    let (shared, tasks) = REMOTE_BATCH.with(|slot| slot.replace((std::ptr::null(), 0)));
+    if !shared.is_null() {
+        // SAFETY: a non-null pointer in the slot came from `Arc::into_raw`
+        // and its reference is the slot's; taken out of the slot, it is
+        // ours to release, once.
+        let shared = unsafe { Arc::from_raw(shared) };
+        shared.signal_remote_batch(tasks);
+    }
+}
+
 impl Schedule for Arc<Shared> {
     fn schedule(&self, task: Notified, hint: Hint) {
         if let SchedRef::MultiThread(worker) = context::scheduler() {
@@ -313,11 +377,74 @@ impl Schedule for Arc<Shared> {
                 return;
             }
         }
-        self.schedule_remote(task);
+        if hint == Hint::Batch {
+            Shared::schedule_remote_batched(self, task);
+        } else {
+            self.schedule_remote(task);
+        }
     }
 
     fn release(&self, task: NonNull<Header>) -> bool {
         self.owned.remove(task)
+    }
+}
+
+impl Shared {
+    /// A `Hint::Batch` wake from outside the workers: into the injector,
+    /// with the signal left to `flush_remote_batch` at the end of the
+    /// batch. A batch that also wakes tasks of another runtime signals
+    /// that one at once when its turn comes, so each is signalled after
+    /// its last push.
+    fn schedule_remote_batched(this: &Arc<Self>, task: Notified) {
+        this.injector.push(task);
+        REMOTE_BATCH.with(|slot| {
+            let (pending, tasks) = slot.get();
+            if std::ptr::eq(pending, Arc::as_ptr(this)) {
+                slot.set((pending, tasks + 1));
+                return;
+            }
+            slot.set((Arc::into_raw(this.clone()), 1));
+            if !pending.is_null() {
+                // SAFETY: as in `flush_remote_batch`: the slot's reference,
+                // replaced above, is ours to release.
+                let other = unsafe { Arc::from_raw(pending) };
+                other.signal_remote_batch(tasks);
+            }
+        });
+    }
+
+    /// The end of a remote batch of `tasks` wakes: as `signal_remote_push`,
+    /// but if the batch is large enough to keep more than one worker busy
+    /// (`REMOTE_TASKS_PER_WORKER` each), unpark that many parked workers
+    /// at once rather than one that wakes the next when it finds the work:
+    /// every link of that chain is a thread wake-up latency.
+    fn signal_remote_batch(&self, tasks: usize) {
+        // As in `signal_remote_push`.
+        fence(SeqCst);
+        if self.is_shutdown() {
+            self.drain_injector();
+            return;
+        }
+        self.count_signal();
+        let wanted = tasks
+            .div_ceil(REMOTE_TASKS_PER_WORKER)
+            .clamp(1, MAX_REMOTE_UNPARKS)
+            .min(self.num_workers());
+        let mut woken = [0; MAX_REMOTE_UNPARKS];
+        let n = self.idle.workers_to_notify(&mut woken[..wanted]);
+        for &index in &woken[..n] {
+            self.unpark_worker(index);
+        }
+    }
+
+    fn unpark_worker(&self, index: usize) {
+        #[cfg(all(test, not(loom)))]
+        self.unparked_by
+            .lock()
+            .unwrap()
+            .push((index, std::thread::current().id()));
+        self.remotes[index].unparker.unpark();
+        self.monitor.worker_unparked();
     }
 }
 
@@ -630,6 +757,13 @@ impl Worker {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use crate::handle::Scheduler;
+    use std::cell::Cell;
+
+    std::thread_local! {
+        /// Idle-worker signals sent by this thread (`count_signal`).
+        pub(super) static SIGNALS_HERE: Cell<usize> = const { Cell::new(0) };
+    }
+
     use std::future::poll_fn;
     use std::sync::atomic::Ordering::Relaxed;
     use std::sync::{Arc, Mutex};
@@ -664,6 +798,138 @@ mod tests {
                 }
             })
             .await
+        }
+    }
+
+    /// Tasks parked on one wait list, all woken at once (`open_all`, in
+    /// `WakeBatch` chunks) — a minimal `Event`.
+    #[derive(Default)]
+    struct Gate(Mutex<crate::wait::WaitList<()>>);
+
+    impl Gate {
+        fn open_all(&self) {
+            crate::wait::WakeBatch::wake_in_chunks(
+                || self.0.lock().unwrap(),
+                |list, batch| list.wake_all(batch),
+            );
+        }
+
+        fn len(&self) -> usize {
+            self.0.lock().unwrap().len()
+        }
+
+        async fn pass(&self) {
+            let node = std::pin::pin!(crate::wait::WaitNode::new(()));
+            let node = node.as_ref();
+            poll_fn(|cx| {
+                if node.take_notified() {
+                    return Poll::Ready(());
+                }
+                if !node.is_queued() {
+                    // SAFETY: the node is in no list, goes only into this
+                    // one under its lock, and the tests open the gate
+                    // (which unlinks every node) before dropping a pass.
+                    unsafe { self.0.lock().unwrap().push_back(node, cx) };
+                }
+                Poll::Pending
+            })
+            .await
+        }
+    }
+
+    fn two_workers() -> (crate::Runtime, Arc<super::Shared>) {
+        let rt = crate::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let Scheduler::MultiThread(shared) = rt.handle().scheduler.clone() else {
+            unreachable!("a multi-thread runtime")
+        };
+        (rt, shared)
+    }
+
+    /// Spawns `n` tasks that wait on a new gate, and returns once they all
+    /// wait and both workers are parked.
+    fn parked_waiters(
+        rt: &crate::Runtime,
+        shared: &super::Shared,
+        n: usize,
+    ) -> (Arc<Gate>, Vec<crate::task::JoinHandle<()>>) {
+        let gate = Arc::new(Gate::default());
+        let tasks = rt.block_on(async {
+            (0..n)
+                .map(|_| {
+                    let gate = gate.clone();
+                    crate::spawn(async move { gate.pass().await })
+                })
+                .collect()
+        });
+        while gate.len() < n || !shared.idle.all_parked() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        (gate, tasks)
+    }
+
+    /// A batch of wakes from a thread that is not a worker (an `Event` set
+    /// from `block_on`) goes through the injector. The setter used to
+    /// signal the idle workers once per task (a SeqCst fence, a load of the
+    /// idle state, at times an unpark); now once per `WakeBatch` chunk.
+    #[test]
+    fn a_batch_wake_from_outside_signals_once_per_chunk() {
+        const TASKS: usize = 256;
+        let (rt, shared) = two_workers();
+        let (gate, tasks) = parked_waiters(&rt, &shared, TASKS);
+        let before = SIGNALS_HERE.with(Cell::get);
+        gate.open_all();
+        let signals = SIGNALS_HERE.with(Cell::get) - before;
+        rt.block_on(async {
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        // 8 chunks of 32 (the workers' own signals are not counted).
+        assert!(
+            signals <= TASKS / crate::wait::WakeBatch::CAPACITY,
+            "{signals} idle-worker signals for a batch wake of {TASKS} tasks from outside"
+        );
+    }
+
+    /// A batch of wakes from outside that is enough work for both workers
+    /// unparks both at once. It used to unpark one, which (as the last
+    /// searcher, once it found the work) unparked the other: two thread
+    /// wake-up latencies in a row before both ran. (The old code, racing
+    /// its own pushes against the first worker's wake-up, now and then
+    /// unparked both from the setter: hence several rounds. The new one
+    /// takes both off the sleepers under one lock, so the first cannot
+    /// wake the second before the setter does.)
+    #[test]
+    fn a_large_batch_wake_from_outside_unparks_both_parked_workers() {
+        const TASKS: usize = 32;
+        let (rt, shared) = two_workers();
+        let me = std::thread::current().id();
+        for round in 0..10 {
+            let (gate, tasks) = parked_waiters(&rt, &shared, TASKS);
+            shared.unparked_by.lock().unwrap().clear();
+            gate.open_all();
+            let mut by_me: Vec<usize> = shared
+                .unparked_by
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, by)| *by == me)
+                .map(|(index, _)| *index)
+                .collect();
+            rt.block_on(async {
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+            by_me.sort_unstable();
+            assert_eq!(
+                by_me,
+                [0, 1],
+                "the workers the setting thread unparked, round {round}"
+            );
         }
     }
 
