@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 /// - **Adaptive spin, not barging.** On a worker of a multi-worker
 ///   runtime, a `lock()` that finds the lock held by a task that is
 ///   running on another worker right now, with nobody queued, waits for
-///   it a moment (at most 20 µs, re-reading the lock word) and takes it
+///   it a moment (at most 100 µs, re-reading the lock word) and takes it
 ///   once free, instead of queueing and paying for a handoff and a task
 ///   switch. It queues at once when the holder is not running (it awaits
 ///   while holding, waits in a run queue, or is a thread or a future

@@ -1112,10 +1112,14 @@ const TAG_SHIFT: u32 = 2;
 /// How long a fresh locker spins, at most, while the holder runs on
 /// another worker (`RawMutex::spin_while_holder_runs`): longer than a
 /// holder that re-locks in a loop keeps the lock before its cooperative
-/// budget makes it yield (128 short critical sections), short against the
-/// stall monitor's 10 ms.
+/// budget makes it yield (128 critical sections, each slowed by the
+/// spinner's reads of the line: tens of microseconds), since a spinner
+/// that gives up queues and starts a convoy; short against the stall
+/// monitor's 10 ms. 20 µs left a convoy in about half of the
+/// `mutex_8x10k` runs on two pinned workers, 100 µs in about a quarter
+/// (`docs/performance.md`).
 #[cfg(not(loom))]
-const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(20);
+const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(100);
 
 /// The word of a lock held by `task` (0 in the tag: a thread, a foreign
 /// future, or an id too large to pack, which no process reaches).
