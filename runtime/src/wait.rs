@@ -992,6 +992,73 @@ fn refuse_to_block(what: &str) -> ! {
     )
 }
 
+/// Whether `task` is being polled right now on another worker thread of
+/// the multi-thread runtime whose worker calls this.
+///
+/// For adaptive spinning: a lock that finds itself held, with nobody
+/// queued, may wait a few moments for the holder to release it instead of
+/// queueing and paying for a task switch, but only while the holder is
+/// actually running (the classic adaptive mutex). A holder that yielded,
+/// waits, sits in a run queue, or is not a corral task will not release
+/// the lock soon, and a spinner would only burn its worker's time.
+///
+/// The answer comes from the stall monitor's per-worker record of the task
+/// being polled (always kept: two stores per poll), read without a lock:
+/// a snapshot that may be stale by the time the caller acts on it, so use
+/// it only as a hint, never for correctness.
+///
+/// Always `false` where spinning is never right: off a worker (a plain
+/// thread, `block_on`, a [`run_sync`](crate::run_sync) closure), on a
+/// current-thread runtime, on a one-worker runtime, and under loom. The
+/// calling worker's own task does not count.
+///
+/// ```
+/// use corral_runtime::wait::is_running_on_another_worker;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+///
+/// let rt = corral::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+/// let stop = Arc::new(AtomicBool::new(false));
+/// let busy = rt.spawn({
+///     let stop = stop.clone();
+///     async move {
+///         while !stop.load(Ordering::Acquire) {
+///             std::hint::spin_loop(); // runs on one worker until told
+///         }
+///     }
+/// });
+/// let id = busy.id();
+/// let seen = rt.block_on(rt.spawn(async move {
+///     // On the other worker: wait (briefly) until `busy` runs.
+///     while !is_running_on_another_worker(id) {
+///         corral::yield_now().await;
+///     }
+///     true
+/// }));
+/// stop.store(true, Ordering::Release);
+/// assert!(seen.unwrap());
+/// rt.block_on(busy).unwrap();
+/// // `block_on` is not a worker: always false there.
+/// assert!(!rt.block_on(async move { is_running_on_another_worker(id) }));
+/// ```
+#[inline]
+pub fn is_running_on_another_worker(task: crate::task::Id) -> bool {
+    #[cfg(loom)]
+    {
+        let _ = task;
+        false
+    }
+    #[cfg(not(loom))]
+    match crate::context::scheduler() {
+        crate::sched::SchedRef::MultiThread(worker) => {
+            // SAFETY: the context points at a live Worker only while it
+            // runs on this thread (as in `sched::flush_batch`).
+            unsafe { &*worker }.polled_elsewhere(task)
+        }
+        _ => false,
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

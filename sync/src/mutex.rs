@@ -31,6 +31,16 @@ use std::time::{Duration, Instant};
 ///   an uncontended `lock` / unlock is one atomic compare-and-swap each,
 ///   and a `Mutex<u64>` is 24 bytes (the lock word, one word for the
 ///   creation site or the wait list, the data).
+/// - **Adaptive spin, not barging.** On a worker of a multi-worker
+///   runtime, a `lock()` that finds the lock held by a task that is
+///   running on another worker right now, with nobody queued, waits for
+///   it a moment (at most 100 µs, re-reading the lock word) and takes it
+///   once free, instead of queueing and paying for a handoff and a task
+///   switch. It queues at once when the holder is not running (it awaits
+///   while holding, waits in a run queue, or is a thread or a future
+///   outside corral), and whenever anyone is queued: queued waiters are
+///   always served first come, first served, by direct handoff. Never on
+///   a current-thread runtime or off a worker.
 /// - **No poisoning.** A task that panics while holding the guard releases
 ///   the lock as the guard drops during unwinding (as tokio's); the data is
 ///   whatever the panicking code left. Check invariants yourself if a panic

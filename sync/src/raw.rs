@@ -122,6 +122,21 @@
 //! - Lock: one CAS from 0 (free, nobody waits) to `held_by(me)`, which
 //!   records the holder's task id in the same store. Otherwise, under the
 //!   list's lock: CAS again if it became 0, or set WAITERS and queue.
+//! - Adaptive spin (`spin_while_holder_runs`, from the cold `poll_slow`,
+//!   before the list's lock): a fresh locker that finds the word held,
+//!   without WAITERS, by a task that another worker is polling right now
+//!   (`corral_runtime::wait::is_running_on_another_worker`, from the
+//!   stall monitor's poll record) re-reads the word with `spin_loop` and
+//!   CASes it from 0 once free. It
+//!   gives up and queues when the holder is not running (awaiting,
+//!   queued to run, or no corral task: tag 0), WAITERS shows, or after
+//!   `SPIN_FOR` (the clock is read every 8th re-read only). It takes only
+//!   a word that is 0, which means nobody waits, so it overtakes no
+//!   waiter. Off a worker of a multi-worker runtime the query is false
+//!   at once; under loom the spin is compiled out. Why: see
+//!   `docs/performance.md` (the `mutex_8x10k` row); in short, a locker
+//!   that queues behind a running holder starts a convoy that FIFO
+//!   handoff keeps alive.
 //! - Unlock: one CAS from the word we hold (without WAITERS) to 0. If
 //!   WAITERS is set: under the list's lock, hand the lock straight to the
 //!   first waiter (the word names it, WAITERS stays if more wait) and wake
@@ -142,6 +157,8 @@ use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
 use crate::loom::{AtomicPtr, AtomicU64, AtomicUsize, Lock, LockGuard, Ordering};
 use corral_runtime::coop;
 use corral_runtime::task::{self, Id};
+#[cfg(not(loom))]
+use corral_runtime::wait::is_running_on_another_worker;
 use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBatch};
 use std::fmt;
 use std::future::Future;
@@ -1092,6 +1109,17 @@ const LOCKED: u64 = 1;
 const WAITERS: u64 = 2;
 /// The holder's task id sits above the two flag bits.
 const TAG_SHIFT: u32 = 2;
+/// How long a fresh locker spins, at most, while the holder runs on
+/// another worker (`RawMutex::spin_while_holder_runs`): longer than a
+/// holder that re-locks in a loop keeps the lock before its cooperative
+/// budget makes it yield (128 critical sections, each slowed by the
+/// spinner's reads of the line: tens of microseconds), since a spinner
+/// that gives up queues and starts a convoy; short against the stall
+/// monitor's 10 ms. 20 µs left a convoy in about half of the
+/// `mutex_8x10k` runs on two pinned workers, 100 µs in about a quarter
+/// (`docs/performance.md`).
+#[cfg(not(loom))]
+const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(100);
 
 /// The word of a lock held by `task` (0 in the tag: a thread, a foreign
 /// future, or an id too large to pack, which no process reaches).
@@ -1264,6 +1292,63 @@ impl RawMutex {
         batch.wake_after(list);
     }
 
+    /// The adaptive spin (see the module docs): while the lock is held by
+    /// a task that is being polled on another worker and nobody is
+    /// queued, re-read the word, and take the lock if it comes free; give
+    /// up (false: queue) as soon as the holder is not running, WAITERS
+    /// shows, the holder is no corral task, or after [`SPIN_FOR`]. Off a
+    /// worker of a multi-thread runtime the first holder check fails, so
+    /// nothing spins there.
+    #[cfg(not(loom))]
+    fn spin_while_holder_runs(&self, me: Option<Id>) -> bool {
+        let mut w = self.word.load(Ordering::Relaxed);
+        let mut reads = 0u32;
+        // Read the clock only once the spin lasts (every 8th read), so a
+        // short wait costs no clock read.
+        let mut deadline = None;
+        loop {
+            if w == 0 {
+                // Free, so nobody waits (the word is 0 only then): taking
+                // it overtakes no waiter. Acquire: as in `try_lock_for`.
+                match self
+                    .word
+                    .compare_exchange(0, held_by(me), Ordering::Acquire, Ordering::Relaxed)
+                {
+                    Ok(_) => return true,
+                    Err(now) => {
+                        w = now;
+                        continue;
+                    }
+                }
+            }
+            if w & WAITERS != 0 {
+                return false;
+            }
+            match Id::from_u64(w >> TAG_SHIFT) {
+                Some(holder) if is_running_on_another_worker(holder) => {}
+                _ => return false,
+            }
+            reads += 1;
+            if reads % 8 == 0 {
+                let now = Instant::now();
+                match deadline {
+                    None => deadline = Some(now + SPIN_FOR),
+                    Some(end) if now >= end => return false,
+                    Some(_) => {}
+                }
+            }
+            std::hint::spin_loop();
+            w = self.word.load(Ordering::Relaxed);
+        }
+    }
+
+    /// Never spin under loom: the models explore the queueing protocol,
+    /// and a spin would only multiply their interleavings.
+    #[cfg(loom)]
+    fn spin_while_holder_runs(&self, _me: Option<Id>) -> bool {
+        false
+    }
+
     /// Under the list's lock: takes the lock if it is free, or marks it as
     /// having waiters (so its holder's unlock takes the slow path and hands
     /// it over). True if taken.
@@ -1376,6 +1461,11 @@ impl MutexAcquire<'_> {
     fn poll_slow(self: Pin<&mut Self>, cx: &mut Context<'_>, me: Option<Id>) -> Poll<()> {
         let mutex = self.mutex;
         let node = self.as_ref().node();
+        // A fresh locker whose holder runs on another worker: wait for it
+        // a moment before queueing (see the module docs).
+        if !node.is_queued() && mutex.spin_while_holder_runs(me) {
+            return Poll::Ready(());
+        }
         let mut list = mutex.waiters().lock();
         // Again under the lock: a wake may have landed in between.
         if node.take_notified() {

@@ -13,7 +13,11 @@
 //! Pieces:
 //! - `PollSlot`, one per worker (in `multi_thread::Remote`): the worker
 //!   publishes a sequence number that is odd while it polls a task, with
-//!   that task's id and spawn location. Two plain stores per poll.
+//!   that task's id and spawn location. Two plain stores per poll. The
+//!   slot also answers "is task T being polled on another worker right
+//!   now?" (`PollSlot::is_polling`, through
+//!   `wait::is_running_on_another_worker`), which a lock's adaptive spin
+//!   asks about its holder.
 //! - `Monitor` (in `multi_thread::Shared`) and the monitor thread
 //!   (`run`): every `threshold / 2` it samples each worker's slot. A worker
 //!   whose odd sequence number has not moved for `threshold` is stalled:
@@ -222,6 +226,24 @@ impl PollSlot {
     #[inline(always)]
     pub(crate) fn end(&self, seq: u32) {
         self.seq.store(seq, Release);
+    }
+
+    /// Whether the worker is polling `task` right now, for
+    /// [`wait::is_running_on_another_worker`](crate::wait::is_running_on_another_worker)
+    /// (a lock's adaptive spin asks whether its holder runs).
+    ///
+    /// A snapshot, not a seqlock read: racing the end of one poll and the
+    /// begin of the next, the answer is true of some moment during the
+    /// call (an odd `seq` then `task`: if the worker moved on in between,
+    /// `task` names the next task, so the answer is "not polling", which
+    /// was true by then). Two loads of a line that its worker writes only
+    /// at the edges of a poll, so a reader that repeats the question while
+    /// the poll runs reads it from its own cache.
+    #[inline]
+    pub(crate) fn is_polling(&self, task: Id) -> bool {
+        // Acquire: pairs with the Release in `begin`, so an odd `seq`
+        // comes with its task's id (or a later one).
+        self.seq.load(Acquire) % 2 == 1 && self.task.load(Relaxed) == task.as_u64()
     }
 }
 

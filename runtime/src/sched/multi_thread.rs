@@ -519,6 +519,17 @@ impl Worker {
         unsafe { &*self.shared }
     }
 
+    /// Whether a worker of this runtime other than this one is polling
+    /// `task` right now (`PollSlot::is_polling`; false on a one-worker
+    /// runtime).
+    pub(crate) fn polled_elsewhere(&self, task: crate::task::Id) -> bool {
+        let remotes = &self.shared().remotes;
+        remotes
+            .iter()
+            .enumerate()
+            .any(|(index, remote)| index != self.index && remote.poll.is_polling(task))
+    }
+
     fn lifo(&self) -> &LifoSlot {
         &self.shared().remotes[self.index].lifo
     }
