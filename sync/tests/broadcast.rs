@@ -17,7 +17,7 @@ use corral::sync::broadcast::{
 use corral::sync::Semaphore;
 use futures_core::Stream;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -564,9 +564,18 @@ fn stress_sixteen_receivers_one_lagging() {
                 })
                 .collect();
             let mut slow_rx = rx.resubscribe();
+            let sent = Arc::new(AtomicU64::new(0));
+            let sent_seen = sent.clone();
             let slow = corral::spawn(async move {
                 let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
                 let (mut expect, mut got, mut lagged, mut lag_events) = (0u64, 0u64, 0u64, 0u64);
+                // Lag at least once whatever the timing: before the first
+                // receive, let the sender overwrite the first value (more
+                // than `cap` sends ahead). The random yields below make
+                // further lags as the two workers happen to run.
+                while sent_seen.load(SeqCst) <= cap as u64 {
+                    corral::yield_now().await;
+                }
                 loop {
                     for _ in 0..rng.below(8) {
                         corral::yield_now().await;
@@ -593,6 +602,7 @@ fn stress_sixteen_receivers_one_lagging() {
                     sem.acquire().await.unwrap().forget();
                 }
                 assert_eq!(tx.send(i), Ok(16));
+                sent.store(i + 1, SeqCst);
             }
             drop(tx);
             for f in fast {
