@@ -45,10 +45,12 @@
 //! barges (the Mutex's rule). A reader that finds all 16 slots taken goes
 //! through the semaphore (below), as one that finds a writer.
 //!
-//! Slot 0 sits in the lock; slots 1 to 15 in a block the first reader
-//! that needs one (a second reader at once) allocates and installs with
-//! one CAS (a loser frees its own), freed with the lock: a lock that is
-//! never read by two at once allocates nothing.
+//! Slots 0 and 1 sit in the lock; slots 2 to 15 in a block the first
+//! reader that needs one (a third reader at once) allocates and installs
+//! with one CAS (a loser frees its own), freed with the lock: a lock never
+//! read by more than two at once allocates nothing, and two readers at
+//! once (one per worker of a two-worker runtime) touch no other cache
+//! line than the lock's.
 //!
 //! Anyone who cannot get in (or finds the word in *slow mode*) goes
 //! through `enter_slow`: under the semaphore's lock it sets `SLOW` and
@@ -307,8 +309,15 @@ const ONE: u64 = 4;
 const SHIFT: u32 = 2;
 /// Reader slots of the fast path: bit `SHIFT + i` of the word (fast mode,
 /// no `WRITER`) is set while slot `i` is taken. A reader that finds them
-/// all taken goes through the semaphore.
-const SLOTS: usize = 16;
+/// all taken goes through the semaphore. Three under loom: the models
+/// use at most three at once, and every slot a snapshot reads is a step
+/// loom explores.
+const SLOTS: usize = if cfg!(loom) { 3 } else { 16 };
+/// Reader slots in the lock itself (the rest are allocated when first
+/// needed): two, so that two readers at once (one per worker of a
+/// two-worker runtime) touch no other cache line. One under loom, so that
+/// two readers beside a third race to install the rest.
+const INLINE: usize = if cfg!(loom) { 1 } else { 2 };
 /// The slot bits of the word.
 const SLOT_BITS: u64 = ((1 << SLOTS) - 1) << SHIFT;
 /// A reader slot's value for a reader that is not a corral task (a thread,
@@ -351,9 +360,9 @@ enum Held {
     Sem(Slot),
 }
 
-/// Reader slots `1..SLOTS`, allocated by the first reader that needs one
-/// (a second reader at once), freed with the lock.
-struct MoreSlots([AtomicU64; SLOTS - 1]);
+/// Reader slots `INLINE..SLOTS`, allocated by the first reader that needs
+/// one (a third reader at once), freed with the lock.
+struct MoreSlots([AtomicU64; SLOTS - INLINE]);
 
 /// The lock's engine: an atomic word for the uncontended path in front of
 /// the semaphore, which takes over (holders and all) as soon as anyone
@@ -364,9 +373,10 @@ struct Core {
     /// callers between `enter_slow` and the end of their semaphore call.
     word: AtomicU64,
     sem: RawSemaphore,
-    /// Reader slot 0: the reader holding it (see [`slot_value`]).
-    slot0: AtomicU64,
-    /// Reader slots `1..SLOTS` (null until first needed).
+    /// Reader slots `0..INLINE`: the reader holding each (see
+    /// [`slot_value`]).
+    slots: [AtomicU64; INLINE],
+    /// Reader slots `INLINE..SLOTS` (null until first needed).
     more: AtomicPtr<MoreSlots>,
 }
 
@@ -398,16 +408,17 @@ impl Core {
         Core {
             word: AtomicU64::new(0),
             sem: RawSemaphore::new(WRITE, site),
-            slot0: AtomicU64::new(0),
+            slots: std::array::from_fn(|_| AtomicU64::new(0)),
             more: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
-    /// Reader slot `i` (allocating slots `1..` if this is the first use).
+    /// Reader slot `i` (allocating slots `INLINE..` if this is the first
+    /// use).
     #[inline]
     fn slot(&self, i: usize) -> &AtomicU64 {
-        if i == 0 {
-            return &self.slot0;
+        if i < INLINE {
+            return &self.slots[i];
         }
         let p = self.more.load(Ordering::Acquire);
         let more = if p.is_null() {
@@ -417,7 +428,7 @@ impl Core {
             // and lives until the lock drops, which `&self` outlives.
             unsafe { &*p }
         };
-        &more.0[i - 1]
+        &more.0[i - INLINE]
     }
 
     /// The reader slots beyond the first, if allocated.
@@ -685,8 +696,7 @@ impl Core {
         if w & SLOW == 0 {
             // Fast mode, write-locked by us: every reader slot is empty,
             // and nobody takes one before the CAS below lets readers in.
-            self.slot0
-                .store(slot_value(Id::from_u64(w >> SHIFT)), Ordering::Relaxed);
+            self.slots[0].store(slot_value(Id::from_u64(w >> SHIFT)), Ordering::Relaxed);
             // Release: publishes the writer's writes to the next readers.
             if self
                 .word
@@ -697,7 +707,7 @@ impl Core {
             }
             // The word went to slow mode (it changes no other way while we
             // hold the lock): the semaphore holds us now, with our record.
-            self.slot0.store(0, Ordering::Relaxed);
+            self.slots[0].store(0, Ordering::Relaxed);
         }
         Held::Sem(self.sem.downgrade_recorded(WRITE - 1))
     }
@@ -712,10 +722,12 @@ impl Core {
                 }
             }
         };
-        push(0, &self.slot0);
+        for (i, v) in self.slots.iter().enumerate() {
+            push(i, v);
+        }
         if let Some(more) = self.more_slots() {
             for (i, v) in more.0.iter().enumerate() {
-                push(i + 1, v);
+                push(i + INLINE, v);
             }
         }
     }
