@@ -511,9 +511,20 @@ async fn rwlock_tour() {
         .collect();
     sleep(Duration::from_millis(25)).await;
     let s = config.statistics();
+    // Every read guard is recorded with the task that took it.
+    let mut inside: Vec<_> = s
+        .reader_tasks
+        .iter()
+        .map(|id| {
+            let at = tasks.iter().position(|t| Some(t.id()) == *id);
+            at.map_or("?", |i| plan[i].0)
+        })
+        .collect();
+    inside.sort();
     println!(
-        "RwLock: at 25 ms: {} readers inside, writer waiting with {} behind it ({} waiting)",
+        "RwLock: at 25 ms: {} readers inside ({}), writer waiting with {} behind it ({} waiting)",
         s.readers,
+        inside.join(", "),
         s.tasks_waiting - 1,
         s.tasks_waiting
     );

@@ -94,11 +94,13 @@
 //! permit sent elsewhere) still names the task that acquired it: the
 //! record is of the acquisition, not of whoever holds the value now.
 //! Semaphore (and so BoundedSemaphore) opts in for every grant. RwLock
-//! opts in for its writers only (the `record` flag of the plain
+//! opts in for every grant through the semaphore: its readers use the
+//! `_recorded` methods; its writers use the `record` flag of the plain
 //! `acquire`, `try_acquire` and `blocking_acquire`, which return no
-//! [`Slot`]): a writer holds every permit, so its record is the only one,
-//! and `release_unrecording` (its release, and its downgrade) drops it
-//! without a slot; `first_holder()` names the writer.
+//! [`Slot`]: a writer holds every permit, so its record is the only one,
+//! `release_unrecording` drops it without a slot, and
+//! `downgrade_recorded` turns it into a one-permit record of the same
+//! task. `snapshot_holders()` reads the records with the counts.
 //!
 //! # RawMutex: the Mutex's engine
 //!
@@ -1034,14 +1036,6 @@ impl RawSemaphore {
             .map_or_else(Vec::new, |st| st.holders().collect())
     }
 
-    /// The first outstanding recorded grant's task (RwLock's writer: the
-    /// only holder while it holds every permit).
-    pub(crate) fn first_holder(&self) -> Option<Option<Id>> {
-        let st = self.state_if_used()?;
-        let first = st.holders().next();
-        first.map(|(task, _)| task)
-    }
-
     /// Gives back `n` permits and drops every holder record: the release of
     /// a primitive whose only recorded grants are ones that exclude every
     /// other holder (RwLock's writer, also when it downgrades), and whose
@@ -1697,19 +1691,6 @@ impl<S: HasRaw + ?Sized> Acquire<'_, S> {
     }
 }
 
-// Added for RwLock (kept apart from the engine's own code above).
-impl RawSemaphore {
-    /// `(free permits, the head waiter's partial handoff, waiters)`, read
-    /// under one lock: with a known total, `total - free - partial` is what
-    /// the holders have (RwLock counts its readers this way).
-    pub(crate) fn snapshot_held(&self) -> (usize, usize, usize) {
-        let Some(st) = self.state_if_used() else {
-            return (self.available(), 0, 0);
-        };
-        (st.permits(), st.partial(), st.waiting())
-    }
-}
-
 // ---------------------------------------------------------------------------
 // RwLock's fast-path hooks: the RwLock keeps an atomic word in front of its
 // semaphore and moves the holders of that word into the semaphore (and
@@ -1739,5 +1720,39 @@ impl State<'_> {
         if record {
             self.record(task, n);
         }
+    }
+}
+
+// Holder records of RwLock's readers (kept apart from the engine's code).
+impl RawSemaphore {
+    /// `(free permits, the head waiter's partial handoff, waiters, the
+    /// holder records)`, read under one lock: with a known total,
+    /// `total - free - partial` is what the holders have (RwLock counts
+    /// its readers this way, and names them and its writer by task).
+    pub(crate) fn snapshot_holders(&self) -> (usize, usize, usize, Vec<(Option<Id>, usize)>) {
+        let Some(st) = self.state_if_used() else {
+            return (self.available(), 0, 0, Vec::new());
+        };
+        (st.permits(), st.partial(), st.waiting(), st.holders().collect())
+    }
+
+    /// Gives back `n` permits of a grant that excludes every other holder
+    /// (RwLock's writer, which holds every permit, so its record is the
+    /// only one) and keeps the rest as a new grant recorded for the same
+    /// task: a downgrade. Returns the new record's slot.
+    pub(crate) fn downgrade_recorded(&self, n: usize) -> Slot {
+        let mut st = self.state();
+        let task = st.holders().next().and_then(|(task, _)| task);
+        st.inner.holders.clear();
+        let slot = st.record(task, 1);
+        if n == 0 {
+            return slot;
+        }
+        if st.nobody_waits() {
+            st.add(n);
+            return slot;
+        }
+        self.release_slow(st, n);
+        slot
     }
 }

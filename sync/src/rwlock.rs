@@ -34,12 +34,23 @@
 //! # Fast path
 //!
 //! In front of the semaphore sits one atomic word. While nobody waits the
-//! word alone is the lock (*fast mode*): `0` free, `n * ONE` n readers,
-//! `task id << 2 | WRITER` a writer. An uncontended read is one CAS adding
-//! a reader, its release one CAS taking it off; a write is one CAS from
-//! `0`, its release one CAS back to `0`; a downgrade one CAS to one reader.
-//! The fast path succeeds only in fast mode, where the queue is empty, so
-//! it never barges (the Mutex's rule).
+//! word alone is the lock (*fast mode*): `0` free, a bit per reader slot
+//! taken (16 slots, bits 2..18), `task id << 2 | WRITER` a writer. An
+//! uncontended read is one CAS setting the lowest free slot bit and a
+//! plain store of the reader's task id into that slot; its release a
+//! store clearing the slot and one CAS clearing the bit. A write is one
+//! CAS from `0`, its release one CAS back to `0`; a downgrade stores the
+//! writer's id in slot 0 and CASes the word to that slot's bit. The fast
+//! path succeeds only in fast mode, where the queue is empty, so it never
+//! barges (the Mutex's rule). A reader that finds all 16 slots taken goes
+//! through the semaphore (below), as one that finds a writer.
+//!
+//! Slots 0 and 1 sit in the lock; slots 2 to 15 in a block the first
+//! reader that needs one (a third reader at once) allocates and installs
+//! with one CAS (a loser frees its own), freed with the lock: a lock never
+//! read by more than two at once allocates nothing, and two readers at
+//! once (one per worker of a two-worker runtime) touch no other cache
+//! line than the lock's.
 //!
 //! Anyone who cannot get in (or finds the word in *slow mode*) goes
 //! through `enter_slow`: under the semaphore's lock it sets `SLOW` and
@@ -55,12 +66,33 @@
 //! The uncontended path spends one unit of the task's cooperative budget
 //! first, so a loop of uncontended reads still gives way.
 //!
-//! Statistics read the word in fast mode; in slow mode they count readers
-//! as `MAX_READERS - free - head's partial handoff`, and the lock is
-//! write-locked when that is `MAX_READERS`.
+//! # Holder records
+//!
+//! Every read guard knows where its record is (`Held`): a fast slot, or
+//! a holder record in the semaphore (a read through the semaphore uses
+//! its `_recorded` methods, so the record is made when the permit is
+//! handed over, and a cancelled read that had been handed it drops the
+//! record with the permit). Fast readers that `enter_slow` moves into the
+//! semaphore keep their slots: their permits move, their names stay, and
+//! each clears its slot before it releases (in either mode), so a slot is
+//! in use exactly while its guard lives; when the word goes back to fast
+//! mode every slot is clear. A writer's record is the word's payload in
+//! fast mode and the semaphore's only record in slow mode; a downgrade
+//! turns it into a reader record of the same task (slot 0, or
+//! `downgrade_recorded`). A guard moved to another task keeps naming the
+//! task that acquired it. The cost on the uncontended read is the task id
+//! (a thread-local read) and two plain stores; see `docs/performance.md`.
+//!
+//! Statistics read the word in fast mode (the slot bits, then the slots);
+//! in slow mode they count readers as `MAX_READERS - free - head's
+//! partial handoff` and list the semaphore's records (under its lock) and
+//! then the slots still in use; the lock is write-locked when the count
+//! is `MAX_READERS`. A reader caught between taking its slot bit and
+//! writing its id (or between clearing and releasing) is counted but not
+//! listed: a snapshot taken while others come and go is a snapshot.
 
-use crate::loom::{AtomicU64, Ordering};
-use crate::raw::{RawSemaphore, MAX_PERMITS};
+use crate::loom::{AtomicPtr, AtomicU64, Ordering};
+use crate::raw::{RawSemaphore, Slot, MAX_PERMITS};
 use corral_runtime::coop;
 use corral_runtime::task::{self, Id};
 use corral_runtime::wait::assert_may_block;
@@ -109,8 +141,14 @@ use crate::error::BlockingAcquireError;
 ///   A read beyond it waits as if a writer held the lock, `try_read`
 ///   fails; nothing panics.
 /// - **Diagnostics.** The creation site (`#[track_caller]` on
-///   [`new`](Self::new)), the number of readers and the writing task's id
-///   are recorded; [`statistics`](Self::statistics) shows them.
+///   [`new`](Self::new)), the writing task's id, and for every read guard
+///   the task that acquired it are recorded;
+///   [`statistics`](Self::statistics) shows them
+///   ([`RwLockStatistics::reader_tasks`]). Readers that are threads or
+///   futures outside corral show as `None`. A guard moved to another task
+///   still names the task that acquired it; a downgraded write guard names
+///   the writer. The records cost a thread-local read and two plain stores
+///   on an uncontended read (no extra atomic read-modify-write).
 ///
 /// ```
 /// use corral::sync::RwLock;
@@ -143,20 +181,29 @@ unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 // on any thread gets `&mut T` (`T: Send`), as std's RwLock.
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 
-/// A snapshot of a [`RwLock`], from [`RwLock::statistics`].
+/// A snapshot of a [`RwLock`], from [`RwLock::statistics`]: what a task
+/// dump or a deadlock detector needs ("task 12 waits on the RwLock
+/// created at src/main.rs:10, read-locked by tasks 7 and 9").
 ///
 /// ```
+/// use std::sync::Arc;
 /// # corral::Runtime::new().unwrap().block_on(async {
-/// let lock = corral::sync::RwLock::new(());
-/// let _a = lock.read().await;
-/// let _b = lock.read().await;
+/// let lock = Arc::new(corral::sync::RwLock::new(()));
+/// let l = lock.clone();
+/// let task = corral::spawn(async move { l.read_owned().await });
+/// let id = task.id();
+/// let _a = task.await.unwrap(); // moved out of the task: still names it
+/// let _b = lock.read().await; // block_on's future is not a task: None
 /// let stats = lock.statistics();
 /// assert!(stats.locked && !stats.write_locked);
 /// assert_eq!(stats.readers, 2);
-/// assert_eq!(stats.tasks_waiting, 0);
+/// let mut tasks = stats.reader_tasks.clone();
+/// tasks.sort();
+/// assert_eq!(tasks, [None, Some(id)]);
+/// assert_eq!((stats.writer, stats.tasks_waiting), (None, 0));
 /// # });
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RwLockStatistics {
     /// Someone holds the lock, readers or a writer (AnyIO's name).
@@ -165,6 +212,14 @@ pub struct RwLockStatistics {
     pub write_locked: bool,
     /// Read guards alive now (0 while write-locked).
     pub readers: usize,
+    /// Who holds the read guards: one entry per guard, the corral task
+    /// that acquired it (`None`: a thread, or a future that is not a
+    /// corral task), in no particular order. A guard moved to another task
+    /// (an owned guard sent elsewhere) still names the task that acquired
+    /// it; a downgraded write guard names the writer's task. Its length is
+    /// `readers`, except for a guard caught in the middle of being taken
+    /// or released by another thread while the snapshot is made.
+    pub reader_tasks: Vec<Option<Id>>,
     /// The corral task holding the write lock; `None` if not write-locked,
     /// or held by a thread or a future that is not a corral task.
     pub writer: Option<Id>,
@@ -246,13 +301,27 @@ const WRITE: usize = MAX_PERMITS;
 const SLOW: u64 = 1;
 /// A writer holds the lock through the word (its task id is the payload).
 const WRITER: u64 = 2;
-/// One unit of the payload: a reader (fast mode, no `WRITER`), or a
-/// caller on its way through the semaphore (`SLOW`).
+/// One unit of the payload in slow mode: a caller on its way through the
+/// semaphore.
 const ONE: u64 = 4;
-/// The payload's shift (the writer's task id, or a count).
+/// The payload's shift (the writer's task id, the readers' slot bits, or
+/// the count of callers in slow mode).
 const SHIFT: u32 = 2;
-/// Fast readers beyond this go through the semaphore (never in practice).
-const FAST_READERS: u64 = u64::MAX >> (SHIFT + 1);
+/// Reader slots of the fast path: bit `SHIFT + i` of the word (fast mode,
+/// no `WRITER`) is set while slot `i` is taken. A reader that finds them
+/// all taken goes through the semaphore. Four under loom: the models use
+/// at most four at once.
+const SLOTS: usize = if cfg!(loom) { 4 } else { 16 };
+/// Reader slots in the lock itself (the rest are allocated when first
+/// needed): two, so that two readers at once (one per worker of a
+/// two-worker runtime) touch no other cache line.
+const INLINE: usize = 2;
+/// The slot bits of the word.
+const SLOT_BITS: u64 = ((1 << SLOTS) - 1) << SHIFT;
+/// A reader slot's value for a reader that is not a corral task (a thread,
+/// a future on another executor); 0 is an empty slot (or one whose reader
+/// has not written its name yet).
+const NOT_A_TASK: u64 = u64::MAX;
 
 /// The word of a write lock held by `task` through the fast path.
 #[inline]
@@ -263,15 +332,70 @@ fn written_by(task: Option<Id>) -> u64 {
     }
 }
 
+/// A reader slot's value for a reader that is `task`.
+#[inline]
+fn slot_value(task: Option<Id>) -> u64 {
+    task.map_or(NOT_A_TASK, Id::as_u64)
+}
+
+/// The reader a slot names: None for an empty slot (or one not named yet).
+#[inline]
+fn slot_reader(v: u64) -> Option<Option<Id>> {
+    match v {
+        0 => None,
+        NOT_A_TASK => Some(None),
+        v => Some(Id::from_u64(v)),
+    }
+}
+
+/// Where a read guard's holder record is; the guard keeps it and hands it
+/// back when it releases.
+#[derive(Clone, Copy, Debug)]
+enum Held {
+    /// Reader slot `i` of the fast path (taken with bit `i` of the word).
+    Fast(u8),
+    /// A grant of the semaphore, with its holder record's slot there.
+    Sem(Slot),
+}
+
+/// Reader slots `INLINE..SLOTS`, allocated by the first reader that needs
+/// one (a third reader at once), freed with the lock.
+struct MoreSlots([SlotCell; SLOTS - INLINE]);
+
+/// A reader slot: std's atomic in every build, also under loom. A slot
+/// holds a name for the statistics, nothing the lock's safety rests on,
+/// and its stores (one at each fast read and release) made as loom steps
+/// multiplied the states of every RwLock model (the file ran for more than
+/// six minutes instead of about 90 s). Loom still explores the word and the
+/// install of the slot block; the models check the names at quiescence.
+type SlotCell = std::sync::atomic::AtomicU64;
+
 /// The lock's engine: an atomic word for the uncontended path in front of
 /// the semaphore, which takes over (holders and all) as soon as anyone
 /// has to wait, and hands back once it is idle again.
 struct Core {
-    /// Fast mode (`SLOW` clear): `0` free, `n * ONE` n readers,
+    /// Fast mode (`SLOW` clear): `0` free, slot bits for the readers,
     /// `id << SHIFT | WRITER` a writer. Slow mode: `SLOW | n * ONE`, n
     /// callers between `enter_slow` and the end of their semaphore call.
     word: AtomicU64,
     sem: RawSemaphore,
+    /// Reader slots `0..INLINE`: the reader holding each (see
+    /// [`slot_value`]).
+    slots: [SlotCell; INLINE],
+    /// Reader slots `INLINE..SLOTS` (null until first needed).
+    more: AtomicPtr<MoreSlots>,
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        let p = self.more.load(Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: a non-null `more` is a `Box` installed by
+            // `install_more`, freed only here, once (`&mut self`: no
+            // reference to it is alive).
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
 }
 
 /// A caller inside the semaphore: keeps the lock in slow mode; dropped, it
@@ -290,36 +414,95 @@ impl Core {
         Core {
             word: AtomicU64::new(0),
             sem: RawSemaphore::new(WRITE, site),
+            slots: std::array::from_fn(|_| SlotCell::new(0)),
+            more: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
-    /// The fast path: takes `n` (1 or `WRITE`) through the word if it is in
-    /// fast mode and free enough. The word is in fast mode only while
-    /// nobody waits, so this never barges.
+    /// Reader slot `i` (allocating slots `INLINE..` if this is the first
+    /// use).
     #[inline]
-    fn try_fast(&self, n: usize) -> bool {
-        if n == WRITE {
-            // Acquire: pairs with the Release of the last release.
-            return self
-                .word
-                .compare_exchange(
-                    0,
-                    written_by(task::try_id()),
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                )
-                .is_ok();
+    fn slot(&self, i: usize) -> &SlotCell {
+        if i < INLINE {
+            return &self.slots[i];
         }
+        let p = self.more.load(Ordering::Acquire);
+        let more = if p.is_null() {
+            self.install_more()
+        } else {
+            // SAFETY: a non-null `more` was installed by `install_more`
+            // and lives until the lock drops, which `&self` outlives.
+            unsafe { &*p }
+        };
+        &more.0[i - INLINE]
+    }
+
+    /// The reader slots beyond the first, if allocated.
+    fn more_slots(&self) -> Option<&MoreSlots> {
+        let p = self.more.load(Ordering::Acquire);
+        // SAFETY: as in `slot`.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
+    #[cold]
+    fn install_more(&self) -> &MoreSlots {
+        let new = Box::into_raw(Box::new(MoreSlots(std::array::from_fn(|_| SlotCell::new(0)))));
+        // Release: the slots are initialised before anyone reaches them
+        // through the pointer (Acquire loads).
+        match self
+            .more
+            .compare_exchange(std::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // SAFETY: installed; lives until the lock drops.
+            Ok(_) => unsafe { &*new },
+            Err(won) => {
+                // SAFETY: `new` is ours, never shared (the CAS failed).
+                drop(unsafe { Box::from_raw(new) });
+                // SAFETY: the winner's, installed for good.
+                unsafe { &*won }
+            }
+        }
+    }
+
+    /// The fast path of a write: one CAS from free, naming the writer. The
+    /// word is in fast mode only while nobody waits, so this never barges.
+    #[inline]
+    fn try_fast_write(&self) -> bool {
+        // Acquire: pairs with the Release of the last release.
+        self.word
+            .compare_exchange(
+                0,
+                written_by(task::try_id()),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// The fast path of a read: takes the lowest free reader slot bit with
+    /// one CAS, then writes the reader's name into the slot (a plain
+    /// store). Fails in slow mode, while a writer holds the lock, or with
+    /// every slot taken.
+    #[inline]
+    fn try_fast_read(&self) -> Option<Held> {
         let mut w = self.word.load(Ordering::Relaxed);
         loop {
-            if w & (SLOW | WRITER) != 0 || w >> SHIFT >= FAST_READERS {
-                return false;
+            let free = !w & SLOT_BITS;
+            if w & (SLOW | WRITER) != 0 || free == 0 {
+                return None;
             }
+            let bit = free & free.wrapping_neg();
             match self
                 .word
-                .compare_exchange_weak(w, w + ONE, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange_weak(w, w | bit, Ordering::Acquire, Ordering::Relaxed)
             {
-                Ok(_) => return true,
+                Ok(_) => {
+                    let i = (bit.trailing_zeros() - SHIFT) as usize;
+                    // The slot is ours until we clear it (its bit, or our
+                    // permit in slow mode, keeps others out).
+                    self.slot(i).store(slot_value(task::try_id()), Ordering::Relaxed);
+                    return Some(Held::Fast(i as u8));
+                }
                 Err(now) => w = now,
             }
         }
@@ -353,7 +536,9 @@ impl Core {
                     if w & WRITER != 0 {
                         st.take_held(WRITE, true, Id::from_u64(w >> SHIFT));
                     } else {
-                        st.take_held((w >> SHIFT) as usize, false, None);
+                        // The readers keep their slots (and names) there;
+                        // the semaphore counts their permits.
+                        st.take_held((w & SLOT_BITS).count_ones() as usize, false, None);
                     }
                     return InSlow(self);
                 }
@@ -378,9 +563,24 @@ impl Core {
         }
     }
 
-    /// `try_read` / `try_write`: fast, or through the semaphore in slow mode.
-    fn try_acquire(&self, n: usize) -> bool {
-        if self.try_fast(n) {
+    /// `try_read`: fast, or through the semaphore in slow mode (or with
+    /// every reader slot taken).
+    fn try_read(&self) -> Option<Held> {
+        if let Some(held) = self.try_fast_read() {
+            return Some(held);
+        }
+        if self.word.load(Ordering::Relaxed) & (SLOW | WRITER) == WRITER {
+            // Fast mode and write-locked: nobody waits, the writer is in
+            // the way.
+            return None;
+        }
+        let _in = self.enter_slow();
+        self.sem.try_acquire_recorded(1).ok().map(Held::Sem)
+    }
+
+    /// `try_write`: fast, or through the semaphore in slow mode.
+    fn try_write(&self) -> bool {
+        if self.try_fast_write() {
             return true;
         }
         if self.word.load(Ordering::Relaxed) & SLOW == 0 {
@@ -388,93 +588,210 @@ impl Core {
             return false;
         }
         let _in = self.enter_slow();
-        self.sem.try_acquire(n, n == WRITE).is_ok()
+        self.sem.try_acquire(WRITE, true).is_ok()
     }
 
-    /// The waiting path, after `try_fast` failed.
-    async fn acquire_slow(&self, n: usize) {
+    /// The waiting path of a read, after `try_fast_read` failed.
+    async fn read_slow(&self) -> Held {
         let _in = self.enter_slow();
-        // Declared after `_in`: a cancelled wait leaves the queue before
-        // `_in` lets the word go back to fast mode.
-        let acquire = pin!(self.sem.acquire(n, n == WRITE));
+        // Declared after `_in`: a cancelled wait leaves the queue (and
+        // drops a record made for it) before `_in` lets the word go back
+        // to fast mode.
+        let acquire = pin!(self.sem.acquire_recorded(1));
+        match acquire.await {
+            Ok(slot) => Held::Sem(slot),
+            Err(e) => unreachable!("an RwLock's semaphore is never closed: {e}"),
+        }
+    }
+
+    /// The waiting path of a write, after `try_fast_write` failed.
+    async fn write_slow(&self) {
+        let _in = self.enter_slow();
+        // As in `read_slow`.
+        let acquire = pin!(self.sem.acquire(WRITE, true));
         if let Err(e) = acquire.await {
             unreachable!("an RwLock's semaphore is never closed: {e}");
         }
     }
 
     #[track_caller]
-    fn blocking_acquire(
-        &self,
-        n: usize,
-        deadline: Option<Instant>,
-        what: &str,
-    ) -> Result<(), BlockingAcquireError> {
+    fn blocking_read(&self, deadline: Option<Instant>, what: &str) -> Result<Held, BlockingAcquireError> {
         assert_may_block(what);
-        if self.try_fast(n) {
+        if let Some(held) = self.try_fast_read() {
+            return Ok(held);
+        }
+        let _in = self.enter_slow();
+        self.sem
+            .blocking_acquire_recorded(1, deadline, what)
+            .map(Held::Sem)
+    }
+
+    #[track_caller]
+    fn blocking_write(&self, deadline: Option<Instant>, what: &str) -> Result<(), BlockingAcquireError> {
+        assert_may_block(what);
+        if self.try_fast_write() {
             return Ok(());
         }
         let _in = self.enter_slow();
-        self.sem.blocking_acquire(n, deadline, what, n == WRITE)
+        self.sem.blocking_acquire(WRITE, deadline, what, true)
     }
 
-    /// Gives back `n` permits (1: a reader, `WRITE`: a writer,
-    /// `WRITE - 1`: a downgrade).
+    /// Releases a read lock and its holder record.
     #[inline]
-    fn release(&self, n: usize) {
+    fn release_read(&self, held: Held) {
+        let Held::Fast(i) = held else {
+            return self.release_read_slow(held);
+        };
+        // Cleared before the bit (or our permit) goes: the next reader of
+        // this slot writes its name after us.
+        self.slot(i as usize).store(0, Ordering::Relaxed);
+        let bit = 1 << (SHIFT + u32::from(i));
         let mut w = self.word.load(Ordering::Relaxed);
         while w & SLOW == 0 {
-            let new = match n {
-                1 => w - ONE,
-                WRITE => 0,
-                _ => ONE,
-            };
-            // Release: publishes the holder's writes to the next locker.
+            // Release: publishes the holder's reads-done to the next writer.
             match self
                 .word
-                .compare_exchange_weak(w, new, Ordering::Release, Ordering::Relaxed)
+                .compare_exchange_weak(w, w & !bit, Ordering::Release, Ordering::Relaxed)
             {
                 Ok(_) => return,
                 Err(now) => w = now,
             }
         }
-        self.release_slow(n);
+        self.release_read_slow(held);
     }
 
     #[cold]
-    fn release_slow(&self, n: usize) {
-        if n == 1 {
-            self.sem.release(n);
-        } else {
-            // A writer (or a downgrade): its grant was recorded.
-            self.sem.release_unrecording(n);
+    fn release_read_slow(&self, held: Held) {
+        match held {
+            // Moved into the semaphore by `enter_slow`, without a record
+            // there (ours is the slot, cleared already).
+            Held::Fast(_) => self.sem.release(1),
+            Held::Sem(slot) => self.sem.release_recorded(slot, 1),
         }
-        if n != WRITE - 1 {
-            self.leave_slow();
+        self.leave_slow();
+    }
+
+    /// Releases a write lock.
+    #[inline]
+    fn release_write(&self) {
+        let w = self.word.load(Ordering::Relaxed);
+        // Release: publishes the writer's writes to the next locker. One
+        // try: while we hold the lock the word changes only to slow mode.
+        if w & SLOW == 0
+            && self
+                .word
+                .compare_exchange(w, 0, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+        {
+            return;
+        }
+        self.release_write_slow();
+    }
+
+    #[cold]
+    fn release_write_slow(&self) {
+        // A writer's grant was recorded (the only record while it holds).
+        self.sem.release_unrecording(WRITE);
+        self.leave_slow();
+    }
+
+    /// Turns our write lock into a read lock, keeping the writer's name
+    /// for the reader's record.
+    fn downgrade(&self) -> Held {
+        let w = self.word.load(Ordering::Relaxed);
+        if w & SLOW == 0 {
+            // Fast mode, write-locked by us: every reader slot is empty,
+            // and nobody takes one before the CAS below lets readers in.
+            self.slots[0].store(slot_value(Id::from_u64(w >> SHIFT)), Ordering::Relaxed);
+            // Release: publishes the writer's writes to the next readers.
+            if self
+                .word
+                .compare_exchange(w, 1 << SHIFT, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Held::Fast(0);
+            }
+            // The word went to slow mode (it changes no other way while we
+            // hold the lock): the semaphore holds us now, with our record.
+            self.slots[0].store(0, Ordering::Relaxed);
+        }
+        Held::Sem(self.sem.downgrade_recorded(WRITE - 1))
+    }
+
+    /// The named readers (each read guard's acquiring task; None: not a
+    /// corral task), fast slots first.
+    fn slot_readers(&self, bits: u64, into: &mut Vec<Option<Id>>) {
+        let mut push = |i: usize, v: &SlotCell| {
+            if bits & (1 << (SHIFT + i as u32)) != 0 {
+                if let Some(r) = slot_reader(v.load(Ordering::Relaxed)) {
+                    into.push(r);
+                }
+            }
+        };
+        for (i, v) in self.slots.iter().enumerate() {
+            push(i, v);
+        }
+        if let Some(more) = self.more_slots() {
+            for (i, v) in more.0.iter().enumerate() {
+                push(i + INLINE, v);
+            }
         }
     }
 
-    /// `(readers or WRITE held, waiting, writer)`.
-    fn snapshot(&self) -> (usize, usize, Option<Id>) {
-        let w = self.word.load(Ordering::Relaxed);
+    /// A snapshot for `statistics`.
+    fn snapshot(&self) -> Snapshot {
+        let w = self.word.load(Ordering::Acquire);
         if w & SLOW == 0 {
-            return if w & WRITER != 0 {
-                (WRITE, 0, Id::from_u64(w >> SHIFT))
-            } else {
-                ((w >> SHIFT) as usize, 0, None)
+            if w & WRITER != 0 {
+                return Snapshot {
+                    held: WRITE,
+                    waiting: 0,
+                    writer: Id::from_u64(w >> SHIFT),
+                    readers: Vec::new(),
+                };
+            }
+            let mut readers = Vec::new();
+            self.slot_readers(w, &mut readers);
+            return Snapshot {
+                held: (w & SLOT_BITS).count_ones() as usize,
+                waiting: 0,
+                writer: None,
+                readers,
             };
         }
-        let (free, partial, waiting) = self.sem.snapshot_held();
+        let (free, partial, waiting, records) = self.sem.snapshot_holders();
         // `free + partial + held == WRITE` under the engine's lock.
         let held = WRITE.saturating_sub(free + partial);
-        // Read under a second lock: a writer that leaves in between can
-        // show the next holder's id (a snapshot, as every field).
-        let writer = if held == WRITE {
-            self.sem.first_holder().flatten()
-        } else {
-            None
-        };
-        (held, waiting, writer)
+        if held == WRITE {
+            // The writer's record is the only one while it holds.
+            let writer = records.first().and_then(|&(task, _)| task);
+            return Snapshot {
+                held,
+                waiting,
+                writer,
+                readers: Vec::new(),
+            };
+        }
+        // Readers through the semaphore (one record each), then the fast
+        // readers it took over, still in their slots.
+        let mut readers: Vec<Option<Id>> = records.into_iter().map(|(task, _)| task).collect();
+        self.slot_readers(SLOT_BITS, &mut readers);
+        Snapshot {
+            held,
+            waiting,
+            writer: None,
+            readers,
+        }
     }
+}
+
+/// What `Core::snapshot` saw.
+struct Snapshot {
+    /// Readers, or `WRITE` while write-locked.
+    held: usize,
+    waiting: usize,
+    writer: Option<Id>,
+    readers: Vec<Option<Id>>,
 }
 
 impl<T> RwLock<T> {
@@ -513,11 +830,12 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub const MAX_READERS: usize = WRITE;
 
-    fn read_guard(&self) -> RwLockReadGuard<'_, T> {
+    fn read_guard(&self, held: Held) -> RwLockReadGuard<'_, T> {
         RwLockReadGuard {
             sem: &self.sem,
             // SAFETY: `UnsafeCell::get` is never null.
             data: unsafe { NonNull::new_unchecked(self.data.get()) },
+            held,
             _marker: PhantomData,
         }
     }
@@ -526,25 +844,42 @@ impl<T: ?Sized> RwLock<T> {
         RwLockWriteGuard { lock: self }
     }
 
-    /// Takes `n` permits (1: read, all: write), FIFO with the other
-    /// waiters. The uncontended case never builds the waiter future: one
-    /// unit of the task's cooperative budget (so a loop of uncontended
-    /// reads still gives way), then `try_acquire`, which succeeds only if
-    /// the permits are free and nobody waits (no barging).
-    async fn acquire(&self, n: usize) {
+    /// Takes a read lock, FIFO with the other waiters, and says where its
+    /// holder record is. The uncontended case never builds the waiter
+    /// future: one unit of the task's cooperative budget (so a loop of
+    /// uncontended reads still gives way), then the fast path, which
+    /// succeeds only in fast mode, where nobody waits (no barging).
+    async fn acquire_read(&self) -> Held {
+        let fast = poll_fn(|cx| {
+            let coop = ready!(coop::poll_proceed(cx));
+            let fast = self.sem.try_fast_read();
+            if fast.is_some() {
+                coop.made_progress();
+            }
+            // Otherwise the unit goes back; the waiter future spends its own.
+            Poll::Ready(fast)
+        })
+        .await;
+        match fast {
+            Some(held) => held,
+            None => self.sem.read_slow().await,
+        }
+    }
+
+    /// Takes the write lock, as [`acquire_read`](Self::acquire_read).
+    async fn acquire_write(&self) {
         let taken = poll_fn(|cx| {
             let coop = ready!(coop::poll_proceed(cx));
-            Poll::Ready(if self.sem.try_fast(n) {
+            Poll::Ready(if self.sem.try_fast_write() {
                 coop.made_progress();
                 true
             } else {
-                // The unit goes back; the waiter future spends its own.
                 false
             })
         })
         .await;
         if !taken {
-            self.sem.acquire_slow(n).await;
+            self.sem.write_slow().await;
         }
     }
 
@@ -566,8 +901,8 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     pub async fn read(&self) -> RwLockReadGuard<'_, T> {
-        self.acquire(1).await;
-        self.read_guard()
+        let held = self.acquire_read().await;
+        self.read_guard(held)
     }
 
     /// Waits for exclusive access (FIFO) and returns a guard that releases
@@ -588,7 +923,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
-        self.acquire(WRITE).await;
+        self.acquire_write().await;
         self.write_guard()
     }
 
@@ -606,9 +941,9 @@ impl<T: ?Sized> RwLock<T> {
     /// drop(r);
     /// ```
     pub fn try_read(&self) -> Result<RwLockReadGuard<'_, T>, TryReadError> {
-        match self.sem.try_acquire(1) {
-            true => Ok(self.read_guard()),
-            false => Err(TryReadError(())),
+        match self.sem.try_read() {
+            Some(held) => Ok(self.read_guard(held)),
+            None => Err(TryReadError(())),
         }
     }
 
@@ -626,7 +961,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.try_write().is_ok());
     /// ```
     pub fn try_write(&self) -> Result<RwLockWriteGuard<'_, T>, TryWriteError> {
-        match self.sem.try_acquire(WRITE) {
+        match self.sem.try_write() {
             true => Ok(self.write_guard()),
             false => Err(TryWriteError(())),
         }
@@ -648,8 +983,8 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     pub async fn read_owned(self: Arc<Self>) -> OwnedRwLockReadGuard<T> {
-        self.acquire(1).await;
-        OwnedRwLockReadGuard::new(self)
+        let held = self.acquire_read().await;
+        OwnedRwLockReadGuard::new(self, held)
     }
 
     /// As [`write`](Self::write), holding the lock by `Arc` so the guard can
@@ -669,7 +1004,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     pub async fn write_owned(self: Arc<Self>) -> OwnedRwLockWriteGuard<T> {
-        self.acquire(WRITE).await;
+        self.acquire_write().await;
         OwnedRwLockWriteGuard { lock: self }
     }
 
@@ -686,9 +1021,9 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.clone().try_write_owned().is_err());
     /// ```
     pub fn try_read_owned(self: Arc<Self>) -> Result<OwnedRwLockReadGuard<T>, TryReadError> {
-        match self.sem.try_acquire(1) {
-            true => Ok(OwnedRwLockReadGuard::new(self)),
-            false => Err(TryReadError(())),
+        match self.sem.try_read() {
+            Some(held) => Ok(OwnedRwLockReadGuard::new(self, held)),
+            None => Err(TryReadError(())),
         }
     }
 
@@ -705,7 +1040,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.clone().try_read_owned().is_err());
     /// ```
     pub fn try_write_owned(self: Arc<Self>) -> Result<OwnedRwLockWriteGuard<T>, TryWriteError> {
-        match self.sem.try_acquire(WRITE) {
+        match self.sem.try_write() {
             true => Ok(OwnedRwLockWriteGuard { lock: self }),
             false => Err(TryWriteError(())),
         }
@@ -726,10 +1061,12 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[track_caller]
     pub fn blocking_read(&self) -> RwLockReadGuard<'_, T> {
-        if let Err(e) = self.sem.blocking_acquire(1, None, "RwLock::blocking_read") {
-            unreachable!("an RwLock's semaphore is never closed, and waits without timeout: {e}");
+        match self.sem.blocking_read(None, "RwLock::blocking_read") {
+            Ok(held) => self.read_guard(held),
+            Err(e) => {
+                unreachable!("an RwLock's semaphore is never closed, and waits without timeout: {e}")
+            }
         }
-        self.read_guard()
     }
 
     /// Blocks the current thread until exclusive access is ours (FIFO with
@@ -746,7 +1083,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[track_caller]
     pub fn blocking_write(&self) -> RwLockWriteGuard<'_, T> {
-        if let Err(e) = self.sem.blocking_acquire(WRITE, None, "RwLock::blocking_write") {
+        if let Err(e) = self.sem.blocking_write(None, "RwLock::blocking_write") {
             unreachable!("an RwLock's semaphore is never closed, and waits without timeout: {e}");
         }
         self.write_guard()
@@ -772,8 +1109,11 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[track_caller]
     pub fn blocking_read_timeout(&self, timeout: Duration) -> Result<RwLockReadGuard<'_, T>, RwLockTimeout> {
-        self.blocking_timeout(1, timeout, "RwLock::blocking_read_timeout")?;
-        Ok(self.read_guard())
+        let deadline = Instant::now().checked_add(timeout);
+        match self.sem.blocking_read(deadline, "RwLock::blocking_read_timeout") {
+            Ok(held) => Ok(self.read_guard(held)),
+            Err(e) => Err(timed_out(e)),
+        }
     }
 
     /// As [`blocking_write`](Self::blocking_write), giving up after
@@ -801,17 +1141,13 @@ impl<T: ?Sized> RwLock<T> {
         &self,
         timeout: Duration,
     ) -> Result<RwLockWriteGuard<'_, T>, RwLockTimeout> {
-        self.blocking_timeout(WRITE, timeout, "RwLock::blocking_write_timeout")?;
-        Ok(self.write_guard())
-    }
-
-    #[track_caller]
-    fn blocking_timeout(&self, n: usize, timeout: Duration, what: &str) -> Result<(), RwLockTimeout> {
         let deadline = Instant::now().checked_add(timeout);
-        match self.sem.blocking_acquire(n, deadline, what) {
-            Ok(()) => Ok(()),
-            Err(BlockingAcquireError::Timeout) => Err(RwLockTimeout(())),
-            Err(e) => unreachable!("an RwLock's semaphore is never closed: {e}"),
+        match self
+            .sem
+            .blocking_write(deadline, "RwLock::blocking_write_timeout")
+        {
+            Ok(()) => Ok(self.write_guard()),
+            Err(e) => Err(timed_out(e)),
         }
     }
 
@@ -836,8 +1172,8 @@ impl<T: ?Sized> RwLock<T> {
         self.sem.sem.created_at()
     }
 
-    /// A snapshot: locked, by how many readers or which writer, and how
-    /// many wait.
+    /// A snapshot: locked, by which readers (the task behind each read
+    /// guard) or which writer, and how many wait.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -856,16 +1192,30 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     pub fn statistics(&self) -> RwLockStatistics {
-        let (held, tasks_waiting, writer) = self.sem.snapshot();
+        let Snapshot {
+            held,
+            waiting,
+            writer,
+            readers,
+        } = self.sem.snapshot();
         let write_locked = held == WRITE;
         RwLockStatistics {
             locked: held > 0,
             write_locked,
             readers: if write_locked { 0 } else { held },
+            reader_tasks: readers,
             writer,
-            tasks_waiting,
+            tasks_waiting: waiting,
             created_at: self.sem.sem.created_at(),
         }
+    }
+}
+
+/// A blocking acquire with a deadline gave up (the semaphore never closes).
+fn timed_out(e: BlockingAcquireError) -> RwLockTimeout {
+    match e {
+        BlockingAcquireError::Timeout => RwLockTimeout(()),
+        e => unreachable!("an RwLock's semaphore is never closed: {e}"),
     }
 }
 
@@ -918,6 +1268,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     sem: &'a Core,
     data: NonNull<T>,
+    held: Held,
     _marker: PhantomData<&'a T>,
 }
 
@@ -945,6 +1296,7 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
         RwLockReadGuard {
             sem: this.sem,
             data,
+            held: this.held,
             _marker: PhantomData,
         }
     }
@@ -961,7 +1313,7 @@ impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
 
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
-        self.sem.release(1);
+        self.sem.release_read(self.held);
     }
 }
 
@@ -1045,8 +1397,8 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
         let this = ManuallyDrop::new(this);
         // Keep one permit (ours, as a reader), hand out the rest.
-        this.lock.sem.release(WRITE - 1);
-        this.lock.read_guard()
+        let held = this.lock.sem.downgrade();
+        this.lock.read_guard(held)
     }
 }
 
@@ -1067,7 +1419,7 @@ impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
 
 impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     fn drop(&mut self) {
-        self.lock.sem.release(WRITE);
+        self.lock.sem.release_write();
     }
 }
 
@@ -1136,10 +1488,11 @@ impl<'a, T: ?Sized> RwLockMappedWriteGuard<'a, T> {
     /// ```
     pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
         let this = ManuallyDrop::new(this);
-        this.sem.release(WRITE - 1);
+        let held = this.sem.downgrade();
         RwLockReadGuard {
             sem: this.sem,
             data: this.data,
+            held,
             _marker: PhantomData,
         }
     }
@@ -1163,7 +1516,7 @@ impl<T: ?Sized> DerefMut for RwLockMappedWriteGuard<'_, T> {
 
 impl<T: ?Sized> Drop for RwLockMappedWriteGuard<'_, T> {
     fn drop(&mut self) {
-        self.sem.release(WRITE);
+        self.sem.release_write();
     }
 }
 
@@ -1199,6 +1552,7 @@ unsafe fn take_arc<T: ?Sized>(slot: &Arc<RwLock<T>>) -> Arc<RwLock<T>> {
 pub struct OwnedRwLockReadGuard<T: ?Sized, U: ?Sized = T> {
     lock: Arc<RwLock<T>>,
     data: NonNull<U>,
+    held: Held,
 }
 
 // SAFETY: the guard moves an `Arc<RwLock<T>>` (needs `RwLock<T>: Send +
@@ -1209,10 +1563,10 @@ unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync> Send for OwnedRwLockReadG
 unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync> Sync for OwnedRwLockReadGuard<T, U> {}
 
 impl<T: ?Sized> OwnedRwLockReadGuard<T> {
-    fn new(lock: Arc<RwLock<T>>) -> Self {
+    fn new(lock: Arc<RwLock<T>>, held: Held) -> Self {
         // SAFETY: `UnsafeCell::get` is never null.
         let data = unsafe { NonNull::new_unchecked(lock.data.get()) };
-        OwnedRwLockReadGuard { lock, data }
+        OwnedRwLockReadGuard { lock, data, held }
     }
 }
 
@@ -1234,6 +1588,7 @@ impl<T: ?Sized, U: ?Sized> OwnedRwLockReadGuard<T, U> {
             // SAFETY: `this` is never dropped nor used again.
             lock: unsafe { take_arc(&this.lock) },
             data,
+            held: this.held,
         }
     }
 
@@ -1262,7 +1617,7 @@ impl<T: ?Sized, U: ?Sized> Deref for OwnedRwLockReadGuard<T, U> {
 
 impl<T: ?Sized, U: ?Sized> Drop for OwnedRwLockReadGuard<T, U> {
     fn drop(&mut self) {
-        self.lock.sem.release(1);
+        self.lock.sem.release_read(self.held);
     }
 }
 
@@ -1335,8 +1690,8 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
         let this = ManuallyDrop::new(this);
         // SAFETY: `this` is never dropped nor used again.
         let lock = unsafe { take_arc(&this.lock) };
-        lock.sem.release(WRITE - 1);
-        OwnedRwLockReadGuard::new(lock)
+        let held = lock.sem.downgrade();
+        OwnedRwLockReadGuard::new(lock, held)
     }
 
     /// The lock this guard writes.
@@ -1370,7 +1725,7 @@ impl<T: ?Sized> DerefMut for OwnedRwLockWriteGuard<T> {
 
 impl<T: ?Sized> Drop for OwnedRwLockWriteGuard<T> {
     fn drop(&mut self) {
-        self.lock.sem.release(WRITE);
+        self.lock.sem.release_write();
     }
 }
 
@@ -1448,10 +1803,11 @@ impl<T: ?Sized, U: ?Sized> OwnedRwLockMappedWriteGuard<T, U> {
         let this = ManuallyDrop::new(this);
         // SAFETY: `this` is never dropped nor used again.
         let lock = unsafe { take_arc(&this.lock) };
-        lock.sem.release(WRITE - 1);
+        let held = lock.sem.downgrade();
         OwnedRwLockReadGuard {
             lock,
             data: this.data,
+            held,
         }
     }
 }
@@ -1474,7 +1830,7 @@ impl<T: ?Sized, U: ?Sized> DerefMut for OwnedRwLockMappedWriteGuard<T, U> {
 
 impl<T: ?Sized, U: ?Sized> Drop for OwnedRwLockMappedWriteGuard<T, U> {
     fn drop(&mut self) {
-        self.lock.sem.release(WRITE);
+        self.lock.sem.release_write();
     }
 }
 

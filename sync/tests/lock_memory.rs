@@ -2,7 +2,7 @@
 //! and at most async-lock): what a fresh Mutex or Semaphore allocates
 //! (nothing: the wait block comes at first need), their boxed sizes, and
 //! what a task waiting on one allocates (its task cell, with the waiting
-//! future inside).
+//! future inside); an RwLock's size and when its reader slots allocate.
 //!
 //! A counting global allocator, per thread (the test harness runs tests
 //! on several threads; each test only counts its own, and a
@@ -10,7 +10,7 @@
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
-use corral::sync::{Mutex, Semaphore};
+use corral::sync::{Mutex, RwLock, Semaphore};
 use counting_alloc::allocated;
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,4 +105,48 @@ fn a_boxed_mutex_and_semaphore_are_as_small_as_async_locks() {
     let ((_, sem_bytes), s) = allocated(|| Box::new(Semaphore::new(4)));
     assert_eq!((mutex_bytes, sem_bytes), (24, 16), "Mutex<u64>, Semaphore");
     drop((m, s));
+}
+
+/// A fresh RwLock allocates nothing, nor does a lock read by at most two
+/// readers at a time (its first two reader slots sit in the lock) or
+/// written; the first time three read at once, the block of the other 14
+/// reader slots (112 bytes) is allocated, once, for good. A boxed
+/// `RwLock<u64>` is 56 bytes (32 before the reader slots: the word, the
+/// 16-byte semaphore and the data; now also slots 0 and 1 and the block's
+/// pointer).
+#[test]
+fn an_rwlock_allocates_its_reader_slots_only_for_concurrent_readers() {
+    let ((made, bytes), lock) = allocated(|| {
+        let lock = RwLock::new(0u64);
+        for _ in 0..100 {
+            *lock.try_write().unwrap() += 1;
+            let (a, b) = (lock.try_read().unwrap(), lock.try_read().unwrap());
+            assert_eq!(*a, *b);
+        }
+        lock
+    });
+    assert_eq!((made, bytes), (0, 0), "two readers at a time: allocations, bytes");
+    let ((made, bytes), ()) = allocated(|| {
+        for _ in 0..100 {
+            let (a, b, c) = (
+                lock.try_read().unwrap(),
+                lock.try_read().unwrap(),
+                lock.try_read().unwrap(),
+            );
+            assert_eq!(*a + *b, 2 * *c);
+        }
+    });
+    assert_eq!(
+        (made, bytes),
+        (1, 112),
+        "three readers at once: allocations, bytes"
+    );
+    // (The statistics' list is the caller's allocation, made outside.)
+    let (a, b) = (lock.try_read().unwrap(), lock.try_read().unwrap());
+    assert_eq!(lock.statistics().reader_tasks, [None, None]);
+    drop((a, b));
+    assert!(lock.statistics().reader_tasks.is_empty());
+    let ((_, lock_bytes), boxed) = allocated(|| Box::new(RwLock::new(0u64)));
+    assert_eq!(lock_bytes, 56, "RwLock<u64>");
+    drop(boxed);
 }
