@@ -5,7 +5,7 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{current, foreign_block_on, multi, poll_once, run_with_timeout, stress};
+use common::{count_polls, current, foreign_block_on, multi, poll_once, run_with_timeout, stress};
 use corral::sync::{Mutex, MutexGuard, OwnedMutexGuard};
 use std::pin::pin;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -522,19 +522,6 @@ fn first_contention_installs_one_wait_list() {
 }
 
 // ---- the adaptive spin --------------------------------------------------------
-
-/// Awaits `fut`, counting its polls: 1 means it never returned `Pending`
-/// (for a `lock()`: the lock was taken without queueing).
-async fn count_polls<F: std::future::Future>(fut: F) -> (F::Output, u32) {
-    let mut fut = pin!(fut);
-    let mut polls = 0;
-    let out = std::future::poll_fn(|cx| {
-        polls += 1;
-        fut.as_mut().poll(cx)
-    })
-    .await;
-    (out, polls)
-}
 
 /// A locker does not spin for a holder that is not running: the holder
 /// sleeps (a task that awaits while holding), or is a plain thread, or is

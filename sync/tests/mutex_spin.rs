@@ -4,27 +4,13 @@
 //! needs both worker threads on the two CPUs at once, which a test running
 //! beside it in the same binary would make rare.
 
-use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 #[allow(dead_code)]
 mod common;
-use common::{multi, run_with_timeout};
+use common::{count_polls, multi, run_with_timeout};
 use corral::sync::Mutex;
-
-/// Awaits `fut`, counting its polls: 1 means it never returned `Pending`
-/// (for a `lock()`: the lock was taken without queueing).
-async fn count_polls<F: std::future::Future>(fut: F) -> (F::Output, u32) {
-    let mut fut = pin!(fut);
-    let mut polls = 0;
-    let out = std::future::poll_fn(|cx| {
-        polls += 1;
-        fut.as_mut().poll(cx)
-    })
-    .await;
-    (out, polls)
-}
 
 /// Busy-waits (a running task, not an `.await`) until `flag` is set, for
 /// at most 5 s.

@@ -9,7 +9,7 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{current, foreign_block_on, multi, poll_once, run_with_timeout, stress, Rng};
+use common::{current, foreign_block_on, multi, poll_once, run_with_timeout, stress, Gate, Rng};
 use corral::sync::{
     OwnedRwLockMappedWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockMappedWriteGuard,
     RwLockReadGuard, RwLockWriteGuard,
@@ -35,21 +35,6 @@ fn log() -> Log {
 
 fn entries(log: &Log) -> Vec<String> {
     log.lock().unwrap().clone()
-}
-
-/// A gate the test opens to let holders go.
-#[derive(Clone, Default)]
-struct Gate(Arc<AtomicBool>);
-
-impl Gate {
-    fn open(&self) {
-        self.0.store(true, SeqCst);
-    }
-    async fn wait(&self) {
-        while !self.0.load(SeqCst) {
-            corral::yield_now().await;
-        }
-    }
 }
 
 /// A task that reads, logs `name`, and holds the read lock until `gate`.

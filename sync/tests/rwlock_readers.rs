@@ -11,32 +11,17 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{current, multi, poll_once, run_with_timeout, stress, Rng};
+use common::{current, multi, poll_once, run_with_timeout, stress, Gate, Rng};
 use corral::sync::{OwnedRwLockWriteGuard, RwLock, RwLockWriteGuard};
 use corral::task::Id;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::task::Poll;
 
 async fn settle() {
     for _ in 0..20 {
         corral::yield_now().await;
-    }
-}
-
-/// A gate the test opens to let holders go.
-#[derive(Clone, Default)]
-struct Gate(Arc<AtomicBool>);
-
-impl Gate {
-    fn open(&self) {
-        self.0.store(true, SeqCst);
-    }
-    async fn wait(&self) {
-        while !self.0.load(SeqCst) {
-            corral::yield_now().await;
-        }
     }
 }
 

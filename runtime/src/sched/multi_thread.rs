@@ -954,13 +954,7 @@ mod tests {
     #[test]
     fn a_ping_pong_does_not_signal_idle_workers_every_few_polls() {
         const TRIPS: usize = 10_000;
-        let rt = crate::Builder::new_multi_thread()
-            .worker_threads(2)
-            .build()
-            .unwrap();
-        let Scheduler::MultiThread(shared) = rt.handle().scheduler.clone() else {
-            unreachable!("a multi-thread runtime")
-        };
+        let (rt, shared) = two_workers();
         let before = shared.signals.load(Relaxed);
         rt.block_on(async {
             let (ping, pong) = (Arc::new(Turn::default()), Arc::new(Turn::default()));

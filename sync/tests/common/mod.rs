@@ -94,3 +94,31 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
     }
 }
+
+/// A gate the test opens to let holders go.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<std::sync::atomic::AtomicBool>);
+
+impl Gate {
+    pub fn open(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub async fn wait(&self) {
+        while !self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            corral::yield_now().await;
+        }
+    }
+}
+
+/// Awaits `fut`, counting its polls: 1 means it never returned `Pending`
+/// (for a `lock()`: the lock was taken without queueing).
+pub async fn count_polls<F: Future>(fut: F) -> (F::Output, u32) {
+    let mut fut = std::pin::pin!(fut);
+    let mut polls = 0;
+    let out = std::future::poll_fn(|cx| {
+        polls += 1;
+        fut.as_mut().poll(cx)
+    })
+    .await;
+    (out, polls)
+}
