@@ -4,7 +4,7 @@
 
 use crate::error::{LockTimeout, TryLockError};
 use crate::loom::UnsafeCell;
-use crate::raw::{MutexAcquire, RawMutex};
+use crate::raw::{HasRawMutex, MutexAcquire, RawMutex};
 use corral_runtime::task::Id;
 use std::fmt;
 use std::future::Future;
@@ -41,6 +41,18 @@ use std::time::{Duration, Instant};
 ///   outside corral), and whenever anyone is queued: queued waiters are
 ///   always served first come, first served, by direct handoff. Never on
 ///   a current-thread runtime or off a worker.
+/// - **Giving way to a handed holder, not barging.** A `lock()` that finds
+///   the lock *handed* to a waiter (which then waits in a run queue,
+///   usually to run right after the caller on the same worker) yields its
+///   turn, up to 4 times, before it queues; when it runs again it takes
+///   the lock only if it is free with nobody queued. Without this, tasks
+///   that lock in a loop with no `.await` inside form a convoy: once they
+///   are all queued, every unlock hands the lock on and the unlocker,
+///   locking again, queues behind the next one, a task switch for every
+///   lock, for as long as they run. Giving way lets the queue drain
+///   instead. Each mutex keeps score, and its lockers stop giving way
+///   while it does not pay (holders that keep the lock across an
+///   `.await`), trying again after a while.
 /// - **No poisoning.** A task that panics while holding the guard releases
 ///   the lock as the guard drops during unwinding (as tokio's); the data is
 ///   whatever the panicking code left. Check invariants yourself if a panic
@@ -166,8 +178,7 @@ impl<T: ?Sized> Mutex<T> {
         // A hand-written future rather than an `async fn`: it keeps a
         // waiting task's state small (no generator around the waiter).
         Lock {
-            mutex: self,
-            acquire: self.raw.lock(),
+            acquire: MutexAcquire::new(self),
         }
     }
 
@@ -358,24 +369,29 @@ impl<T: ?Sized> Mutex<T> {
     }
 }
 
+impl<T: ?Sized> HasRawMutex for Mutex<T> {
+    #[inline]
+    fn raw_mutex(&self) -> &RawMutex {
+        &self.raw
+    }
+}
+
 /// The future of [`Mutex::lock`].
 struct Lock<'a, T: ?Sized> {
-    mutex: &'a Mutex<T>,
-    acquire: MutexAcquire<'a>,
+    acquire: MutexAcquire<'a, Mutex<T>>,
 }
 
 impl<'a, T: ?Sized> Future for Lock<'a, T> {
     type Output = MutexGuard<'a, T>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
-        // SAFETY: `acquire` is structurally pinned (never moved out); the
-        // `&Mutex` is Copy and not pinned.
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: as above.
-        ready!(unsafe { Pin::new_unchecked(&mut this.acquire) }.poll(cx));
+        // SAFETY: `acquire` is structurally pinned (never moved out).
+        let acquire = unsafe { self.map_unchecked_mut(|l| &mut l.acquire) };
+        let mutex = acquire.owner();
+        ready!(acquire.poll(cx));
         Poll::Ready(MutexGuard {
-            mutex: this.mutex,
+            mutex,
             _not_sync: PhantomData,
         })
     }

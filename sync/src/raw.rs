@@ -106,7 +106,7 @@
 //!
 //! A Mutex is a one-permit semaphore in semantics, but has its own engine
 //! ([`RawMutex`]) for size and speed: an atomic word
-//! `holder << 2 | WAITERS | LOCKED` beside one [`SiteOrBlock`] word (24
+//! `holder << 3 | HANDED | WAITERS | LOCKED` beside one [`SiteOrBlock`] word (24
 //! bytes for a `Mutex<u64>` in all, and no lock taken on the uncontended
 //! path).
 //!
@@ -139,10 +139,29 @@
 //!   `docs/performance.md` (the `mutex_8x10k` row); in short, a locker
 //!   that queues behind a running holder starts a convoy that FIFO
 //!   handoff keeps alive.
+//! - Giving way (`poll_lock_slow`, after the spin): a fresh locker that
+//!   finds HANDED (the holder got the lock by handoff, so it was queued
+//!   and now waits to run, most often in this worker's LIFO slot right
+//!   behind us) yields its turn (wakes itself, returns `Pending`) instead
+//!   of queueing, at most `YIELDS` times, then queues. Why: a convoy of
+//!   critical sections without an `.await` (every task queued; each
+//!   unlock hands on, and the unlocker, locking again, queues behind the
+//!   next) costs a handoff and a task switch per lock (about 600
+//!   instructions) for as long as the tasks run; lockers that give way
+//!   let the queue drain, and the last handed holder finds it empty and
+//!   keeps locking from 0 until its cooperative budget runs out. Like the
+//!   spin it only ever takes a word of 0, so it overtakes no waiter.
+//!   Whether it pays is kept per mutex in the wait block's `yield_score`
+//!   (Relaxed, approximate): up one for each locker whose turns ended in
+//!   the lock, down `YIELD_MISS` for each that had to queue anyway
+//!   (holders that await while holding), back up one for each locker that
+//!   queues without trying while it is negative; lockers give way only
+//!   while it is not negative. Under loom it is compiled out, as the spin.
 //! - Unlock: one CAS from the word we hold (without WAITERS) to 0. If
 //!   WAITERS is set: under the list's lock, hand the lock straight to the
-//!   first waiter (the word names it, WAITERS stays if more wait) and wake
-//!   it onto this worker's run queue, or free it if the waiters left.
+//!   first waiter (the word names it and sets HANDED, WAITERS stays if
+//!   more wait) and wake it onto this worker's run queue, or free it if
+//!   the waiters left.
 //! - No barging: WAITERS is set (under the list's lock) before a waiter
 //!   queues and cleared only when the list is empty, and a lock with
 //!   waiters is handed over, never freed; so the word is 0 only when
@@ -156,7 +175,7 @@
 //!   `take_notified` is Acquire). The loom models check this with the
 //!   data in a loom cell.
 use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
-use crate::loom::{AtomicPtr, AtomicU64, AtomicUsize, Lock, LockGuard, Ordering};
+use crate::loom::{AtomicI8, AtomicPtr, AtomicU64, AtomicUsize, Lock, LockGuard, Ordering};
 use corral_runtime::coop;
 use corral_runtime::task::{self, Id};
 #[cfg(not(loom))]
@@ -1101,8 +1120,11 @@ impl<S: HasRaw + ?Sized> Future for AcquireRecorded<'_, S> {
 const LOCKED: u64 = 1;
 /// The wait list is not empty (set and cleared only under its lock).
 const WAITERS: u64 = 2;
-/// The holder's task id sits above the two flag bits.
-const TAG_SHIFT: u32 = 2;
+/// The holder was handed the lock by an unlock (it was queued), rather
+/// than taking it itself: the sign of a handoff convoy (see `poll_slow`).
+const HANDED: u64 = 4;
+/// The holder's task id sits above the three flag bits.
+const TAG_SHIFT: u32 = 3;
 /// How long a fresh locker spins, at most, while the holder runs on
 /// another worker (`RawMutex::spin_while_holder_runs`): longer than a
 /// holder that re-locks in a loop keeps the lock before its cooperative
@@ -1114,6 +1136,15 @@ const TAG_SHIFT: u32 = 2;
 /// (`docs/performance.md`).
 #[cfg(not(loom))]
 const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(100);
+/// How many times a fresh locker yields to a handed holder before it
+/// queues (`MutexAcquire::poll_slow`): enough for a convoy of a few
+/// tasks to drain while each relocker gives way.
+const YIELDS: u8 = 4;
+/// What a locker whose yields did not pay takes off the yield score, and
+/// so how many plain queueings pass before lockers try again.
+const YIELD_MISS: i8 = 32;
+/// The score's ceiling: a mutex that stops paying stops yielding soon.
+const YIELD_SCORE_MAX: i8 = 16;
 
 /// The word of a lock held by `task` (0 in the tag: a thread, a foreign
 /// future, or an id too large to pack, which no process reaches).
@@ -1150,6 +1181,14 @@ pub(crate) struct RawMutex {
 struct WaitBlock {
     list: Lock<WaitList<MutexWaiter>>,
     site: &'static Location<'static>,
+    /// Whether yielding to a handed holder pays on this mutex (see
+    /// `MutexAcquire::poll_slow`): up by one for each locker whose yields
+    /// ended in taking the lock, down by `YIELD_MISS` for each that queued
+    /// anyway, back up by one for each locker that queues without trying
+    /// while it is negative. Lockers yield while it is not negative.
+    /// Relaxed and racy on purpose: a lost update only delays the
+    /// verdict by one locker.
+    yield_score: AtomicI8,
 }
 
 impl SiteBlock for WaitBlock {
@@ -1189,8 +1228,40 @@ impl RawMutex {
             .get_or_install(|site| WaitBlock {
                 list: Lock::new(WaitList::new()),
                 site,
+                yield_score: AtomicI8::new(0),
             })
             .list
+    }
+
+    /// True if a fresh locker should yield (once more) rather than queue:
+    /// the holder was handed the lock (a handoff convoy: it runs once the
+    /// locker's worker moves on, and, with a short critical section,
+    /// frees the lock within that poll) and yielding has paid on this
+    /// mutex lately.
+    fn yield_pays(&self) -> bool {
+        // Never under loom, as the spin: the models explore the queueing
+        // protocol, which yielding does not change.
+        !cfg!(loom)
+            && self.word.load(Ordering::Relaxed) & HANDED != 0
+            && self
+                .block
+                .get()
+                .is_some_and(|b| b.yield_score.load(Ordering::Relaxed) >= 0)
+    }
+
+    /// Books the outcome of a locker's yields (`paid`: it took the lock
+    /// without queueing), or, with `yields == 0`, a locker that queues
+    /// without trying (which moves a negative score back toward trying).
+    fn book_yields(&self, yields: u8, paid: bool) {
+        let Some(b) = self.block.get() else { return };
+        let score = b.yield_score.load(Ordering::Relaxed);
+        let next = match (yields, paid) {
+            (0, _) if score < 0 => score + 1,
+            (0, _) => return,
+            (_, true) => score.saturating_add(1).min(YIELD_SCORE_MAX),
+            (_, false) => score.saturating_sub(YIELD_MISS),
+        };
+        b.yield_score.store(next, Ordering::Relaxed);
     }
 
     /// Takes the lock if it is free (which implies nobody waits), for the
@@ -1236,10 +1307,7 @@ impl RawMutex {
 
     /// A future that waits for the lock.
     pub(crate) fn lock(&self) -> MutexAcquire<'_> {
-        MutexAcquire {
-            mutex: self,
-            node: WaitNode::new(MutexWaiter { task: None }),
-        }
+        MutexAcquire::new(self)
     }
 
     /// Releases the lock: handed straight to the first waiter, if any.
@@ -1276,7 +1344,7 @@ impl RawMutex {
             self.word.store(0, Ordering::Release);
             return;
         };
-        let next = held_by(front.task) | more;
+        let next = held_by(front.task) | more | HANDED;
         // The waiter learns it holds the lock from the notification
         // (Release in `wake_front`), which also orders our data writes
         // before its reads; the word is for try_lock and statistics.
@@ -1418,22 +1486,60 @@ impl RawMutex {
 /// take the lock or set WAITERS and queue. Ready once the unlocker handed
 /// the lock over (its notification). Dropped while waiting: leaves the
 /// queue, or, if the lock was already handed to it, hands it on.
-pub(crate) struct MutexAcquire<'a> {
-    mutex: &'a RawMutex,
+pub(crate) struct MutexAcquire<'a, M: HasRawMutex + ?Sized = RawMutex> {
+    /// The primitive that owns the engine: one reference, from which the
+    /// engine is derived, so a wrapper that builds a guard from it (the
+    /// Mutex's `lock()`) needs no second one.
+    owner: &'a M,
     node: WaitNode<MutexWaiter>,
+    /// Times this locker yielded to a handed holder instead of queueing.
+    yields: u8,
 }
 
-impl MutexAcquire<'_> {
+/// A primitive built on a [`RawMutex`] (or the engine itself), as
+/// [`MutexAcquire`] holds it.
+pub(crate) trait HasRawMutex {
+    /// The engine.
+    fn raw_mutex(&self) -> &RawMutex;
+}
+
+impl HasRawMutex for RawMutex {
+    #[inline]
+    fn raw_mutex(&self) -> &RawMutex {
+        self
+    }
+}
+
+impl<'a, M: HasRawMutex + ?Sized> MutexAcquire<'a, M> {
+    /// A future that waits for `owner`'s lock.
+    pub(crate) fn new(owner: &'a M) -> Self {
+        MutexAcquire {
+            owner,
+            node: WaitNode::new(MutexWaiter { task: None }),
+            yields: 0,
+        }
+    }
+
+    /// The primitive the future locks.
+    pub(crate) fn owner(&self) -> &'a M {
+        self.owner
+    }
+
+    #[inline]
+    fn mutex(&self) -> &'a RawMutex {
+        self.owner.raw_mutex()
+    }
+
     fn node(self: Pin<&Self>) -> Pin<&WaitNode<MutexWaiter>> {
         // SAFETY: `node` is structurally pinned: never moved out of the future.
         unsafe { self.map_unchecked(|a| &a.node) }
     }
 }
 
-impl Future for MutexAcquire<'_> {
+impl<M: HasRawMutex + ?Sized> Future for MutexAcquire<'_, M> {
     type Output = ();
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let node = self.as_ref().node();
         if node.take_notified() {
@@ -1442,7 +1548,10 @@ impl Future for MutexAcquire<'_> {
         let me = task::try_id();
         if !node.is_queued() {
             ready!(coop::poll_consume_budget(cx));
-            if self.mutex.try_lock_for(me) {
+            if self.mutex().try_lock_for(me) {
+                if self.yields != 0 {
+                    self.mutex().book_yields(self.yields, true);
+                }
                 return Poll::Ready(());
             }
         }
@@ -1450,17 +1559,58 @@ impl Future for MutexAcquire<'_> {
     }
 }
 
-impl MutexAcquire<'_> {
+impl<M: HasRawMutex + ?Sized> MutexAcquire<'_, M> {
+    /// The slow path, on the engine: not generic, so it is compiled once
+    /// and stays out of the inlined fast path.
     #[cold]
     fn poll_slow(self: Pin<&mut Self>, cx: &mut Context<'_>, me: Option<Id>) -> Poll<()> {
-        let mutex = self.mutex;
-        let node = self.as_ref().node();
+        // SAFETY: `node` stays pinned (only borrowed); `yields` is not
+        // structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let node = unsafe { Pin::new_unchecked(&this.node) };
+        this.owner
+            .raw_mutex()
+            .poll_lock_slow(node, &mut this.yields, cx, me)
+    }
+}
+
+impl RawMutex {
+    /// [`MutexAcquire`]'s poll after its fast path failed (or once it is
+    /// queued): spin, give way, or queue. `yields` is the future's count
+    /// of turns it gave way.
+    #[cold]
+    #[inline(never)]
+    fn poll_lock_slow(
+        &self,
+        node: Pin<&WaitNode<MutexWaiter>>,
+        yields: &mut u8,
+        cx: &mut Context<'_>,
+        me: Option<Id>,
+    ) -> Poll<()> {
         // A fresh locker whose holder runs on another worker: wait for it
         // a moment before queueing (see the module docs).
-        if !node.is_queued() && mutex.spin_while_holder_runs(me) {
-            return Poll::Ready(());
+        if !node.is_queued() {
+            if self.spin_while_holder_runs(me) {
+                if *yields != 0 {
+                    self.book_yields(*yields, true);
+                }
+                return Poll::Ready(());
+            }
+            // A holder that was handed the lock is queued to run, most
+            // likely on this worker right after us: give way rather than
+            // queue behind it, so that a convoy of short critical sections
+            // drains instead of costing a task switch per lock. Never
+            // takes the lock from a waiter: only a word of 0 is taken,
+            // and it is 0 only when nobody waits.
+            if *yields < YIELDS && self.yield_pays() {
+                *yields += 1;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.book_yields(*yields, false);
         }
-        let mut list = mutex.waiters().lock();
+        let mut list = self.waiters().lock();
         // Again under the lock: a wake may have landed in between.
         if node.take_notified() {
             return Poll::Ready(());
@@ -1471,7 +1621,7 @@ impl MutexAcquire<'_> {
             stale.drop_after(list);
             return Poll::Pending;
         }
-        if mutex.lock_or_mark_waiting(me) {
+        if self.lock_or_mark_waiting(me) {
             return Poll::Ready(());
         }
         // SAFETY: not queued: the payload is ours (the owner's).
@@ -1483,7 +1633,7 @@ impl MutexAcquire<'_> {
     }
 }
 
-impl Drop for MutexAcquire<'_> {
+impl<M: HasRawMutex + ?Sized> Drop for MutexAcquire<'_, M> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: `self` is pinned (a `Drop` of a pinned value runs in
@@ -1492,22 +1642,21 @@ impl Drop for MutexAcquire<'_> {
         if !node.is_queued() && !node.is_notified() {
             return;
         }
-        self.drop_slow();
+        self.owner.raw_mutex().abandon(node);
     }
 }
 
-impl MutexAcquire<'_> {
-    /// Drop of a future that queued: leave, or pass the lock on.
+impl RawMutex {
+    /// Drop of a [`MutexAcquire`] that queued: leave, or pass the lock on.
     #[cold]
-    fn drop_slow(&mut self) {
-        // SAFETY: as in `drop`.
-        let node = unsafe { Pin::new_unchecked(&self.node) };
-        let mut list = self.mutex.waiters().lock();
+    #[inline(never)]
+    fn abandon(&self, node: Pin<&WaitNode<MutexWaiter>>) {
+        let mut list = self.waiters().lock();
         // SAFETY: the node can only be in this mutex's list; lock held.
         match unsafe { list.remove(node) } {
             // Handed the lock, never used: pass it on.
-            Removed::Notified => self.mutex.hand_off(list),
-            Removed::Unlinked { .. } => self.mutex.left(&list),
+            Removed::Notified => self.hand_off(list),
+            Removed::Unlinked { .. } => self.left(&list),
             Removed::NotQueued => {}
         }
     }

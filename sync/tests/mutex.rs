@@ -686,3 +686,82 @@ fn spinning_lockers_keep_mutual_exclusion() {
         assert_eq!(m.statistics().tasks_waiting, 0);
     });
 }
+
+// ---- the handoff convoy -------------------------------------------------------
+
+const CONVOY_TASKS: usize = 8;
+
+/// Starts `CONVOY_TASKS` tasks on a one-worker runtime, each taking the
+/// lock `each` times (yielding inside the critical section if
+/// `yield_inside`), all queued behind `block_on` at the start: a convoy.
+/// Returns the tasks' polls in all.
+fn convoy(each: usize, yield_inside: bool) -> u32 {
+    let rt = multi(1);
+    rt.block_on(async {
+        let m = Arc::new(Mutex::new(0usize));
+        let held = m.lock().await;
+        let tasks: Vec<_> = (0..CONVOY_TASKS)
+            .map(|_| {
+                let m = m.clone();
+                corral::spawn(count_polls(async move {
+                    for _ in 0..each {
+                        let mut g = m.lock().await;
+                        if yield_inside {
+                            corral::yield_now().await;
+                        }
+                        *g += 1;
+                    }
+                }))
+            })
+            .collect();
+        while m.statistics().tasks_waiting < CONVOY_TASKS {
+            corral::time::sleep(Duration::from_millis(1)).await;
+        }
+        drop(held);
+        let mut polls = 0;
+        for t in tasks {
+            polls += t.await.unwrap().1;
+        }
+        assert_eq!(*m.lock().await, CONVOY_TASKS * each, "an increment was lost");
+        assert_eq!(m.statistics().tasks_waiting, 0);
+        polls
+    })
+}
+
+/// A convoy of short critical sections drains. With FIFO handoff alone,
+/// once every task is queued each unlock hands the lock to the next
+/// waiter and the unlocker, locking again, queues behind it: a task
+/// switch (a poll) for every increment, for as long as the tasks run. A
+/// locker that finds the lock handed to a waiter gives way instead of
+/// queueing, so the queue empties; from then on a task keeps the lock
+/// across its loop until its cooperative budget runs out.
+#[test]
+fn a_convoy_of_short_critical_sections_drains() {
+    run_with_timeout("convoy_drains", 60, || {
+        let each = 2_000;
+        let polls = convoy(each, false);
+        let increments = (CONVOY_TASKS * each) as u32;
+        assert!(
+            polls < increments / 8,
+            "{polls} polls for {increments} increments: the convoy did not drain"
+        );
+    });
+}
+
+/// Giving way to a handed holder stops when it does not pay: here every
+/// holder keeps the lock across an await, so a locker that yields finds
+/// it held again and queues anyway. The mutex learns that, and the tasks
+/// are polled about twice per increment (once holding, once to unlock
+/// and queue again), as with plain FIFO handoff, not once more per yield.
+#[test]
+fn giving_way_to_a_handed_holder_stops_when_it_does_not_pay() {
+    run_with_timeout("convoy_yield_inside", 60, || {
+        let each = 1_000;
+        let polls = convoy(each, true);
+        let increments = (CONVOY_TASKS * each) as u32;
+        assert!(
+            polls <= increments * 5 / 2,
+            "{polls} polls for {increments} increments held across an await"
+        );
+    });
+}
