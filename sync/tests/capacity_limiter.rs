@@ -121,6 +121,26 @@ fn the_borrower_is_the_task() {
     });
 }
 
+/// `acquire()` names its borrower when it is first polled (as an `async
+/// fn` body would): a future made outside a task and polled inside one
+/// borrows as that task, not as the thread that made it.
+#[test]
+fn the_borrower_of_acquire_is_whoever_polls_it() {
+    multi(2).block_on(async {
+        let limiter: &'static CapacityLimiter = Box::leak(Box::new(CapacityLimiter::new(1)));
+        let made_here = limiter.acquire();
+        let task = corral::spawn(async move {
+            let token = made_here.await.unwrap();
+            let who = token.borrower();
+            assert_eq!(limiter.statistics().borrowers, vec![who.clone()]);
+            who.task_id()
+        });
+        let id = task.id();
+        assert_eq!(task.await.unwrap(), Some(id));
+        assert_eq!(limiter.borrowed_tokens(), 0);
+    });
+}
+
 #[test]
 fn acquiring_twice_is_refused_at_once_even_when_no_token_is_free() {
     let limiter = CapacityLimiter::new(1);
