@@ -1008,6 +1008,7 @@ impl CapacityLimiter {
     /// After one token came back (a release, a cancelled grant): at most
     /// one waiter becomes servable (`borrowed < total` only while nobody
     /// waits), so one wake, without the chunk loop.
+    #[inline]
     fn grant_one_after(&self, mut st: LockGuard<'_, State>) {
         let mut batch = WakeBatch::new();
         let more = st.dispatch(&mut batch);
@@ -1127,6 +1128,7 @@ impl Future for AcquireKey<'_> {
 }
 
 impl Drop for AcquireKey<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: `self` is pinned (a `Drop` of a pinned value runs in
         // place); the reference does not move the node.
@@ -1134,6 +1136,17 @@ impl Drop for AcquireKey<'_> {
         if !node.is_queued() && !node.is_notified() {
             return;
         }
+        self.drop_slow();
+    }
+}
+
+impl AcquireKey<'_> {
+    /// Drop of a waiter that queued: give up its place, or pass on the
+    /// token it was granted.
+    #[cold]
+    fn drop_slow(&mut self) {
+        // SAFETY: as in `drop`.
+        let node = unsafe { Pin::new_unchecked(&self.node) };
         let Some(key) = &self.key else {
             unreachable!("a waiter queued without its key")
         };
@@ -1239,6 +1252,7 @@ impl CapacityToken<'_> {
 }
 
 impl Drop for CapacityToken<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             // Err only if the borrower's token was released by hand too:
