@@ -93,6 +93,7 @@ use corral_runtime::wait::{assert_may_block, Removed, WaitList, WaitNode, WakeBa
 use corral_runtime::Handle;
 use key::{describe_to_string, DynKey, Key, KeyMap};
 use std::borrow::Borrow;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -172,19 +173,22 @@ impl<'a> Lookup<'a> {
 }
 
 /// Records `k` with `fresh` (if given) unless it is known: then returns
-/// its ticket and its key. One hash lookup.
+/// its ticket and its key. One hash lookup (the key is cloned for it: an
+/// `Arc` count for a user's key, a copy for the others).
 fn admit_in<S: BuildHasher>(
     map: &mut HashMap<Key, Ticket, S>,
     k: &Key,
     fresh: Option<Ticket>,
 ) -> Result<(), (Ticket, Key)> {
-    if let Some((known, t)) = map.get_key_value(k) {
-        return Err((*t, known.clone()));
+    match map.entry(k.clone()) {
+        Entry::Occupied(e) => Err((*e.get(), e.key().clone())),
+        Entry::Vacant(v) => {
+            if let Some(t) = fresh {
+                v.insert(t);
+            }
+            Ok(())
+        }
     }
-    if let Some(t) = fresh {
-        map.insert(k.clone(), t);
-    }
-    Ok(())
 }
 
 /// Removes `q` if its ticket is below `granted` (it holds); a waiter stays.
@@ -917,7 +921,6 @@ impl CapacityLimiter {
             limiter: self.clone(),
             key: Some(key),
         };
-        // (A job key is no task key: it has no table hint to keep.)
         handle
             .run_sync(move || {
                 let _token = token;
@@ -1279,6 +1282,7 @@ struct OwnedToken {
 impl Drop for OwnedToken {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
+            // A job key is no task key: it has no table slot to remember.
             let _ = self.limiter.release_key(Lookup::of_key(&key), Hint::NONE);
         }
     }
