@@ -8,9 +8,11 @@
 //! `borrowed` (the tokens handed out, which may exceed `total` after it was
 //! lowered), `keys` (every known borrower with its *ticket*), the
 //! [`WaitList`] of waiters, and the ticket counters `next_ticket` and
-//! `granted`. A waiter's payload is its borrower [`Key`] and its ticket;
-//! the map holds a second copy of the key, so an acquire twice by the same
-//! borrower is refused at once, whether it holds or waits.
+//! `granted`. A waiter's payload is its ticket and its table hint (below);
+//! its borrower [`Key`] sits beside the node in the waiter future, where
+//! only the waiter reads it (to give up its place or its token), and the
+//! map holds a copy, so an acquire twice by the same borrower is refused
+//! at once, whether it holds or waits.
 //!
 //! # Tickets: holding or waiting without a second lookup
 //!
@@ -28,7 +30,20 @@
 //! probing, a released entry marked gone and reused in place by the
 //! task's next acquire), so the exact borrower check (acquiring twice,
 //! releasing what one does not hold: both typed errors) costs one short
-//! probe each way on the hot path.
+//! probe on the way in. The way out needs none: the entry's slot (a
+//! [`Hint`]) travels from `enter` in the waiter's payload (or straight
+//! from the fast path) to the [`CapacityToken`], and the release looks
+//! there first; a slot that no longer holds the task's id (the table was
+//! rebuilt meanwhile) falls back to a probe, so a stale hint costs time,
+//! never correctness. A release by key (`release`, `release_on_behalf_of`)
+//! has no hint and probes.
+//!
+//! `acquire()` is a hand-written future (`AcquireToken` over the shared
+//! `AcquireKey`) rather than an `async fn`: it names its borrower at its
+//! first poll (the task that polls it, as an `async fn` body would) and
+//! moves the key from the future into the token without a clone. Why it
+//! matters: see the `capacity_limiter_4_of_64` row in
+//! `docs/performance.md`.
 //!
 //! It is its own engine on the wait hook rather than a
 //! [`RawSemaphore`](crate::raw): tokens are named (the borrower set), and
@@ -88,7 +103,7 @@ use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
-use task_table::TaskTable;
+use task_table::{Hint, TaskTable};
 
 /// A borrower's ticket: its place in the grant order. A borrower holds a
 /// token iff its ticket is below [`State::granted`]; a waiter's ticket is
@@ -96,16 +111,22 @@ use task_table::TaskTable;
 /// [`State::DIRECT`] (0), below every watermark.
 type Ticket = u64;
 
-/// A waiter's payload: who waits, and its ticket (set when it is queued).
+/// A waiter's payload: its ticket and its table hint (both set when it is
+/// queued). Who waits is not here but beside the node, in the future
+/// ([`AcquireKey::key`]): only the waiter reads it (to give up its place
+/// or its token), never the list.
+#[derive(Default)]
 struct Waiting {
-    key: Key,
     ticket: Ticket,
+    hint: Hint,
 }
 
-impl Waiting {
-    fn new(key: Key) -> Self {
-        Waiting { key, ticket: 0 }
-    }
+/// How [`State::enter`] admitted a borrower.
+enum Entered {
+    /// It holds a token now (taken without queueing).
+    Now(Hint),
+    /// It was recorded as waiting with this ticket: queue its node.
+    Queued(Ticket, Hint),
 }
 
 /// Every known borrower and its ticket. Task keys (the common case: an
@@ -152,15 +173,15 @@ impl<'a> Lookup<'a> {
 }
 
 /// Records `k` with `fresh` (if given) unless it is known: then returns
-/// its ticket and its key. One hash lookup.
-fn admit_in<K: Hash + Eq, S: BuildHasher>(
-    map: &mut HashMap<K, Ticket, S>,
-    k: K,
+/// its ticket and its key. One hash lookup (the key is cloned for it: an
+/// `Arc` count for a user's key, a copy for the others).
+fn admit_in<S: BuildHasher>(
+    map: &mut HashMap<Key, Ticket, S>,
+    k: &Key,
     fresh: Option<Ticket>,
-    key_of: impl FnOnce(&K) -> Key,
 ) -> Result<(), (Ticket, Key)> {
-    match map.entry(k) {
-        Entry::Occupied(e) => Err((*e.get(), key_of(e.key()))),
+    match map.entry(k.clone()) {
+        Entry::Occupied(e) => Err((*e.get(), e.key().clone())),
         Entry::Vacant(v) => {
             if let Some(t) = fresh {
                 v.insert(t);
@@ -190,26 +211,34 @@ where
 }
 
 impl Tickets {
-    fn admit(&mut self, key: Key, fresh: Option<Ticket>) -> Result<(), (Ticket, Key)> {
-        match key {
+    /// Records `key` with `fresh` (if given) unless it is known. `Ok`: the
+    /// [`Hint`] for its removal (task keys; [`Hint::NONE`] for others).
+    #[inline]
+    fn admit(&mut self, key: &Key, fresh: Option<Ticket>) -> Result<Hint, (Ticket, Key)> {
+        match *key {
             Key::Task(id) => self.tasks.admit(id, fresh).map_err(|t| (t, Key::Task(id))),
-            key => admit_in(&mut self.others, key, fresh, Key::clone),
+            _ => admit_in(&mut self.others, key, fresh).map(|()| Hint::NONE),
         }
     }
 
-    fn take_back(&mut self, who: Lookup<'_>, granted: Ticket) -> bool {
+    #[inline]
+    fn take_back(&mut self, who: Lookup<'_>, hint: Hint, granted: Ticket) -> bool {
         match who {
             // Only a holder gives a token back; a waiter stays.
-            Lookup::Task(id) => self.tasks.remove_if(id, |t| t < granted),
+            Lookup::Task(id) => self.tasks.remove_if(id, hint, |t| t < granted),
             Lookup::Other(k) => take_back_in(&mut self.others, k, granted),
         }
     }
 
-    fn forget(&mut self, key: &Key) {
+    fn forget(&mut self, key: &Key, hint: Hint) {
         match key {
-            Key::Task(id) => self.tasks.remove(*id),
-            k => self.others.remove(k),
-        };
+            Key::Task(id) => {
+                self.tasks.remove(*id, hint);
+            }
+            k => {
+                self.others.remove(k);
+            }
+        }
     }
 
     fn holders(&self, granted: Ticket) -> impl Iterator<Item = Borrower> + '_ {
@@ -243,11 +272,12 @@ impl State {
     }
 
     /// Admits `key`: a token now if one is free and nobody waits
-    /// (`Ok(None)`), else, if `queue`, records it as waiting and returns its
-    /// ticket (`Ok(Some(ticket))`: the caller stores it in its node and
-    /// queues the node). Refuses a borrower that already holds or waits.
-    /// One hash lookup.
-    fn enter(&mut self, key: Key, queue: bool) -> Result<Option<Ticket>, TryBorrowError> {
+    /// ([`Entered::Now`]), else, if `queue`, records it as waiting and
+    /// returns its ticket ([`Entered::Queued`]: the caller stores it in its
+    /// node and queues the node). Refuses a borrower that already holds or
+    /// waits. One table probe (task keys) or hash lookup.
+    #[inline]
+    fn enter(&mut self, key: &Key, queue: bool) -> Result<Entered, TryBorrowError> {
         let free = self.waiters.is_empty() && self.borrowed < self.total;
         let fresh = if free {
             Some(Self::DIRECT)
@@ -256,23 +286,26 @@ impl State {
         } else {
             None
         };
-        if let Err((t, k)) = self.keys.admit(key, fresh) {
-            let who = Borrower(k);
-            return Err(if self.holds(t) {
-                TryBorrowError::AlreadyBorrowing(who)
-            } else {
-                TryBorrowError::AlreadyWaiting(who)
-            });
-        }
+        let hint = match self.keys.admit(key, fresh) {
+            Ok(hint) => hint,
+            Err((t, k)) => {
+                let who = Borrower(k);
+                return Err(if self.holds(t) {
+                    TryBorrowError::AlreadyBorrowing(who)
+                } else {
+                    TryBorrowError::AlreadyWaiting(who)
+                });
+            }
+        };
         match fresh {
             None => Err(TryBorrowError::NoTokens),
             Some(Self::DIRECT) => {
                 self.borrowed += 1;
-                Ok(None)
+                Ok(Entered::Now(hint))
             }
             Some(ticket) => {
                 self.next_ticket += 1;
-                Ok(Some(ticket))
+                Ok(Entered::Queued(ticket, hint))
             }
         }
     }
@@ -302,9 +335,11 @@ impl State {
     }
 
     /// Takes `key`'s token back. Ok(true): a waiter may be servable now.
-    /// `key` is a stored [`Key`] or, for a user's `&K`, its `dyn` view.
-    fn take_back(&mut self, who: Lookup<'_>) -> Result<bool, ()> {
-        if !self.keys.take_back(who, self.granted) {
+    /// `key` is a stored [`Key`] or, for a user's `&K`, its `dyn` view;
+    /// `hint` where its entry was put, if known.
+    #[inline]
+    fn take_back(&mut self, who: Lookup<'_>, hint: Hint) -> Result<bool, ()> {
+        if !self.keys.take_back(who, hint, self.granted) {
             return Err(());
         }
         self.borrowed -= 1;
@@ -571,12 +606,13 @@ impl CapacityLimiter {
     /// assert_eq!(limiter.available_tokens(), 1);
     /// # });
     /// ```
-    pub async fn acquire(&self) -> Result<CapacityToken<'_>, BorrowError> {
-        let key = Key::current();
-        self.acquire_key(key.clone()).await?;
-        Ok(CapacityToken {
+    pub fn acquire(&self) -> impl Future<Output = Result<CapacityToken<'_>, BorrowError>> + '_ {
+        // The borrower is whoever polls it first (as an `async fn` body
+        // would see it), not whoever called `acquire`.
+        AcquireToken(AcquireKey {
             limiter: self,
-            key: Some(key),
+            key: None,
+            node: WaitNode::new(Waiting::default()),
         })
     }
 
@@ -597,10 +633,11 @@ impl CapacityLimiter {
     /// ```
     pub fn try_acquire(&self) -> Result<CapacityToken<'_>, TryBorrowError> {
         let key = Key::current();
-        self.try_acquire_key(key.clone())?;
+        let hint = self.try_acquire_key(&key)?;
         Ok(CapacityToken {
             limiter: self,
             key: Some(key),
+            hint,
         })
     }
 
@@ -627,10 +664,11 @@ impl CapacityLimiter {
     #[track_caller]
     pub fn blocking_acquire(&self) -> Result<CapacityToken<'_>, BlockingBorrowError> {
         let key = Key::current();
-        self.blocking_acquire_key(key.clone(), None, "CapacityLimiter::blocking_acquire")?;
+        let hint = self.blocking_acquire_key(&key, None, "CapacityLimiter::blocking_acquire")?;
         Ok(CapacityToken {
             limiter: self,
             key: Some(key),
+            hint,
         })
     }
 
@@ -661,10 +699,11 @@ impl CapacityLimiter {
     ) -> Result<CapacityToken<'_>, BlockingBorrowError> {
         let key = Key::current();
         let deadline = Instant::now().checked_add(timeout);
-        self.blocking_acquire_key(key.clone(), deadline, "CapacityLimiter::blocking_acquire_timeout")?;
+        let hint = self.blocking_acquire_key(&key, deadline, "CapacityLimiter::blocking_acquire_timeout")?;
         Ok(CapacityToken {
             limiter: self,
             key: Some(key),
+            hint,
         })
     }
 
@@ -685,7 +724,7 @@ impl CapacityLimiter {
     /// # });
     /// ```
     pub fn release(&self) -> Result<(), ReleaseTokenError> {
-        self.release_key(Lookup::of_key(&Key::current()))
+        self.release_key(Lookup::of_key(&Key::current()), Hint::NONE)
     }
 
     /// Waits for a token on behalf of `borrower` (any key: a name, a
@@ -715,7 +754,7 @@ impl CapacityLimiter {
     where
         K: Hash + Eq + Send + Sync + 'static,
     {
-        self.acquire_key(Key::from_value(borrower)).await
+        self.acquire_key(Key::from_value(borrower)).await.map(drop)
     }
 
     /// Takes a token on behalf of `borrower` if one is free and nobody
@@ -735,7 +774,7 @@ impl CapacityLimiter {
     where
         K: Hash + Eq + Send + Sync + 'static,
     {
-        self.try_acquire_key(Key::from_value(borrower))
+        self.try_acquire_key(&Key::from_value(borrower)).map(drop)
     }
 
     /// Blocks the current thread until `borrower` holds a token.
@@ -759,10 +798,11 @@ impl CapacityLimiter {
         K: Hash + Eq + Send + Sync + 'static,
     {
         self.blocking_acquire_key(
-            Key::from_value(borrower),
+            &Key::from_value(borrower),
             None,
             "CapacityLimiter::blocking_acquire_on_behalf_of",
         )
+        .map(drop)
     }
 
     /// As [`blocking_acquire_on_behalf_of`](Self::blocking_acquire_on_behalf_of),
@@ -795,10 +835,11 @@ impl CapacityLimiter {
     {
         let deadline = Instant::now().checked_add(timeout);
         self.blocking_acquire_key(
-            Key::from_value(borrower),
+            &Key::from_value(borrower),
             deadline,
             "CapacityLimiter::blocking_acquire_on_behalf_of_timeout",
         )
+        .map(drop)
     }
 
     /// Gives back `borrower`'s token, granting it to the first waiter (if
@@ -820,7 +861,7 @@ impl CapacityLimiter {
     where
         K: Hash + Eq + Send + Sync + 'static,
     {
-        self.release_key(Lookup::of_dyn(borrower))
+        self.release_key(Lookup::of_dyn(borrower), Hint::NONE)
     }
 
     /// Runs `f` on corral's blocking pool while holding a token: waits for
@@ -892,17 +933,24 @@ impl CapacityLimiter {
     fn acquire_key(&self, key: Key) -> AcquireKey<'_> {
         AcquireKey {
             limiter: self,
-            node: WaitNode::new(Waiting::new(key)),
+            key: Some(key),
+            node: WaitNode::new(Waiting::default()),
         }
     }
 
-    fn try_acquire_key(&self, key: Key) -> Result<(), TryBorrowError> {
-        self.state.lock().enter(key, false).map(|_| ())
+    /// Takes a token for `key` now, if one is free and nobody waits.
+    fn try_acquire_key(&self, key: &Key) -> Result<Hint, TryBorrowError> {
+        match self.state.lock().enter(key, false)? {
+            Entered::Now(hint) => Ok(hint),
+            Entered::Queued(..) => unreachable!("an enter without queueing queued"),
+        }
     }
 
-    fn release_key(&self, key: Lookup<'_>) -> Result<(), ReleaseTokenError> {
+    /// Gives `key`'s token back; `hint`: where its entry was put, if known.
+    #[inline]
+    fn release_key(&self, key: Lookup<'_>, hint: Hint) -> Result<(), ReleaseTokenError> {
         let mut st = self.state.lock();
-        match st.take_back(key) {
+        match st.take_back(key, hint) {
             Ok(false) => Ok(()),
             Ok(true) => {
                 self.grant_one_after(st);
@@ -922,41 +970,37 @@ impl CapacityLimiter {
     #[track_caller]
     fn blocking_acquire_key(
         &self,
-        key: Key,
+        key: &Key,
         deadline: Option<Instant>,
         what: &str,
-    ) -> Result<(), BlockingBorrowError> {
+    ) -> Result<Hint, BlockingBorrowError> {
         assert_may_block(what);
-        let node = pin!(WaitNode::new(Waiting::new(key)));
+        let mut node = pin!(WaitNode::new(Waiting::default()));
         {
             let mut guard = self.state.lock();
             let st = &mut *guard;
-            // SAFETY: not queued yet: the payload is ours.
-            let key = unsafe { st.waiters.value_of(node.as_ref()) }.key.clone();
-            let Some(ticket) = st.enter(key, true).map_err(queued_error)? else {
-                return Ok(());
+            let (ticket, hint) = match st.enter(key, true).map_err(queued_error)? {
+                Entered::Now(hint) => return Ok(hint),
+                Entered::Queued(ticket, hint) => (ticket, hint),
             };
-            // SAFETY: still not queued: the payload is ours.
-            unsafe { st.waiters.value_of(node.as_ref()) }.ticket = ticket;
+            // SAFETY: not queued yet: the payload is ours.
+            *unsafe { st.waiters.value_of(node.as_ref()) } = Waiting { ticket, hint };
             // SAFETY: the node is in no list; it only ever goes into this
             // one, under this lock, and leaves it (granted, or `remove`d
             // below) before this function returns and drops it.
             unsafe { st.waiters.push_back_thread(node.as_ref()) };
         }
-        let notified = node.as_ref().park_until(deadline);
-        if notified {
-            return Ok(());
+        if node.as_ref().park_until(deadline) {
+            return Ok(hint_of(node.as_mut()));
         }
         let mut guard = self.state.lock();
         let st = &mut *guard;
         // SAFETY: the node is queued in this list or in none; lock held.
         match unsafe { st.waiters.remove(node.as_ref()) } {
             // The grant raced the timeout: the token is ours, keep it.
-            Removed::Notified => Ok(()),
+            Removed::Notified => Ok(hint_of(node.as_mut())),
             Removed::Unlinked { .. } => {
-                // SAFETY: unlinked: the payload is ours again.
-                let key = &unsafe { st.waiters.value_of(node.as_ref()) }.key;
-                st.keys.forget(key);
+                st.keys.forget(key, hint_of(node.as_mut()));
                 Err(BlockingBorrowError::Timeout)
             }
             Removed::NotQueued => unreachable!("a blocking waiter lost its node"),
@@ -967,6 +1011,7 @@ impl CapacityLimiter {
     /// After one token came back (a release, a cancelled grant): at most
     /// one waiter becomes servable (`borrowed < total` only while nobody
     /// waits), so one wake, without the chunk loop.
+    #[inline]
     fn grant_one_after(&self, mut st: LockGuard<'_, State>) {
         let mut batch = WakeBatch::new();
         let more = st.dispatch(&mut batch);
@@ -1002,38 +1047,61 @@ impl fmt::Debug for CapacityLimiter {
     }
 }
 
+/// The table hint of a waiter's node that is in no list (granted, or
+/// removed): the payload is its owner's again.
+fn hint_of(node: Pin<&mut WaitNode<Waiting>>) -> Hint {
+    node.value_mut().map_or(Hint::NONE, |w| w.hint)
+}
+
 /// The waiter future: takes a token for its key if one is free and nobody
 /// waits (after spending one unit of the task's cooperative budget), or
-/// queues; the grant arrives in `dispatch`. Dropping it while it waits
+/// queues; the grant arrives in `dispatch`. Its `Ok` is the table hint of
+/// the borrower's entry, for the release. Dropping it while it waits
 /// follows the cancellation rule in the [module docs](self).
 struct AcquireKey<'a> {
     limiter: &'a CapacityLimiter,
+    /// Who borrows; `None` until the first poll for the current borrower
+    /// (`acquire()`: the task, or thread, that polls it). Beside the node,
+    /// not in it: the list never reads it, so it needs no lock.
+    key: Option<Key>,
+    /// Structurally pinned; the other fields are not.
     node: WaitNode<Waiting>,
 }
 
 impl AcquireKey<'_> {
-    fn node(self: Pin<&Self>) -> Pin<&WaitNode<Waiting>> {
-        // SAFETY: `node` is structurally pinned: never moved out of `AcquireKey`.
-        unsafe { self.map_unchecked(|a| &a.node) }
+    /// The table hint of a node that was granted its token (notified, and
+    /// consumed: in no list, so the payload is ours).
+    fn granted_hint(&mut self) -> Hint {
+        // SAFETY: structural pinning: re-pinned in place, not moved.
+        hint_of(unsafe { Pin::new_unchecked(&mut self.node) })
     }
 }
 
 impl Future for AcquireKey<'_> {
-    type Output = Result<(), BorrowError>;
+    type Output = Result<Hint, BorrowError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let node = self.as_ref().node();
+        // SAFETY: `node` is never moved out of `self` (structural
+        // pinning: every use below re-pins it in place); `key` and
+        // `limiter` are not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above: `node` is structurally pinned. Shared: while
+        // it is queued, the list's lock holder reads it too.
+        let node = unsafe { Pin::new_unchecked(&this.node) };
         if node.take_notified() {
-            return Poll::Ready(Ok(()));
+            return Poll::Ready(Ok(this.granted_hint()));
         }
         if !node.is_queued() {
             ready!(coop::poll_consume_budget(cx));
+            if this.key.is_none() {
+                this.key = Some(Key::current());
+            }
         }
-        let mut guard = self.limiter.state.lock();
+        let mut guard = this.limiter.state.lock();
         // Again under the lock: a grant may have landed in between.
         if node.take_notified() {
             drop(guard);
-            return Poll::Ready(Ok(()));
+            return Poll::Ready(Ok(this.granted_hint()));
         }
         let st = &mut *guard;
         if node.is_queued() {
@@ -1042,25 +1110,28 @@ impl Future for AcquireKey<'_> {
             stale.drop_after(guard);
             return Poll::Pending;
         }
-        // SAFETY: not queued: the payload is ours (the owner's).
-        let key = unsafe { st.waiters.value_of(node) }.key.clone();
+        let key = this.key.as_ref().expect("set before the lock was taken");
         match st.enter(key, true) {
-            Ok(None) => return Poll::Ready(Ok(())),
-            // SAFETY: still not queued: the payload is ours.
-            Ok(Some(ticket)) => unsafe { st.waiters.value_of(node) }.ticket = ticket,
+            Ok(Entered::Now(hint)) => Poll::Ready(Ok(hint)),
+            Ok(Entered::Queued(ticket, hint)) => {
+                // SAFETY: not queued: the payload is ours (the owner's).
+                *unsafe { st.waiters.value_of(node) } = Waiting { ticket, hint };
+                // SAFETY: the node is in no list; it only ever goes into
+                // this one, under this lock, and `Drop` removes it before
+                // it is freed.
+                unsafe { st.waiters.push_back(node, cx) };
+                Poll::Pending
+            }
             Err(e) => {
                 drop(guard);
-                return Poll::Ready(Err(queued_error(e)));
+                Poll::Ready(Err(queued_error(e)))
             }
         }
-        // SAFETY: the node is in no list; it only ever goes into this one,
-        // under this lock, and `Drop` removes it before it is freed.
-        unsafe { st.waiters.push_back(node, cx) };
-        Poll::Pending
     }
 }
 
 impl Drop for AcquireKey<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: `self` is pinned (a `Drop` of a pinned value runs in
         // place); the reference does not move the node.
@@ -1068,27 +1139,62 @@ impl Drop for AcquireKey<'_> {
         if !node.is_queued() && !node.is_notified() {
             return;
         }
+        self.drop_slow();
+    }
+}
+
+impl AcquireKey<'_> {
+    /// Drop of a waiter that queued: give up its place, or pass on the
+    /// token it was granted.
+    #[cold]
+    fn drop_slow(&mut self) {
+        // SAFETY: as in `drop`.
+        let node = unsafe { Pin::new_unchecked(&self.node) };
+        let Some(key) = &self.key else {
+            unreachable!("a waiter queued without its key")
+        };
         let mut guard = self.limiter.state.lock();
         let st = &mut *guard;
         // SAFETY: the node can only be in this limiter's list; lock held.
         let removed = unsafe { st.waiters.remove(node) };
         // SAFETY: no longer queued: the payload is ours again.
-        let key = &unsafe { st.waiters.value_of(node) }.key;
+        let hint = unsafe { st.waiters.value_of(node) }.hint;
         match removed {
             Removed::NotQueued => {}
             // Never granted: forget the waiting borrower. Nobody behind
             // becomes servable (no token is free while anyone waits).
-            Removed::Unlinked { .. } => {
-                st.keys.forget(key);
-            }
+            Removed::Unlinked { .. } => st.keys.forget(key, hint),
             // Granted a token it will not use: give it back, pass it on.
             Removed::Notified => {
-                let key = key.clone();
-                if st.take_back(Lookup::of_key(&key)) == Ok(true) {
+                if st.take_back(Lookup::of_key(key), hint) == Ok(true) {
                     self.limiter.grant_one_after(guard);
                 }
             }
         }
+    }
+}
+
+/// The future of [`CapacityLimiter::acquire`]: an [`AcquireKey`] for the
+/// current borrower that returns its token as a guard.
+struct AcquireToken<'a>(AcquireKey<'a>);
+
+impl<'a> Future for AcquireToken<'a> {
+    type Output = Result<CapacityToken<'a>, BorrowError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: structural pinning of the only field.
+        let mut inner = unsafe { self.map_unchecked_mut(|a| &mut a.0) };
+        let hint = ready!(inner.as_mut().poll(cx))?;
+        // SAFETY: `key` is not structurally pinned (see `AcquireKey`).
+        let waiter = unsafe { inner.get_unchecked_mut() };
+        // Ready with its node idle: the waiter's drop no longer reads it.
+        let key = waiter.key.take().expect("a granted waiter has its key");
+        Poll::Ready(Ok(CapacityToken {
+            limiter: waiter.limiter,
+            key: Some(key),
+            hint,
+        }))
     }
 }
 
@@ -1115,6 +1221,9 @@ pub struct CapacityToken<'a> {
     limiter: &'a CapacityLimiter,
     /// None once detached.
     key: Option<Key>,
+    /// Where the borrower's entry was put (task keys): the release looks
+    /// there first.
+    hint: Hint,
 }
 
 impl CapacityToken<'_> {
@@ -1146,11 +1255,12 @@ impl CapacityToken<'_> {
 }
 
 impl Drop for CapacityToken<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             // Err only if the borrower's token was released by hand too:
             // then there is nothing left to give back.
-            let _ = self.limiter.release_key(Lookup::of_key(&key));
+            let _ = self.limiter.release_key(Lookup::of_key(&key), self.hint);
         }
     }
 }
@@ -1172,7 +1282,8 @@ struct OwnedToken {
 impl Drop for OwnedToken {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            let _ = self.limiter.release_key(Lookup::of_key(&key));
+            // A job key is no task key: it has no table slot to remember.
+            let _ = self.limiter.release_key(Lookup::of_key(&key), Hint::NONE);
         }
     }
 }

@@ -121,6 +121,99 @@ fn the_borrower_is_the_task() {
     });
 }
 
+/// `acquire()` names its borrower when it is first polled (as an `async
+/// fn` body would): a future made outside a task and polled inside one
+/// borrows as that task, not as the thread that made it.
+#[test]
+fn the_borrower_of_acquire_is_whoever_polls_it() {
+    multi(2).block_on(async {
+        let limiter: &'static CapacityLimiter = Box::leak(Box::new(CapacityLimiter::new(1)));
+        let made_here = limiter.acquire();
+        let task = corral::spawn(async move {
+            let token = made_here.await.unwrap();
+            let who = token.borrower();
+            assert_eq!(limiter.statistics().borrowers, vec![who.clone()]);
+            who.task_id()
+        });
+        let id = task.id();
+        assert_eq!(task.await.unwrap(), Some(id));
+        assert_eq!(limiter.borrowed_tokens(), 0);
+    });
+}
+
+/// A guard remembers where its borrower's entry was put and looks there
+/// first on release; after the borrower table was rebuilt (grown by a
+/// crowd of task borrowers, swept after they left) that place may hold
+/// another task or nothing. Either way the guard gives back its own token
+/// and nobody else's: for a token taken at once, and for one granted to a
+/// waiter that queued before the crowd came.
+#[test]
+fn a_token_released_after_the_table_was_rebuilt_gives_back_its_own() {
+    use corral::task::Id;
+    current().block_on(async {
+        let limiter = Arc::new(CapacityLimiter::new(1));
+        let l = limiter.clone();
+        let task = corral::spawn(async move {
+            let me = corral::task::try_id().unwrap();
+            let crowd: Vec<Id> = (1..=2_000)
+                .map(|n| Id::from_u64(me.as_u64() + 1_000_000 + n).unwrap())
+                .collect();
+
+            // Taken at once, then the crowd comes (as holders) and goes.
+            let token = l.acquire().await.unwrap();
+            l.set_total_tokens(3_000);
+            for &id in &crowd {
+                l.try_acquire_on_behalf_of(id).unwrap();
+            }
+            for &id in &crowd[10..] {
+                l.release_on_behalf_of(&id).unwrap();
+            }
+            drop(token);
+            let stats = l.statistics();
+            assert_eq!(stats.borrowed_tokens, 10);
+            assert!(stats.borrowers.iter().all(|b| b.task_id() != Some(me)));
+            assert!(l.release().is_err(), "the guard gave back this task's token");
+            for &id in &crowd[..10] {
+                l.release_on_behalf_of(&id).unwrap();
+            }
+
+            // Queued first, then the crowd queues behind it and leaves
+            // (cancelled), then the token comes and goes.
+            l.set_total_tokens(1);
+            l.try_acquire_on_behalf_of("holder").unwrap();
+            let mut mine = Box::pin(l.acquire());
+            assert!(poll_once(mine.as_mut()).is_pending());
+            let mut waiting: Vec<_> = crowd
+                .iter()
+                .map(|&id| Box::pin(l.acquire_on_behalf_of(id)))
+                .collect();
+            for chunk in waiting.chunks_mut(50) {
+                for w in chunk {
+                    assert!(poll_once(w.as_mut()).is_pending());
+                }
+                // A fresh cooperative budget: a first poll spends one unit,
+                // and one with none left returns Pending unqueued.
+                corral::yield_now().await;
+            }
+            assert_eq!(l.statistics().tasks_waiting, 2_001);
+            drop(waiting);
+            l.release_on_behalf_of(&"holder").unwrap();
+            let token = match poll_once(mine.as_mut()) {
+                Poll::Ready(Ok(token)) => token,
+                other => panic!("the first waiter was not granted: {other:?}"),
+            };
+            assert_eq!(token.borrower().task_id(), Some(me));
+            l.try_acquire_on_behalf_of(crowd[0]).unwrap_err();
+            drop(token);
+            assert_eq!(l.borrowed_tokens(), 0);
+            assert!(l.statistics().borrowers.is_empty());
+            l.try_acquire_on_behalf_of(crowd[0]).unwrap();
+            l.release_on_behalf_of(&crowd[0]).unwrap();
+        });
+        task.await.unwrap();
+    });
+}
+
 #[test]
 fn acquiring_twice_is_refused_at_once_even_when_no_token_is_free() {
     let limiter = CapacityLimiter::new(1);

@@ -52,6 +52,24 @@ struct Slot {
 
 const EMPTY: Slot = Slot { id: 0, ticket: 0 };
 
+/// Where an entry was put: its slot index, remembered by the borrower's
+/// waiter node and token so that the release finds the entry without a
+/// probe. Only a hint: a rebuild (growth, sweep) moves entries, and a
+/// hint that no longer names the id's slot falls back to a probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Hint(usize);
+
+impl Hint {
+    /// No slot known: probe.
+    pub(super) const NONE: Hint = Hint(usize::MAX);
+}
+
+impl Default for Hint {
+    fn default() -> Self {
+        Hint::NONE
+    }
+}
+
 /// Task id -> ticket. See the module docs.
 #[derive(Default)]
 pub(super) struct TaskTable {
@@ -121,14 +139,17 @@ impl TaskTable {
 
     /// Records `id` with `fresh` (if given) unless it is recorded already:
     /// then returns its ticket and leaves it alone. One probe (two when
-    /// the table must grow first).
+    /// the table must grow first). `Ok` carries the entry's slot, a
+    /// [`Hint`] for the removal ([`Hint::NONE`] if nothing was recorded).
     #[inline]
-    pub(super) fn admit(&mut self, id: Id, fresh: Option<Ticket>) -> Result<(), Ticket> {
+    pub(super) fn admit(&mut self, id: Id, fresh: Option<Ticket>) -> Result<Hint, Ticket> {
         let id = id.as_u64();
         if self.slots.is_empty() {
-            let Some(ticket) = fresh else { return Ok(()) };
+            let Some(ticket) = fresh else {
+                return Ok(Hint::NONE);
+            };
             self.resize(MIN_CAPACITY);
-            return self.insert_new(id, ticket);
+            return Ok(self.insert_new(id, ticket));
         }
         match self.probe(id) {
             Probe::Found(i) => {
@@ -137,61 +158,77 @@ impl TaskTable {
                     return Err(slot.ticket);
                 }
                 // Its own gone entry: reuse it in place.
-                if let Some(ticket) = fresh {
-                    slot.ticket = ticket;
-                    self.gone -= 1;
-                }
-                Ok(())
+                let Some(ticket) = fresh else {
+                    return Ok(Hint::NONE);
+                };
+                slot.ticket = ticket;
+                self.gone -= 1;
+                Ok(Hint(i))
             }
             Probe::Vacant(i) => {
-                let Some(ticket) = fresh else { return Ok(()) };
+                let Some(ticket) = fresh else {
+                    return Ok(Hint::NONE);
+                };
                 if (self.len + 1) * 2 > self.slots.len() {
                     self.resize(self.slots.len() * 2);
-                    return self.insert_new(id, ticket);
+                    return Ok(self.insert_new(id, ticket));
                 }
                 self.slots[i] = Slot { id, ticket };
                 self.len += 1;
-                Ok(())
+                Ok(Hint(i))
             }
         }
     }
 
     /// Inserts an id known to be absent, with room for it.
-    fn insert_new(&mut self, id: u64, ticket: Ticket) -> Result<(), Ticket> {
+    fn insert_new(&mut self, id: u64, ticket: Ticket) -> Hint {
         match self.probe(id) {
             Probe::Vacant(i) => {
                 self.slots[i] = Slot { id, ticket };
                 self.len += 1;
-                Ok(())
+                Hint(i)
             }
             Probe::Found(_) => unreachable!("task id {id} recorded twice"),
         }
     }
 
     /// Removes `id` if it is recorded and `pred(ticket)` is true; returns
-    /// whether it did. One probe.
+    /// whether it did. Looks at the slot `hint` names first (where
+    /// [`admit`](Self::admit) put the entry: still there unless the table
+    /// was rebuilt since, which the id check notices), and probes only if
+    /// the entry is not there.
     #[inline]
-    pub(super) fn remove_if(&mut self, id: Id, pred: impl FnOnce(Ticket) -> bool) -> bool {
-        if self.len == 0 {
+    pub(super) fn remove_if(&mut self, id: Id, hint: Hint, pred: impl FnOnce(Ticket) -> bool) -> bool {
+        let id = id.as_u64();
+        // Ids are unique in the table, so the slot holding `id` is its entry.
+        let i = match self.slots.get(hint.0) {
+            Some(slot) if slot.id == id => hint.0,
+            _ => {
+                if self.len == 0 {
+                    return false;
+                }
+                match self.probe(id) {
+                    Probe::Found(i) => i,
+                    Probe::Vacant(_) => return false,
+                }
+            }
+        };
+        let slot = &mut self.slots[i];
+        if slot.ticket == GONE || !pred(slot.ticket) {
             return false;
         }
-        match self.probe(id.as_u64()) {
-            Probe::Found(i) if self.slots[i].ticket != GONE && pred(self.slots[i].ticket) => {
-                self.slots[i].ticket = GONE;
-                self.gone += 1;
-                if self.gone > SWEEP_AFTER && self.gone * 2 > self.len {
-                    self.sweep();
-                }
-                true
-            }
-            _ => false,
+        slot.ticket = GONE;
+        self.gone += 1;
+        if self.gone > SWEEP_AFTER && self.gone * 2 > self.len {
+            self.sweep();
         }
+        true
     }
 
     /// Removes `id`; returns its ticket if it was recorded.
-    pub(super) fn remove(&mut self, id: Id) -> Option<Ticket> {
+    pub(super) fn remove(&mut self, id: Id, hint: Hint) -> Option<Ticket> {
         let mut ticket = None;
-        self.remove_if(id, |t| {
+        self.remove_if(id, hint, |t| {
             ticket = Some(t);
             true
         });
@@ -271,6 +308,16 @@ mod tests {
     fn agrees_with_a_hash_map() {
         let mut table = TaskTable::default();
         let mut model: HashMap<u64, Ticket> = HashMap::new();
+        let mut hints: HashMap<u64, Hint> = HashMap::new();
+        // The hint admit gave (perhaps stale by now), or sometimes none or
+        // one that names another entry's slot.
+        fn hint(hints: &HashMap<u64, Hint>, n: u64, step: u64) -> Hint {
+            match step % 4 {
+                0 => Hint::NONE,
+                1 => Hint((n as usize) % 16),
+                _ => hints.get(&n).copied().unwrap_or(Hint::NONE),
+            }
+        }
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
         for step in 0..20_000u64 {
             x ^= x << 13;
@@ -284,16 +331,20 @@ mod tests {
                     match model.get(&n) {
                         Some(&t) => assert_eq!(r, Err(t)),
                         None => {
-                            assert_eq!(r, Ok(()));
+                            let hint = r.expect("absent: admitted");
+                            assert_eq!(table.slots[hint.0].id, n, "the hint names the entry");
+                            hints.insert(n, hint);
                             model.insert(n, step);
                         }
                     }
                 }
-                2 => assert_eq!(table.remove(id(n)), model.remove(&n)),
+                // A stale hint (the table was rebuilt since) or none at all
+                // finds the entry all the same.
+                2 => assert_eq!(table.remove(id(n), hint(&hints, n, step)), model.remove(&n)),
                 _ => {
                     let limit = step / 2;
                     let want = model.get(&n).is_some_and(|&t| t < limit);
-                    assert_eq!(table.remove_if(id(n), |t| t < limit), want);
+                    assert_eq!(table.remove_if(id(n), hint(&hints, n, step), |t| t < limit), want);
                     if want {
                         model.remove(&n);
                     }
@@ -315,13 +366,13 @@ mod tests {
     #[test]
     fn admit_reports_without_overwriting() {
         let mut table = TaskTable::default();
-        assert_eq!(table.admit(id(7), None), Ok(()));
+        assert_eq!(table.admit(id(7), None), Ok(Hint::NONE));
         assert_eq!(table.get(id(7)), None);
-        assert_eq!(table.admit(id(7), Some(3)), Ok(()));
+        let hint = table.admit(id(7), Some(3)).unwrap();
         assert_eq!(table.admit(id(7), Some(9)), Err(3));
         assert_eq!(table.get(id(7)), Some(3));
-        assert!(!table.remove_if(id(7), |t| t > 3));
-        assert!(table.remove_if(id(7), |t| t == 3));
+        assert!(!table.remove_if(id(7), hint, |t| t > 3));
+        assert!(table.remove_if(id(7), hint, |t| t == 3));
         assert_eq!(table.get(id(7)), None);
     }
 
@@ -336,7 +387,7 @@ mod tests {
         assert!(table.capacity() >= 20_000);
         table.check();
         for n in 1..=9_990 {
-            assert_eq!(table.remove(id(n)), Some(n));
+            assert_eq!(table.remove(id(n), Hint::NONE), Some(n));
         }
         table.check();
         assert!(table.capacity() <= 256, "capacity {}", table.capacity());
