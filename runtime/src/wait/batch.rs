@@ -22,9 +22,10 @@ use std::panic::{self, AssertUnwindSafe};
 /// allocation, nothing grows under the lock). A single woken task goes to
 /// the LIFO slot of the waking worker (it runs next); several go to the
 /// back of its queue in one go, and one idle worker is signalled to help.
-/// A run of chunks ([`wake_in_chunks`](Self::wake_in_chunks)) signals once
-/// at its end (and once per [`SIGNAL_EVERY`](Self::SIGNAL_EVERY) chunks of
-/// a very long run), not once per chunk.
+/// A run of chunks ([`wake_in_chunks`](Self::wake_in_chunks)) from a
+/// thread that is not a worker (tasks into the injector) signals once at
+/// its end (and once per [`SIGNAL_EVERY`](Self::SIGNAL_EVERY) chunks of a
+/// very long run), not once per chunk.
 ///
 /// Every waiter in a batch was already handed its turn, so each one is
 /// woken even if a foreign waker panics; the first panic is re-raised
@@ -66,19 +67,24 @@ impl WakeBatch {
     #[cfg(loom)]
     pub const CAPACITY: usize = 2;
 
-    /// In a run of chunks ([`wake_in_chunks`](Self::wake_in_chunks)), the
-    /// idle workers are signalled once per this many chunks, and after the
-    /// last (1,024 waiters per signal at most, outside loom).
+    /// In a run of chunks ([`wake_in_chunks`](Self::wake_in_chunks)) from
+    /// a thread that is not one of the woken tasks' workers (tasks pushed
+    /// to the injector), the idle workers are signalled once per this many
+    /// chunks, and after the last (1,024 waiters per signal at most,
+    /// outside loom).
     ///
     /// Not once per chunk: a signal wakes a parked worker, which takes the
-    /// chunk, runs it faster than the waker fills the next, finds nothing,
-    /// and parks again, only to be woken by the next chunk's signal. On a
-    /// machine with as many busy threads as cores, each such round also
-    /// takes the waking thread's core for a while: a 1,000-waiter `Event`
-    /// set from `block_on` on two workers took 450 µs instead of 130 (see
-    /// `docs/performance.md`, Event rows). A worker that is awake takes the
-    /// chunks as they come without a signal; a parked one waits at most
-    /// one run of `SIGNAL_EVERY` chunks.
+    /// chunk from the injector, runs it faster than the waking thread
+    /// fills the next, finds nothing, and parks again, only to be woken by
+    /// the next chunk's signal; on a machine with as many busy threads as
+    /// cores each such round also takes the waking thread's core for a
+    /// while: a 1,000-waiter `Event` set from `block_on` on two workers
+    /// took 450 µs instead of 130 (see `docs/performance.md`, Event rows).
+    /// A worker that is awake takes the chunks as they come without a
+    /// signal; a parked one waits at most one run of `SIGNAL_EVERY`
+    /// chunks. Wakes into the waking worker's own queue are still
+    /// signalled per chunk (a thief can start on them while the worker
+    /// fills the next chunk; the worker keeps its core).
     pub const SIGNAL_EVERY: usize = 32;
 
     /// An empty batch.
@@ -134,10 +140,11 @@ impl WakeBatch {
     ///
     /// A single chunk is woken as [`wake_after`](Self::wake_after) wakes a
     /// batch. In a run of several, each chunk's tasks are queued as it is
-    /// woken (the waking worker's queue, or the injector from outside) and
-    /// the idle workers are signalled once after the last chunk, and once
-    /// per [`SIGNAL_EVERY`](Self::SIGNAL_EVERY) chunks before it; also if
-    /// `lock` or `fill` unwinds part-way.
+    /// woken; those on the waking worker's own queue are signalled per
+    /// chunk, as a batch is, those pushed to an injector from outside once
+    /// after the last chunk and once per
+    /// [`SIGNAL_EVERY`](Self::SIGNAL_EVERY) chunks before it (also if
+    /// `lock` or `fill` unwinds part-way).
     ///
     /// ```
     /// use corral_runtime::wait::{WaitList, WakeBatch};
@@ -174,10 +181,14 @@ impl WakeBatch {
                 }
                 break;
             }
-            // One of a run: queued, the signal left for later.
+            // One of a run. Tasks that went to this worker's own queue are
+            // signalled now, as after a batch (a thief may start on them
+            // while we fill the next chunk); those that went to an
+            // injector from outside are signalled once per run.
             if let Some(p) = batch.wake_each() {
                 panic.get_or_insert(p);
             }
+            sched::flush_local_batch();
             unsignalled.0 += 1;
             if !more || unsignalled.0 == Self::SIGNAL_EVERY {
                 unsignalled.signal();
@@ -253,14 +264,14 @@ impl WakeBatch {
 }
 
 /// Chunks of a [`WakeBatch::wake_in_chunks`] run woken (with
-/// `Hint::Batch`) and not yet signalled; signals for them when dropped, so
-/// that a run cut short by a panic still leaves no queued task without a
-/// worker told about it.
+/// `Hint::Batch`) whose remote batch is not yet signalled; signals for
+/// them when dropped, so that a run cut short by a panic still leaves no
+/// task in an injector without a worker told about it.
 struct Unsignalled(usize);
 
 impl Unsignalled {
-    /// One idle-worker signal for everything queued so far (the waking
-    /// worker's queue, or this thread's remote batch).
+    /// One idle-worker signal for everything queued so far (this thread's
+    /// remote batch; and the waking worker's queue, already signalled).
     fn signal(&mut self) {
         self.0 = 0;
         sched::flush_batch();
