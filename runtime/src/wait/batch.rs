@@ -174,8 +174,10 @@ impl WakeBatch {
             let more = fill(&mut guard, &mut batch);
             drop(guard);
             if !more && unsignalled.0 == 0 {
-                // The only chunk: as `wake_after` (a single task to the
-                // LIFO slot; several to the queue, with one signal).
+                // The last chunk, with nothing left unsignalled (the only
+                // chunk, or the first after a signal): as `wake_after` (a
+                // single task to the LIFO slot; several to the queue, with
+                // one signal).
                 if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| batch.wake_now())) {
                     panic.get_or_insert(p);
                 }
