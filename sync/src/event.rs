@@ -42,8 +42,10 @@ use std::time::{Duration, Instant};
 /// - [`set`](Self::set) wakes **every** waiter waiting at that moment, in
 ///   FIFO order, in chunks of a few dozen (the lock is released between
 ///   chunks, and each chunk goes onto the setting worker's run queue in
-///   one push). Woken waiters take nothing and retake no lock: there is
-///   no herd to thunder.
+///   one push; from outside a worker, idle workers are signalled once,
+///   after the last chunk).
+///   Woken waiters take nothing and retake no lock: there is no herd to
+///   thunder.
 /// - A waiter that was waiting when `set` ran **completes even if
 ///   [`clear`](Self::clear) runs before it is polled**: the wake is
 ///   recorded in its queue node under the lock, not re-read from the flag

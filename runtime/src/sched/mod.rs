@@ -39,12 +39,20 @@ pub(crate) enum SchedRef {
 /// injector got any of them from this thread (`multi_thread.rs`,
 /// `REMOTE_BATCH`).
 pub(crate) fn flush_batch() {
+    flush_local_batch();
+    multi_thread::flush_remote_batch();
+}
+
+/// The first half of `flush_batch`: signal for the `Hint::Batch` wakes
+/// that went to this worker's local queue, leaving this thread's remote
+/// batch for a later `flush_batch` (`WakeBatch::wake_in_chunks` signals a
+/// remote batch once per run of chunks).
+pub(crate) fn flush_local_batch() {
     if let SchedRef::MultiThread(worker) = context::scheduler() {
         // SAFETY: the context points at a live Worker only while it runs
         // on this thread.
         unsafe { &*worker }.flush_batch();
     }
-    multi_thread::flush_remote_batch();
 }
 
 /// Blocks the current thread on `future`, parking between polls (the

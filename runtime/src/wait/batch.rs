@@ -22,6 +22,10 @@ use std::panic::{self, AssertUnwindSafe};
 /// allocation, nothing grows under the lock). A single woken task goes to
 /// the LIFO slot of the waking worker (it runs next); several go to the
 /// back of its queue in one go, and one idle worker is signalled to help.
+/// A run of chunks ([`wake_in_chunks`](Self::wake_in_chunks)) from a
+/// thread that is not a worker (tasks into the injector) signals once at
+/// its end (and once per [`SIGNAL_EVERY`](Self::SIGNAL_EVERY) chunks of a
+/// very long run), not once per chunk.
 ///
 /// Every waiter in a batch was already handed its turn, so each one is
 /// woken even if a foreign waker panics; the first panic is re-raised
@@ -62,6 +66,26 @@ impl WakeBatch {
     /// reach the chunking path).
     #[cfg(loom)]
     pub const CAPACITY: usize = 2;
+
+    /// In a run of chunks ([`wake_in_chunks`](Self::wake_in_chunks)) from
+    /// a thread that is not one of the woken tasks' workers (tasks pushed
+    /// to the injector), the idle workers are signalled once per this many
+    /// chunks, and after the last (1,024 waiters per signal at most,
+    /// outside loom).
+    ///
+    /// Not once per chunk: a signal wakes a parked worker, which takes the
+    /// chunk from the injector, runs it faster than the waking thread
+    /// fills the next, finds nothing, and parks again, only to be woken by
+    /// the next chunk's signal; on a machine with as many busy threads as
+    /// cores each such round also takes the waking thread's core for a
+    /// while: a 1,000-waiter `Event` set from `block_on` on two workers
+    /// took 450 µs instead of 130 (see `docs/performance.md`, Event rows).
+    /// A worker that is awake takes the chunks as they come without a
+    /// signal; a parked one waits at most one run of `SIGNAL_EVERY`
+    /// chunks. Wakes into the waking worker's own queue are still
+    /// signalled per chunk (a thief can start on them while the worker
+    /// fills the next chunk; the worker keeps its core).
+    pub const SIGNAL_EVERY: usize = 32;
 
     /// An empty batch.
     #[inline]
@@ -114,6 +138,14 @@ impl WakeBatch {
     /// until `fill` returns false. A foreign waker's panic is re-raised
     /// only after the last chunk, so it skips nobody.
     ///
+    /// A single chunk is woken as [`wake_after`](Self::wake_after) wakes a
+    /// batch. In a run of several, each chunk's tasks are queued as it is
+    /// woken; those on the waking worker's own queue are signalled per
+    /// chunk, as a batch is, those pushed to an injector from outside once
+    /// after the last chunk and once per
+    /// [`SIGNAL_EVERY`](Self::SIGNAL_EVERY) chunks before it (also if
+    /// `lock` or `fill` unwinds part-way).
+    ///
     /// ```
     /// use corral_runtime::wait::{WaitList, WakeBatch};
     /// use std::sync::Mutex;
@@ -134,12 +166,34 @@ impl WakeBatch {
     ) {
         let mut batch = WakeBatch::new();
         let mut panic = None;
+        // Chunks woken since the last signal; the guard signals for them
+        // when it drops, also if `lock` or `fill` unwinds.
+        let mut unsignalled = Unsignalled(0);
         loop {
             let mut guard = lock();
             let more = fill(&mut guard, &mut batch);
             drop(guard);
-            if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| batch.wake_now())) {
+            if !more && unsignalled.0 == 0 {
+                // The last chunk, with nothing left unsignalled (the only
+                // chunk, or the first after a signal): as `wake_after` (a
+                // single task to the LIFO slot; several to the queue, with
+                // one signal).
+                if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| batch.wake_now())) {
+                    panic.get_or_insert(p);
+                }
+                break;
+            }
+            // One of a run. Tasks that went to this worker's own queue are
+            // signalled now, as after a batch (a thief may start on them
+            // while we fill the next chunk); those that went to an
+            // injector from outside are signalled once per run.
+            if let Some(p) = batch.wake_each() {
                 panic.get_or_insert(p);
+            }
+            sched::flush_local_batch();
+            unsignalled.0 += 1;
+            if !more || unsignalled.0 == Self::SIGNAL_EVERY {
+                unsignalled.signal();
             }
             if !more {
                 break;
@@ -180,19 +234,56 @@ impl WakeBatch {
 
     #[cold]
     fn wake_many(&mut self) {
+        let panic = self.wake_each();
+        sched::flush_batch();
+        if let Some(p) = panic {
+            rethrow(p);
+        }
+    }
+
+    /// Wakes every waiter in the batch as one of many (`Hint::Batch`: to
+    /// the back of the run queue, no signal yet) and empties it. Returns
+    /// the first panic of a foreign waker, after waking everyone.
+    fn wake_each(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
         let n = std::mem::replace(&mut self.len, 0);
         let mut panic = None;
         for slot in &mut self.slots[..n] {
             // SAFETY: `slots[..n]` are initialised; each is read once, and
             // len is already 0, so none is read again.
             let waiter = unsafe { slot.assume_init_read() };
-            if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| waiter.wake(Hint::Batch))) {
-                panic.get_or_insert(p);
+            match waiter {
+                // As in `wake_one`: the scheduler's push cannot unwind.
+                Waiter::Task(task) => task.wake(Hint::Batch),
+                other => {
+                    if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| other.wake(Hint::Batch))) {
+                        panic.get_or_insert(p);
+                    }
+                }
             }
         }
+        panic
+    }
+}
+
+/// Chunks of a [`WakeBatch::wake_in_chunks`] run woken (with
+/// `Hint::Batch`) whose remote batch is not yet signalled; signals for
+/// them when dropped, so that a run cut short by a panic still leaves no
+/// task in an injector without a worker told about it.
+struct Unsignalled(usize);
+
+impl Unsignalled {
+    /// One idle-worker signal for everything queued so far (this thread's
+    /// remote batch; and the waking worker's queue, already signalled).
+    fn signal(&mut self) {
+        self.0 = 0;
         sched::flush_batch();
-        if let Some(p) = panic {
-            rethrow(p);
+    }
+}
+
+impl Drop for Unsignalled {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            self.signal();
         }
     }
 }
