@@ -402,10 +402,20 @@ unsafe fn try_read_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut (), wake
     let out = cell.stage.with_mut(|stage| {
         // SAFETY: COMPLETE and we are the join handle with interest: we own
         // the stage.
-        match unsafe { std::mem::replace(&mut *stage, Stage::Consumed) } {
-            Stage::Finished(out) => out.map_err(|e| *e),
-            _ => panic!("JoinHandle polled after it returned Ready"),
-        }
+        let stage = unsafe { &mut *stage };
+        let Stage::Finished(out) = stage else {
+            panic!("JoinHandle polled after it returned Ready")
+        };
+        // Moved out field by field rather than by `mem::replace`, which
+        // copies the whole stage (the size of the future) to read the
+        // output. SAFETY: read once; the stage is overwritten right after
+        // without dropping what was read, and nothing in between can
+        // unwind.
+        let out = unsafe { std::ptr::read(out) };
+        // SAFETY: `stage` is valid for writes; its old value was moved out
+        // above and must not be dropped.
+        unsafe { std::ptr::write(stage, Stage::Consumed) };
+        out.map_err(|e| *e)
     });
     // SAFETY: the caller passes a `*mut Poll<Result<F::Output, JoinError>>`.
     unsafe { *dst.cast::<Poll<Result<F::Output, JoinError>>>() = Poll::Ready(out) };
