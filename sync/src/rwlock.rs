@@ -53,16 +53,30 @@
 //! line than the lock's.
 //!
 //! Anyone who cannot get in (or finds the word in *slow mode*) goes
-//! through `enter_slow`: under the semaphore's lock it sets `SLOW` and
-//! moves the word's holders into the semaphore (its readers' permits, or
-//! all of them and the task record for a writer), or, if `SLOW` is already
-//! set, counts itself in the word's payload as a caller on its way through
-//! the semaphore. From then on every acquire, try and release goes through
-//! the semaphore with the rules above (a fast holder that sees `SLOW`
-//! releases into the semaphore, which already counts it, since the move was
-//! made under the lock its release takes). The word goes back to fast mode
-//! (`SLOW` to `0`, under the semaphore's lock) when the last caller on its
-//! way leaves and the semaphore is idle (every permit free, nobody waiting).
+//! through the semaphore, taking its lock once (`try_slow` /
+//! `enter_slow`): under it, `to_slow` sets `SLOW` unless it is set and
+//! moves the word's holders into the semaphore (its readers' permits,
+//! their slot bits staying in the slow word until each releases; or all
+//! permits and the task record for a writer); then the caller takes what
+//! it wants from the semaphore if it is free (nobody waits), or, to wait,
+//! counts itself in the slow word's payload (`ONE`, above the slot bits)
+//! as on its way to the semaphore's queue, and stops counting once the
+//! semaphore accounts for it (queued or served: `InSlow`). While `SLOW` is
+//! set every acquire, try and release goes through the semaphore with the
+//! rules above (a fast holder that sees `SLOW` clears its bit and releases
+//! into the semaphore, which already counts it, since the move was made
+//! under the lock its release takes).
+//!
+//! The word goes back to fast mode as soon as nobody waits (`settle`,
+//! under the semaphore's lock, after each grant or release there): from
+//! exactly `SLOW` (no moved reader's bit, nobody on the way) with no
+//! writer holding, to `0` if the semaphore is idle, else to `SEM_READERS`:
+//! the semaphore's readers go on holding (and release) there while new
+//! readers take fast slots beside them; a writer's CAS from `0` fails, so
+//! it goes slow and waits for both kinds. The last of the semaphore's
+//! readers clears `SEM_READERS`. Without this, two workers reading in
+//! turns (one always holding) kept the word slow for good once a writer
+//! had come: every read took the semaphore's lock.
 //! The uncontended path spends one unit of the task's cooperative budget
 //! first, so a loop of uncontended reads still gives way.
 //!
@@ -83,8 +97,9 @@
 //! task that acquired it. The cost on the uncontended read is the task id
 //! (a thread-local read) and two plain stores; see `docs/performance.md`.
 //!
-//! Statistics read the word in fast mode (the slot bits, then the slots);
-//! in slow mode they count readers as `MAX_READERS - free - head's
+//! Statistics read the word in fast mode (the slot bits, then the slots;
+//! with `SEM_READERS` also the semaphore's held permits and records); in
+//! slow mode they count readers as `MAX_READERS - free - head's
 //! partial handoff` and list the semaphore's records (under its lock) and
 //! then the slots still in use; the lock is write-locked when the count
 //! is `MAX_READERS`. A reader caught between taking its slot bit and
@@ -92,21 +107,22 @@
 //! listed: a snapshot taken while others come and go is a snapshot.
 
 use crate::loom::{AtomicPtr, AtomicU64, Ordering};
-use crate::raw::{RawSemaphore, Slot, MAX_PERMITS};
+use crate::raw::{RawSemaphore, Slot, State, MAX_PERMITS};
 use corral_runtime::coop;
 use corral_runtime::task::{self, Id};
 use corral_runtime::wait::assert_may_block;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::poll_fn;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::task::{ready, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::error::BlockingAcquireError;
@@ -302,8 +318,15 @@ const SLOW: u64 = 1;
 /// A writer holds the lock through the word (its task id is the payload).
 const WRITER: u64 = 2;
 /// One unit of the payload in slow mode: a caller on its way through the
-/// semaphore.
-const ONE: u64 = 4;
+/// semaphore. Above the slot bits and `SEM_READERS`: in slow mode the slot
+/// bits are the fast readers `to_slow` moved into the semaphore that have
+/// not released yet.
+const ONE: u64 = 1 << (SHIFT + SLOTS as u32 + 1);
+/// Fast mode, no `WRITER`: readers the semaphore granted in slow mode still
+/// hold their permits there (it is not idle), so a writer's fast CAS from
+/// `0` fails while readers' fast CASes go on. Set and cleared under the
+/// semaphore's lock (`Core::settle`).
+const SEM_READERS: u64 = 1 << (SHIFT + SLOTS as u32);
 /// The payload's shift (the writer's task id, the readers' slot bits, or
 /// the count of callers in slow mode).
 const SHIFT: u32 = 2;
@@ -348,6 +371,12 @@ fn slot_reader(v: u64) -> Option<Option<Id>> {
     }
 }
 
+/// A write through the semaphore, under its lock, if it is idle (every
+/// permit free, nobody waiting), recording the writer's task.
+fn take_write(st: &mut State<'_>) -> Option<()> {
+    st.is_idle().then(|| st.take_held(WRITE, true, task::try_id()))
+}
+
 /// Where a read guard's holder record is; the guard keeps it and hands it
 /// back when it releases.
 #[derive(Clone, Copy, Debug)]
@@ -374,9 +403,11 @@ type SlotCell = std::sync::atomic::AtomicU64;
 /// the semaphore, which takes over (holders and all) as soon as anyone
 /// has to wait, and hands back once it is idle again.
 struct Core {
-    /// Fast mode (`SLOW` clear): `0` free, slot bits for the readers,
-    /// `id << SHIFT | WRITER` a writer. Slow mode: `SLOW | n * ONE`, n
-    /// callers between `enter_slow` and the end of their semaphore call.
+    /// Fast mode (`SLOW` clear): `0` free, slot bits for the readers (and
+    /// `SEM_READERS` while the semaphore's readers hold), `id << SHIFT |
+    /// WRITER` a writer. Slow mode: `SLOW | moved | n * ONE`: the slot
+    /// bits of fast readers moved into the semaphore that still hold, and
+    /// n callers between `enter_slow` and their place in the semaphore.
     word: AtomicU64,
     sem: RawSemaphore,
     /// Reader slots `0..INLINE`: the reader holding each (see
@@ -398,14 +429,47 @@ impl Drop for Core {
     }
 }
 
-/// A caller inside the semaphore: keeps the lock in slow mode; dropped, it
-/// lets the word go back to fast mode if the semaphore is idle.
-struct InSlow<'a>(&'a Core);
+/// A caller on its way to wait in the semaphore: counted in the slow
+/// word's payload (so the word stays slow) until the semaphore accounts
+/// for it (queued, or holding); dropped, it lets the word go back to fast
+/// mode if it can (`settle`).
+struct InSlow<'a> {
+    core: &'a Core,
+    counted: bool,
+}
+
+impl InSlow<'_> {
+    /// The semaphore accounts for us now (we are queued there, or hold its
+    /// permits): a waiter keeps the word slow by itself, a holder is one of
+    /// the semaphore's.
+    fn arrived(&mut self) {
+        if std::mem::take(&mut self.counted) {
+            self.core.word.fetch_sub(ONE, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits with `acquire` (the semaphore's waiter future), no longer
+    /// counted once one of its polls has queued us or taken the grant.
+    async fn wait<F: Future>(&mut self, mut acquire: Pin<&mut F>) -> F::Output {
+        poll_fn(|cx| {
+            // With budget left the waiter's poll does not give way first
+            // (its only `Pending` before it is queued), so after it we are
+            // queued or served.
+            let queues = coop::has_budget_remaining();
+            let r = acquire.as_mut().poll(cx);
+            if queues {
+                self.arrived();
+            }
+            r
+        })
+        .await
+    }
+}
 
 impl Drop for InSlow<'_> {
     fn drop(&mut self) {
-        self.0.word.fetch_sub(ONE, Ordering::Relaxed);
-        self.0.leave_slow();
+        self.arrived();
+        self.core.leave_slow();
     }
 }
 
@@ -508,58 +572,115 @@ impl Core {
         }
     }
 
-    /// Puts the word in slow mode (moving its holders into the semaphore)
-    /// or joins it there; the semaphore then decides.
-    fn enter_slow(&self) -> InSlow<'_> {
-        // Under the semaphore's lock: a holder that sees `SLOW` releases
-        // into the semaphore, which must already count it as held.
-        let mut st = self.sem.lock_state();
+    /// Under the semaphore's lock: puts the word in slow mode, moving its
+    /// holders into the semaphore (its readers' permits, or all of them
+    /// and the task record for a writer), unless it is there already.
+    fn to_slow(&self, st: &mut State<'_>) {
         let mut w = self.word.load(Ordering::Relaxed);
-        loop {
-            if w & SLOW != 0 {
-                match self
-                    .word
-                    .compare_exchange_weak(w, w + ONE, Ordering::Relaxed, Ordering::Relaxed)
-                {
-                    Ok(_) => return InSlow(self),
-                    Err(now) => w = now,
-                }
-                continue;
-            }
+        while w & SLOW == 0 {
+            // The fast readers keep their slot bits in the slow word until
+            // each releases (the word cannot go back to fast mode before);
+            // a writer's payload is its id, dropped (recorded below).
+            let moved = if w & WRITER != 0 { 0 } else { w & SLOT_BITS };
             // AcqRel: the fast holders' releases happen before the
             // semaphore's next grants (through its lock).
             match self
                 .word
-                .compare_exchange_weak(w, SLOW | ONE, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange_weak(w, SLOW | moved, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => {
                     if w & WRITER != 0 {
                         st.take_held(WRITE, true, Id::from_u64(w >> SHIFT));
                     } else {
                         // The readers keep their slots (and names) there;
-                        // the semaphore counts their permits.
-                        st.take_held((w & SLOT_BITS).count_ones() as usize, false, None);
+                        // the semaphore counts their permits (beside those
+                        // of `SEM_READERS`, already counted).
+                        st.take_held(moved.count_ones() as usize, false, None);
                     }
-                    return InSlow(self);
+                    return;
                 }
                 Err(now) => w = now,
             }
         }
     }
 
-    /// Back to fast mode if nobody is on the way through the semaphore and
-    /// it is idle (no holder, no waiter).
+    /// The slow path without waiting: under the semaphore's lock, the word
+    /// in slow mode (see [`to_slow`](Self::to_slow)), `take` tries the
+    /// semaphore. Nothing stays counted: a grant taken under this lock
+    /// keeps the semaphore busy (so the word stays slow) until released.
+    fn try_slow<R>(&self, take: impl FnOnce(&mut State<'_>) -> Option<R>) -> Option<R> {
+        let mut st = self.sem.lock_state();
+        self.to_slow(&mut st);
+        let taken = take(&mut st)?;
+        self.settle(&st);
+        Some(taken)
+    }
+
+    /// The slow path of a caller that may wait: as
+    /// [`try_slow`](Self::try_slow), but if `take` takes nothing the caller
+    /// is counted in the word's payload, under the same lock, as on its
+    /// way to wait in the semaphore (`Err`): the word cannot go back to
+    /// fast mode before it is queued there.
+    fn enter_slow<R>(&self, take: impl FnOnce(&mut State<'_>) -> Option<R>) -> Result<R, InSlow<'_>> {
+        let mut st = self.sem.lock_state();
+        self.to_slow(&mut st);
+        match take(&mut st) {
+            Some(r) => {
+                self.settle(&st);
+                Ok(r)
+            }
+            None => {
+                // Relaxed: in slow mode under the lock, where the word
+                // goes back to fast mode only, and only from exactly `SLOW`.
+                self.word.fetch_add(ONE, Ordering::Relaxed);
+                Err(InSlow {
+                    core: self,
+                    counted: true,
+                })
+            }
+        }
+    }
+
+    /// Back to fast mode if nobody is on the way through the semaphore, no
+    /// moved fast reader holds, and nobody waits (see [`settle`](Self::settle)).
     fn leave_slow(&self) {
         if self.word.load(Ordering::Relaxed) != SLOW {
             return;
         }
         let st = self.sem.lock_state();
-        if st.is_idle() {
-            // Release: the semaphore's last holder released under its lock,
-            // which we hold; the next fast locker's Acquire sees its writes.
+        self.settle(&st);
+    }
+
+    /// Under the semaphore's lock, after it granted or took back permits:
+    /// the word follows it back to fast mode. From exactly `SLOW` (nobody
+    /// on the way through the semaphore, no moved fast reader left), with
+    /// nobody waiting and no writer holding, the word goes to fast mode:
+    /// `0` if the semaphore is idle, else `SEM_READERS` (its readers go on
+    /// holding there, and release there). In fast mode, `SEM_READERS` is
+    /// cleared once the semaphore is idle.
+    fn settle(&self, st: &State<'_>) {
+        let Some(held) = st.held_if_nobody_waits() else {
+            return;
+        };
+        if held == WRITE {
+            // A writer holds the lock through the semaphore.
+            return;
+        }
+        let w = self.word.load(Ordering::Relaxed);
+        if w == SLOW {
+            let fast = if held == 0 { 0 } else { SEM_READERS };
+            // Release: the semaphore's holders released under its lock,
+            // which we hold; the next fast locker's Acquire sees their
+            // writes.
             let _ = self
                 .word
-                .compare_exchange(SLOW, 0, Ordering::Release, Ordering::Relaxed);
+                .compare_exchange(SLOW, fast, Ordering::Release, Ordering::Relaxed);
+        } else if held == 0 && w & (SLOW | WRITER | SEM_READERS) == SEM_READERS {
+            // The last of the semaphore's readers left. While `SEM_READERS`
+            // is set no writer takes the word and it leaves fast mode only
+            // under this lock: only fast readers' slot bits change meanwhile.
+            // Release: as above, for the fast writer's Acquire CAS from 0.
+            self.word.fetch_and(!SEM_READERS, Ordering::Release);
         }
     }
 
@@ -574,8 +695,7 @@ impl Core {
             // the way.
             return None;
         }
-        let _in = self.enter_slow();
-        self.sem.try_acquire_recorded(1).ok().map(Held::Sem)
+        self.try_slow(|st| st.try_take_recorded(1)).map(Held::Sem)
     }
 
     /// `try_write`: fast, or through the semaphore in slow mode.
@@ -587,18 +707,47 @@ impl Core {
             // Fast mode and taken: a holder is in the way, nobody waits.
             return false;
         }
-        let _in = self.enter_slow();
-        self.sem.try_acquire(WRITE, true).is_ok()
+        self.try_slow(take_write).is_some()
     }
 
-    /// The waiting path of a read, after `try_fast_read` failed.
+    /// The first poll of a read: one unit of the task's cooperative budget
+    /// (so a loop of uncontended reads still gives way), then the fast
+    /// path; `Ready(None)` if that failed (the unit goes back: the waiter
+    /// future spends its own).
+    #[inline]
+    fn poll_fast_read(&self, cx: &mut Context<'_>) -> Poll<Option<Held>> {
+        let coop = ready!(coop::poll_proceed(cx));
+        let fast = self.try_fast_read();
+        if fast.is_some() {
+            coop.made_progress();
+        }
+        Poll::Ready(fast)
+    }
+
+    /// The first poll of a write, as [`poll_fast_read`](Self::poll_fast_read):
+    /// `Ready(false)` if the fast path failed.
+    #[inline]
+    fn poll_fast_write(&self, cx: &mut Context<'_>) -> Poll<bool> {
+        let coop = ready!(coop::poll_proceed(cx));
+        let taken = self.try_fast_write();
+        if taken {
+            coop.made_progress();
+        }
+        Poll::Ready(taken)
+    }
+
+    /// The waiting path of a read, after `try_fast_read` failed: one lock
+    /// if the semaphore has a permit free (nobody waits), else the queue.
     async fn read_slow(&self) -> Held {
-        let _in = self.enter_slow();
-        // Declared after `_in`: a cancelled wait leaves the queue (and
-        // drops a record made for it) before `_in` lets the word go back
-        // to fast mode.
+        let mut on_the_way = match self.enter_slow(|st| st.try_take_recorded(1)) {
+            Ok(slot) => return Held::Sem(slot),
+            Err(on_the_way) => on_the_way,
+        };
+        // Declared after `on_the_way`: a cancelled wait leaves the queue
+        // (and drops a record made for it) before `on_the_way` lets the
+        // word go back to fast mode.
         let acquire = pin!(self.sem.acquire_recorded(1));
-        match acquire.await {
+        match on_the_way.wait(acquire).await {
             Ok(slot) => Held::Sem(slot),
             Err(e) => unreachable!("an RwLock's semaphore is never closed: {e}"),
         }
@@ -606,10 +755,13 @@ impl Core {
 
     /// The waiting path of a write, after `try_fast_write` failed.
     async fn write_slow(&self) {
-        let _in = self.enter_slow();
+        let mut on_the_way = match self.enter_slow(take_write) {
+            Ok(()) => return,
+            Err(on_the_way) => on_the_way,
+        };
         // As in `read_slow`.
         let acquire = pin!(self.sem.acquire(WRITE, true));
-        if let Err(e) = acquire.await {
+        if let Err(e) = on_the_way.wait(acquire).await {
             unreachable!("an RwLock's semaphore is never closed: {e}");
         }
     }
@@ -620,7 +772,10 @@ impl Core {
         if let Some(held) = self.try_fast_read() {
             return Ok(held);
         }
-        let _in = self.enter_slow();
+        let _in = match self.enter_slow(|st| st.try_take_recorded(1)) {
+            Ok(slot) => return Ok(Held::Sem(slot)),
+            Err(on_the_way) => on_the_way,
+        };
         self.sem
             .blocking_acquire_recorded(1, deadline, what)
             .map(Held::Sem)
@@ -632,7 +787,10 @@ impl Core {
         if self.try_fast_write() {
             return Ok(());
         }
-        let _in = self.enter_slow();
+        let _in = match self.enter_slow(take_write) {
+            Ok(()) => return Ok(()),
+            Err(on_the_way) => on_the_way,
+        };
         self.sem.blocking_acquire(WRITE, deadline, what, true)
     }
 
@@ -660,15 +818,27 @@ impl Core {
         self.release_read_slow(held);
     }
 
+    /// Releases a read lock held through the semaphore, and lets the word
+    /// follow the semaphore (`settle`, under the same lock).
     #[cold]
     fn release_read_slow(&self, held: Held) {
-        match held {
-            // Moved into the semaphore by `enter_slow`, without a record
-            // there (ours is the slot, cleared already).
-            Held::Fast(_) => self.sem.release(1),
-            Held::Sem(slot) => self.sem.release_recorded(slot, 1),
-        }
-        self.leave_slow();
+        let slot = match held {
+            Held::Fast(i) => {
+                // A fast reader moved into the semaphore by `to_slow`: its
+                // bit is still in the slow word, which cannot leave slow
+                // mode while it is. Cleared first, the permit is like any
+                // reader's of the semaphore (`SEM_READERS` if the word goes
+                // back to fast mode before it is released). Relaxed: our
+                // permit goes back under the semaphore's lock, and the word
+                // lets no writer in before that. No record there (ours is
+                // the slot, cleared already).
+                self.word
+                    .fetch_and(!(1 << (SHIFT + u32::from(i))), Ordering::Relaxed);
+                Slot::NONE
+            }
+            Held::Sem(slot) => slot,
+        };
+        self.sem.release_then(1, slot, false, |st| self.settle(st));
     }
 
     /// Releases a write lock.
@@ -691,8 +861,8 @@ impl Core {
     #[cold]
     fn release_write_slow(&self) {
         // A writer's grant was recorded (the only record while it holds).
-        self.sem.release_unrecording(WRITE);
-        self.leave_slow();
+        self.sem
+            .release_then(WRITE, Slot::NONE, true, |st| self.settle(st));
     }
 
     /// Turns our write lock into a read lock, keeping the writer's name
@@ -751,9 +921,17 @@ impl Core {
                 };
             }
             let mut readers = Vec::new();
+            let mut held = 0;
+            if w & SEM_READERS != 0 {
+                // Readers the semaphore granted before the word came back
+                // to fast mode (nobody waits there).
+                let (free, _, _, records) = self.sem.snapshot_holders();
+                held = WRITE.saturating_sub(free);
+                readers.extend(records.into_iter().map(|(task, _)| task));
+            }
             self.slot_readers(w, &mut readers);
             return Snapshot {
-                held: (w & SLOT_BITS).count_ones() as usize,
+                held: held + (w & SLOT_BITS).count_ones() as usize,
                 waiting: 0,
                 writer: None,
                 readers,
@@ -844,45 +1022,6 @@ impl<T: ?Sized> RwLock<T> {
         RwLockWriteGuard { lock: self }
     }
 
-    /// Takes a read lock, FIFO with the other waiters, and says where its
-    /// holder record is. The uncontended case never builds the waiter
-    /// future: one unit of the task's cooperative budget (so a loop of
-    /// uncontended reads still gives way), then the fast path, which
-    /// succeeds only in fast mode, where nobody waits (no barging).
-    async fn acquire_read(&self) -> Held {
-        let fast = poll_fn(|cx| {
-            let coop = ready!(coop::poll_proceed(cx));
-            let fast = self.sem.try_fast_read();
-            if fast.is_some() {
-                coop.made_progress();
-            }
-            // Otherwise the unit goes back; the waiter future spends its own.
-            Poll::Ready(fast)
-        })
-        .await;
-        match fast {
-            Some(held) => held,
-            None => self.sem.read_slow().await,
-        }
-    }
-
-    /// Takes the write lock, as [`acquire_read`](Self::acquire_read).
-    async fn acquire_write(&self) {
-        let taken = poll_fn(|cx| {
-            let coop = ready!(coop::poll_proceed(cx));
-            Poll::Ready(if self.sem.try_fast_write() {
-                coop.made_progress();
-                true
-            } else {
-                false
-            })
-        })
-        .await;
-        if !taken {
-            self.sem.write_slow().await;
-        }
-    }
-
     /// Waits for shared access (FIFO, behind any writer already waiting)
     /// and returns a guard that releases it on drop.
     ///
@@ -901,7 +1040,13 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     pub async fn read(&self) -> RwLockReadGuard<'_, T> {
-        let held = self.acquire_read().await;
+        // The uncontended case never builds the waiter future. Written out
+        // in each public fn (no inner `async fn`): one state machine, not
+        // two, on the fast path.
+        let held = match poll_fn(|cx| self.sem.poll_fast_read(cx)).await {
+            Some(held) => held,
+            None => self.sem.read_slow().await,
+        };
         self.read_guard(held)
     }
 
@@ -923,7 +1068,10 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
-        self.acquire_write().await;
+        // As in `read`.
+        if !poll_fn(|cx| self.sem.poll_fast_write(cx)).await {
+            self.sem.write_slow().await;
+        }
         self.write_guard()
     }
 
@@ -983,7 +1131,11 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     pub async fn read_owned(self: Arc<Self>) -> OwnedRwLockReadGuard<T> {
-        let held = self.acquire_read().await;
+        // As in `read`.
+        let held = match poll_fn(|cx| self.sem.poll_fast_read(cx)).await {
+            Some(held) => held,
+            None => self.sem.read_slow().await,
+        };
         OwnedRwLockReadGuard::new(self, held)
     }
 
@@ -1004,7 +1156,10 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     pub async fn write_owned(self: Arc<Self>) -> OwnedRwLockWriteGuard<T> {
-        self.acquire_write().await;
+        // As in `read`.
+        if !poll_fn(|cx| self.sem.poll_fast_write(cx)).await {
+            self.sem.write_slow().await;
+        }
         OwnedRwLockWriteGuard { lock: self }
     }
 
@@ -1837,5 +1992,116 @@ impl<T: ?Sized, U: ?Sized> Drop for OwnedRwLockMappedWriteGuard<T, U> {
 impl<T: ?Sized, U: ?Sized + fmt::Debug> fmt::Debug for OwnedRwLockMappedWriteGuard<T, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    //! The word's modes, seen from inside (the public API cannot tell fast
+    //! mode from slow).
+
+    use super::*;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Waker};
+
+    fn poll_once<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
+        f.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    fn word<T>(lock: &RwLock<T>) -> u64 {
+        lock.sem.word.load(Ordering::Relaxed)
+    }
+
+    /// A reader queued behind a fast writer, handed the lock when it
+    /// leaves (through the semaphore, in slow mode), and polled.
+    fn semaphore_reader(lock: &RwLock<u32>) -> RwLockReadGuard<'_, u32> {
+        let w = lock.try_write().unwrap();
+        let mut r = pin!(lock.read());
+        assert!(poll_once(r.as_mut()).is_pending());
+        assert_ne!(word(lock) & SLOW, 0);
+        drop(w);
+        match poll_once(r) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("the queued reader was not handed the lock"),
+        }
+    }
+
+    /// Readers taking turns so that one always holds (two workers reading
+    /// in a loop): once nobody waits, the word goes back to fast mode
+    /// beside the semaphore's readers. It used to stay slow until the
+    /// semaphore was idle, which readers in turns never leave it: every
+    /// read then took the semaphore's lock twice or more.
+    #[test]
+    fn readers_in_turns_bring_the_word_back_to_fast_mode() {
+        let lock = RwLock::new(0);
+        let mut held = semaphore_reader(&lock);
+        for _ in 0..4 {
+            let next = lock.try_read().unwrap();
+            drop(held);
+            held = next;
+        }
+        assert_eq!(word(&lock) & SLOW, 0, "still slow: {:#x}", word(&lock));
+        assert!(matches!(held.held, Held::Fast(_)), "{:?}", held.held);
+        drop(held);
+        assert_eq!(word(&lock), 0);
+        assert!(lock.statistics().reader_tasks.is_empty());
+    }
+
+    /// A reader handed the lock in the queue but not polled yet is the
+    /// semaphore's holder: it does not keep the word slow (it used to
+    /// stay counted as on its way through the semaphore until it ran).
+    #[test]
+    fn a_reader_handed_the_lock_does_not_keep_the_word_slow() {
+        let lock = RwLock::new(0);
+        let w = lock.try_write().unwrap();
+        let mut r1 = pin!(lock.read());
+        assert!(poll_once(r1.as_mut()).is_pending());
+        drop(w);
+        // `r1` holds its permit in the semaphore now, not polled since.
+        let r2 = lock.try_read().unwrap();
+        assert_eq!(word(&lock) & SLOW, 0, "still slow: {:#x}", word(&lock));
+        let r3 = lock.try_read().unwrap();
+        assert!(matches!(r3.held, Held::Fast(_)), "{:?}", r3.held);
+        let Poll::Ready(g1) = poll_once(r1) else {
+            panic!("the queued reader was not handed the lock")
+        };
+        let s = lock.statistics();
+        assert_eq!((s.readers, s.reader_tasks.len()), (3, 3), "{s:?}");
+        assert!(lock.try_write().is_err());
+        drop((g1, r2, r3));
+        assert_eq!(word(&lock), 0);
+        let s = lock.statistics();
+        assert!(!s.locked && s.reader_tasks.is_empty(), "{s:?}");
+    }
+
+    /// A writer that comes while the semaphore's readers hold in fast mode
+    /// waits for all of them, fast and semaphore readers alike, and the
+    /// lock ends free in fast mode.
+    #[test]
+    fn a_writer_waits_for_the_semaphore_readers_of_fast_mode() {
+        let lock = RwLock::new(0);
+        let g1 = semaphore_reader(&lock);
+        let _ = lock.try_read().unwrap(); // brings the word back to fast mode
+        assert_eq!(word(&lock), SEM_READERS);
+        let r2 = lock.try_read().unwrap();
+        assert!(lock.try_write().is_err());
+        let mut w = pin!(lock.write());
+        assert!(poll_once(w.as_mut()).is_pending());
+        assert!(lock.try_read().is_err(), "a reader barged past the writer");
+        drop(g1);
+        assert!(poll_once(w.as_mut()).is_pending());
+        drop(r2);
+        let Poll::Ready(mut g) = poll_once(w) else {
+            panic!("the writer was not handed the lock")
+        };
+        *g += 1;
+        drop(g);
+        assert_eq!(word(&lock), 0);
+        let s = lock.statistics();
+        assert!(
+            !s.locked && s.reader_tasks.is_empty() && s.writer.is_none(),
+            "{s:?}"
+        );
     }
 }
