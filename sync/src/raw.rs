@@ -11,7 +11,9 @@
 //! holds the creation site (a `&'static Location`, tagged in its low bit)
 //! until the first use and from then on a pointer to a [`Block`]: one
 //! short lock guarding the [`WaitList`] of waiters, the holder records and
-//! the head waiter's partial handoff, beside the bound and the site. Every
+//! the head waiter's partial handoff, beside the bound, the site and a
+//! word for the primitive built on it (`ext`: RwLock's extra reader
+//! slots). Every
 //! operation that changes the state (acquire, release, close; a
 //! `BoundedSemaphore` at creation, for its bound) takes the lock, so the
 //! first one installs the block (one CAS over the tagged site; a contender
@@ -517,6 +519,12 @@ struct Block {
     /// initial value.
     bound: usize,
     site: &'static Location<'static>,
+    /// A word for the primitive built on the semaphore, null until it
+    /// stores something there; the primitive owns what it stores and frees
+    /// it before the semaphore drops (RwLock's reader slots beyond the
+    /// lock's own: keeping the pointer here instead of in every lock makes
+    /// `RwLock<u64>` 48 bytes, async-lock's size).
+    ext: AtomicPtr<()>,
 }
 
 impl Block {
@@ -529,6 +537,7 @@ impl Block {
             }),
             bound,
             site,
+            ext: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 }
@@ -1778,5 +1787,22 @@ impl RawSemaphore {
             return;
         }
         self.release_slow(st, n);
+    }
+}
+
+// RwLock's extra reader slots hang off the semaphore's block.
+impl RawSemaphore {
+    /// The block's word for the primitive (see `Block::ext`), installing
+    /// the block if this is its first use.
+    pub(crate) fn ext(&self) -> &AtomicPtr<()> {
+        &self
+            .block
+            .get_or_install(|site| Block::new(MAX_PERMITS, site))
+            .ext
+    }
+
+    /// The block's word for the primitive, if the block is installed.
+    pub(crate) fn ext_if_installed(&self) -> Option<&AtomicPtr<()>> {
+        self.block.get().map(|b| &b.ext)
     }
 }

@@ -47,10 +47,12 @@
 //!
 //! Slots 0 and 1 sit in the lock; slots 2 to 15 in a block the first
 //! reader that needs one (a third reader at once) allocates and installs
-//! with one CAS (a loser frees its own), freed with the lock: a lock never
-//! read by more than two at once allocates nothing, and two readers at
-//! once (one per worker of a two-worker runtime) touch no other cache
-//! line than the lock's.
+//! with one CAS (a loser frees its own) in the `ext` word of the
+//! semaphore's block (installing that too if no contention has yet),
+//! freed with the lock: a lock never read by more than two at once
+//! allocates nothing, two readers at once (one per worker of a two-worker
+//! runtime) touch no other cache line than the lock's, and the pointer
+//! costs the lock nothing (`RwLock<u64>` is 48 bytes, async-lock's size).
 //!
 //! Anyone who cannot get in (or finds the word in *slow mode*) goes
 //! through the semaphore, taking its lock once (`try_slow` /
@@ -388,7 +390,8 @@ enum Held {
 }
 
 /// Reader slots `INLINE..SLOTS`, allocated by the first reader that needs
-/// one (a third reader at once), freed with the lock.
+/// one (a third reader at once), kept in the semaphore's `ext` word, freed
+/// with the lock.
 struct MoreSlots([SlotCell; SLOTS - INLINE]);
 
 /// A reader slot: std's atomic in every build, also under loom. A slot
@@ -411,19 +414,22 @@ struct Core {
     word: AtomicU64,
     sem: RawSemaphore,
     /// Reader slots `0..INLINE`: the reader holding each (see
-    /// [`slot_value`]).
+    /// [`slot_value`]). Slots `INLINE..SLOTS` hang off the semaphore's
+    /// block (its `ext` word, null until first needed).
     slots: [SlotCell; INLINE],
-    /// Reader slots `INLINE..SLOTS` (null until first needed).
-    more: AtomicPtr<MoreSlots>,
 }
 
 impl Drop for Core {
     fn drop(&mut self) {
-        let p = self.more.load(Ordering::Acquire);
+        let Some(ext) = self.sem.ext_if_installed() else {
+            return;
+        };
+        let p = ext.load(Ordering::Acquire).cast::<MoreSlots>();
         if !p.is_null() {
-            // SAFETY: a non-null `more` is a `Box` installed by
+            // SAFETY: a non-null word is a `Box<MoreSlots>` installed by
             // `install_more`, freed only here, once (`&mut self`: no
-            // reference to it is alive).
+            // reference to it is alive), before the semaphore (a field)
+            // drops its block.
             drop(unsafe { Box::from_raw(p) });
         }
     }
@@ -479,7 +485,6 @@ impl Core {
             word: AtomicU64::new(0),
             sem: RawSemaphore::new(WRITE, site),
             slots: std::array::from_fn(|_| SlotCell::new(0)),
-            more: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
@@ -490,12 +495,21 @@ impl Core {
         if i < INLINE {
             return &self.slots[i];
         }
-        let p = self.more.load(Ordering::Acquire);
+        self.more_slot(i)
+    }
+
+    /// Reader slot `i >= INLINE`, out of line: keeps `slot` (and so the
+    /// read and its release) small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn more_slot(&self, i: usize) -> &SlotCell {
+        let ext = self.sem.ext();
+        let p = ext.load(Ordering::Acquire).cast::<MoreSlots>();
         let more = if p.is_null() {
-            self.install_more()
+            Self::install_more(ext)
         } else {
-            // SAFETY: a non-null `more` was installed by `install_more`
-            // and lives until the lock drops, which `&self` outlives.
+            // SAFETY: a non-null word was installed by `install_more` and
+            // lives until the lock drops, which `&self` outlives.
             unsafe { &*p }
         };
         &more.0[i - INLINE]
@@ -503,27 +517,33 @@ impl Core {
 
     /// The reader slots beyond the first, if allocated.
     fn more_slots(&self) -> Option<&MoreSlots> {
-        let p = self.more.load(Ordering::Acquire);
+        let p = self
+            .sem
+            .ext_if_installed()?
+            .load(Ordering::Acquire)
+            .cast::<MoreSlots>();
         // SAFETY: as in `slot`.
         (!p.is_null()).then(|| unsafe { &*p })
     }
 
     #[cold]
-    fn install_more(&self) -> &MoreSlots {
+    fn install_more(ext: &AtomicPtr<()>) -> &MoreSlots {
         let new = Box::into_raw(Box::new(MoreSlots(std::array::from_fn(|_| SlotCell::new(0)))));
         // Release: the slots are initialised before anyone reaches them
         // through the pointer (Acquire loads).
-        match self
-            .more
-            .compare_exchange(std::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
-        {
+        match ext.compare_exchange(
+            std::ptr::null_mut(),
+            new.cast(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
             // SAFETY: installed; lives until the lock drops.
             Ok(_) => unsafe { &*new },
             Err(won) => {
                 // SAFETY: `new` is ours, never shared (the CAS failed).
                 drop(unsafe { Box::from_raw(new) });
                 // SAFETY: the winner's, installed for good.
-                unsafe { &*won }
+                unsafe { &*won.cast::<MoreSlots>() }
             }
         }
     }
