@@ -38,7 +38,8 @@
 //! taken (16 slots, bits 2..18), `task id << 2 | WRITER` a writer. An
 //! uncontended read is one CAS setting the lowest free slot bit and a
 //! plain store of the reader's task id into that slot; its release a
-//! store clearing the slot and one CAS clearing the bit. A write is one
+//! store clearing the slot and one `fetch_sub` clearing the bit (which
+//! cannot fail: the bit is ours, and stays in the word in either mode). A write is one
 //! CAS from `0`, its release one CAS back to `0`; a downgrade stores the
 //! writer's id in slot 0 and CASes the word to that slot's bit. The fast
 //! path succeeds only in fast mode, where the queue is empty, so it never
@@ -817,47 +818,37 @@ impl Core {
     /// Releases a read lock and its holder record.
     #[inline]
     fn release_read(&self, held: Held) {
-        let Held::Fast(i) = held else {
-            return self.release_read_slow(held);
+        let i = match held {
+            Held::Fast(i) => i,
+            Held::Sem(slot) => return self.release_read_slow(slot),
         };
         // Cleared before the bit (or our permit) goes: the next reader of
         // this slot writes its name after us.
         self.slot(i as usize).store(0, Ordering::Relaxed);
-        let bit = 1 << (SHIFT + u32::from(i));
-        let mut w = self.word.load(Ordering::Relaxed);
-        while w & SLOW == 0 {
-            // Release: publishes the holder's reads-done to the next writer.
-            match self
-                .word
-                .compare_exchange_weak(w, w & !bit, Ordering::Release, Ordering::Relaxed)
-            {
-                Ok(_) => return,
-                Err(now) => w = now,
-            }
+        // Our bit is set in the word in either mode (a fast reader moved
+        // into the semaphore keeps it in the slow word until it releases),
+        // so subtracting it clears it: one read-modify-write that cannot
+        // fail, where a CAS loop would retry under contention. Release:
+        // publishes the holder's reads-done to the next fast writer (in
+        // slow mode the semaphore's lock orders them).
+        let was = self
+            .word
+            .fetch_sub(1 << (SHIFT + u32::from(i)), Ordering::Release);
+        if was & SLOW != 0 {
+            // Moved into the semaphore by `to_slow`: the slow word could
+            // not leave slow mode while our bit was in it; now our permit
+            // is like any reader's of the semaphore (`SEM_READERS` if the
+            // word goes back to fast mode before it is released). No
+            // record there (ours is the slot, cleared already).
+            self.release_read_slow(Slot::NONE);
         }
-        self.release_read_slow(held);
     }
 
-    /// Releases a read lock held through the semaphore, and lets the word
-    /// follow the semaphore (`settle`, under the same lock).
+    /// Releases a read lock held through the semaphore (its record's slot,
+    /// or `Slot::NONE` for a moved fast reader), and lets the word follow
+    /// the semaphore (`settle`, under the same lock).
     #[cold]
-    fn release_read_slow(&self, held: Held) {
-        let slot = match held {
-            Held::Fast(i) => {
-                // A fast reader moved into the semaphore by `to_slow`: its
-                // bit is still in the slow word, which cannot leave slow
-                // mode while it is. Cleared first, the permit is like any
-                // reader's of the semaphore (`SEM_READERS` if the word goes
-                // back to fast mode before it is released). Relaxed: our
-                // permit goes back under the semaphore's lock, and the word
-                // lets no writer in before that. No record there (ours is
-                // the slot, cleared already).
-                self.word
-                    .fetch_and(!(1 << (SHIFT + u32::from(i))), Ordering::Relaxed);
-                Slot::NONE
-            }
-            Held::Sem(slot) => slot,
-        };
+    fn release_read_slow(&self, slot: Slot) {
         self.sem.release_then(1, slot, false, |st| self.settle(st));
     }
 
