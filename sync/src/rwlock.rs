@@ -83,6 +83,22 @@
 //! The uncontended path spends one unit of the task's cooperative budget
 //! first, so a loop of uncontended reads still gives way.
 //!
+//! Before going slow, a caller whose fast CAS failed in fast mode spins
+//! while the word's holders run on another worker right now
+//! (`corral_runtime::wait::is_running_on_another_worker`, the Mutex's
+//! rule): a writer re-reads the word and CASes it from `0` (the readers
+//! named in the lock's own slots, or a writer, must be running; readers
+//! in the allocated slots or in the semaphore end the spin), a reader
+//! behind a running writer reads fast once it is gone. At most
+//! `SPIN_FOR` (100 us, the clock read every 8th re-read), and only in
+//! fast mode, where nobody waits, so it overtakes no waiter; a caller
+//! that gives up queues as before, with the write preference of the
+//! queue. Off a worker of a multi-worker runtime the query is false at
+//! once; under loom the spin is compiled out. Why: two workers reading
+//! in turns hold the lock nearly always, and a writer that queues parks
+//! every reader behind it on each write (see `docs/performance.md`,
+//! `rwlock_8r_1w`).
+//!
 //! # Holder records
 //!
 //! Every read guard knows where its record is (`Held`): a fast slot, or
@@ -114,6 +130,8 @@ use crate::raw::{RawSemaphore, Slot, State, MAX_PERMITS};
 use corral_runtime::coop;
 use corral_runtime::task::{self, Id};
 use corral_runtime::wait::assert_may_block;
+#[cfg(not(loom))]
+use corral_runtime::wait::is_running_on_another_worker;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::poll_fn;
@@ -473,6 +491,43 @@ impl InSlow<'_> {
     }
 }
 
+/// How long a fast-path caller spins before it queues (see
+/// `Core::spin_write`); the Mutex's bound.
+#[cfg(not(loom))]
+const SPIN_FOR: Duration = Duration::from_micros(100);
+
+/// A bounded spin: `again` says whether to re-read once more (the clock
+/// is read every 8th time only, so a short spin costs no clock read).
+#[cfg(not(loom))]
+struct Spin {
+    reads: u32,
+    deadline: Option<Instant>,
+}
+
+#[cfg(not(loom))]
+impl Spin {
+    fn new() -> Self {
+        Spin {
+            reads: 0,
+            deadline: None,
+        }
+    }
+
+    fn again(&mut self) -> bool {
+        self.reads += 1;
+        if self.reads % 8 == 0 {
+            let now = Instant::now();
+            match self.deadline {
+                None => self.deadline = Some(now + SPIN_FOR),
+                Some(end) if now >= end => return false,
+                Some(_) => {}
+            }
+        }
+        std::hint::spin_loop();
+        true
+    }
+}
+
 impl Drop for InSlow<'_> {
     fn drop(&mut self) {
         self.arrived();
@@ -665,7 +720,12 @@ impl Core {
     /// Back to fast mode if nobody is on the way through the semaphore, no
     /// moved fast reader holds, and nobody waits (see [`settle`](Self::settle)).
     fn leave_slow(&self) {
-        if self.word.load(Ordering::Relaxed) != SLOW {
+        let w = self.word.load(Ordering::Relaxed);
+        // Exactly `SLOW`: maybe back to fast mode. Fast with `SEM_READERS`:
+        // maybe the semaphore's last reader just left without `settle` (a
+        // cancelled read that had been handed the lock gives its permit
+        // back inside the engine), and the bit must go.
+        if w != SLOW && w & (SLOW | WRITER | SEM_READERS) != SEM_READERS {
             return;
         }
         let st = self.sem.lock_state();
@@ -724,8 +784,11 @@ impl Core {
         if self.try_fast_write() {
             return true;
         }
-        if self.word.load(Ordering::Relaxed) & SLOW == 0 {
+        let w = self.word.load(Ordering::Relaxed);
+        if w & SLOW == 0 && (w & WRITER != 0 || w & SEM_READERS == 0) {
             // Fast mode and taken: a holder is in the way, nobody waits.
+            // (With `SEM_READERS` the semaphore decides: its readers may
+            // all be gone.)
             return false;
         }
         self.try_slow(take_write).is_some()
@@ -743,6 +806,105 @@ impl Core {
             coop.made_progress();
         }
         Poll::Ready(fast)
+    }
+
+    /// Before a writer whose fast CAS failed goes slow: while the word is
+    /// in fast mode and every holder runs on another worker right now (a
+    /// writer, or readers in the lock's own slots), re-read it and CAS it
+    /// from `0` once free. Gives up (false: queue) when a holder does not
+    /// run, the word goes slow (someone waits), or after [`SPIN_FOR`].
+    /// It takes only a word of `0` in fast mode, where nobody waits, so it
+    /// overtakes no waiter (the Mutex's rule). Why: two workers reading
+    /// in turns hold the lock nearly always, and a writer that queues
+    /// parks every reader behind it for each write (`docs/performance.md`,
+    /// `rwlock_8r_1w`).
+    #[cfg(not(loom))]
+    fn spin_write(&self) -> bool {
+        let me = task::try_id();
+        let mut w = self.word.load(Ordering::Relaxed);
+        let mut spin = Spin::new();
+        loop {
+            if w == 0 {
+                // Acquire: as in `try_fast_write`.
+                match self
+                    .word
+                    .compare_exchange(0, written_by(me), Ordering::Acquire, Ordering::Relaxed)
+                {
+                    Ok(_) => return true,
+                    Err(now) => {
+                        w = now;
+                        continue;
+                    }
+                }
+            }
+            if w & SLOW != 0 || !self.holders_run(w) || !spin.again() {
+                return false;
+            }
+            w = self.word.load(Ordering::Relaxed);
+        }
+    }
+
+    /// Before a reader that found a writer holding the fast word goes
+    /// slow: while that writer runs on another worker, re-read the word,
+    /// and read fast once the writer is gone. Gives up (None: queue) as
+    /// [`spin_write`](Self::spin_write) does; a fast read takes nothing
+    /// from a waiter (fast mode: nobody waits).
+    #[cfg(not(loom))]
+    fn spin_read(&self) -> Option<Held> {
+        let mut spin = Spin::new();
+        loop {
+            let w = self.word.load(Ordering::Relaxed);
+            if w & SLOW != 0 {
+                return None;
+            }
+            if w & WRITER == 0 {
+                return self.try_fast_read();
+            }
+            if !self.holders_run(w) || !spin.again() {
+                return None;
+            }
+        }
+    }
+
+    /// The holders of fast word `w` run on another worker right now: the
+    /// writer, or every reader in the lock's own slots (one that took its
+    /// bit and has not written its name yet is running; readers in the
+    /// allocated slots or the semaphore are not checked: false).
+    #[cfg(not(loom))]
+    fn holders_run(&self, w: u64) -> bool {
+        if w & WRITER != 0 {
+            return Id::from_u64(w >> SHIFT).is_some_and(is_running_on_another_worker);
+        }
+        if w & SEM_READERS != 0 {
+            return false;
+        }
+        let mut bits = (w & SLOT_BITS) >> SHIFT;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if i >= INLINE {
+                return false;
+            }
+            match slot_reader(self.slots[i].load(Ordering::Relaxed)) {
+                // Between its CAS and its name: running.
+                None => {}
+                Some(Some(id)) if is_running_on_another_worker(id) => {}
+                Some(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// Under loom the spin is compiled out (as the Mutex's).
+    #[cfg(loom)]
+    fn spin_write(&self) -> bool {
+        false
+    }
+
+    /// Under loom the spin is compiled out (as the Mutex's).
+    #[cfg(loom)]
+    fn spin_read(&self) -> Option<Held> {
+        None
     }
 
     /// The first poll of a write, as [`poll_fast_read`](Self::poll_fast_read):
@@ -1056,7 +1218,10 @@ impl<T: ?Sized> RwLock<T> {
         // two, on the fast path.
         let held = match poll_fn(|cx| self.sem.poll_fast_read(cx)).await {
             Some(held) => held,
-            None => self.sem.read_slow().await,
+            None => match self.sem.spin_read() {
+                Some(held) => held,
+                None => self.sem.read_slow().await,
+            },
         };
         self.read_guard(held)
     }
@@ -1080,7 +1245,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
         // As in `read`.
-        if !poll_fn(|cx| self.sem.poll_fast_write(cx)).await {
+        if !poll_fn(|cx| self.sem.poll_fast_write(cx)).await && !self.sem.spin_write() {
             self.sem.write_slow().await;
         }
         self.write_guard()
@@ -1145,7 +1310,10 @@ impl<T: ?Sized> RwLock<T> {
         // As in `read`.
         let held = match poll_fn(|cx| self.sem.poll_fast_read(cx)).await {
             Some(held) => held,
-            None => self.sem.read_slow().await,
+            None => match self.sem.spin_read() {
+                Some(held) => held,
+                None => self.sem.read_slow().await,
+            },
         };
         OwnedRwLockReadGuard::new(self, held)
     }
@@ -1168,7 +1336,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub async fn write_owned(self: Arc<Self>) -> OwnedRwLockWriteGuard<T> {
         // As in `read`.
-        if !poll_fn(|cx| self.sem.poll_fast_write(cx)).await {
+        if !poll_fn(|cx| self.sem.poll_fast_write(cx)).await && !self.sem.spin_write() {
             self.sem.write_slow().await;
         }
         OwnedRwLockWriteGuard { lock: self }
@@ -2084,6 +2252,26 @@ mod tests {
         assert_eq!(word(&lock), 0);
         let s = lock.statistics();
         assert!(!s.locked && s.reader_tasks.is_empty(), "{s:?}");
+    }
+
+    /// A read handed the lock in the queue and then cancelled before it ran
+    /// gives its permit back inside the engine; if it was the semaphore's
+    /// last reader in fast mode, `SEM_READERS` still goes (it stayed, and
+    /// `try_write` failed on a free lock: the stress test
+    /// `stress_writers_on_8_threads_sum_exactly` saw it once in 58 runs).
+    #[test]
+    fn a_cancelled_handed_read_clears_sem_readers() {
+        let lock = RwLock::new(0);
+        let w = lock.try_write().unwrap();
+        let mut r1 = Box::pin(lock.read());
+        assert!(poll_once(r1.as_mut()).is_pending());
+        drop(w); // r1 is handed the lock, not polled
+        let r2 = lock.try_read().unwrap(); // through the semaphore
+        assert_eq!(word(&lock), SEM_READERS);
+        drop(r2);
+        drop(r1); // cancelled: its permit goes back
+        assert_eq!(word(&lock), 0);
+        assert!(lock.try_write().is_ok(), "a free lock refused a writer");
     }
 
     /// A writer that comes while the semaphore's readers hold in fast mode
