@@ -11,7 +11,9 @@
 //! holds the creation site (a `&'static Location`, tagged in its low bit)
 //! until the first use and from then on a pointer to a [`Block`]: one
 //! short lock guarding the [`WaitList`] of waiters, the holder records and
-//! the head waiter's partial handoff, beside the bound and the site. Every
+//! the head waiter's partial handoff, beside the bound, the site and a
+//! word for the primitive built on it (`ext`: RwLock's extra reader
+//! slots). Every
 //! operation that changes the state (acquire, release, close; a
 //! `BoundedSemaphore` at creation, for its bound) takes the lock, so the
 //! first one installs the block (one CAS over the tagged site; a contender
@@ -83,7 +85,7 @@
 //! | plain                  | recorded                                  |
 //! |------------------------|-------------------------------------------|
 //! | `acquire(n, false)`    | `acquire_recorded(n)` -> `Ok(Slot)`       |
-//! | `try_acquire(n, false)` | `try_acquire_recorded(n)` -> `Ok(Slot)`  |
+//! | (none)                 | `try_acquire_recorded(n)` -> `Ok(Slot)`  |
 //! | `blocking_acquire(.., false)` | `blocking_acquire_recorded(..)` -> `Ok(Slot)` |
 //! | `release(n)`           | `release_recorded(slot, n)` (`n = 0`: a forgotten permit, record only) |
 //!
@@ -95,10 +97,11 @@
 //! record is of the acquisition, not of whoever holds the value now.
 //! Semaphore (and so BoundedSemaphore) opts in for every grant. RwLock
 //! opts in for every grant through the semaphore: its readers use the
-//! `_recorded` methods; its writers use the `record` flag of the plain
-//! `acquire`, `try_acquire` and `blocking_acquire`, which return no
-//! [`Slot`]: a writer holds every permit, so its record is the only one,
-//! `release_unrecording` drops it without a slot, and
+//! `_recorded` methods (and `State::try_take_recorded` under a lock it
+//! holds); its writers use the `record` flag of the plain `acquire` and
+//! `blocking_acquire` (and `State::take_held`), which return no [`Slot`]:
+//! a writer holds every permit, so its record is the only one,
+//! `release_then` with `all` drops it without a slot, and
 //! `downgrade_recorded` turns it into a one-permit record of the same
 //! task. `snapshot_holders()` reads the records with the counts.
 //!
@@ -535,6 +538,12 @@ struct Block {
     /// initial value.
     bound: usize,
     site: &'static Location<'static>,
+    /// A word for the primitive built on the semaphore, null until it
+    /// stores something there; the primitive owns what it stores and frees
+    /// it before the semaphore drops (RwLock's reader slots beyond the
+    /// lock's own: keeping the pointer here instead of in every lock makes
+    /// `RwLock<u64>` 48 bytes, async-lock's size).
+    ext: AtomicPtr<()>,
 }
 
 impl Block {
@@ -547,6 +556,7 @@ impl Block {
             }),
             bound,
             site,
+            ext: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 }
@@ -815,12 +825,7 @@ impl RawSemaphore {
     }
 
     /// Takes `n` permits now if they are free and nobody waits; `record`:
-    /// keep a holder record that only [`release_unrecording`](Self::release_unrecording)
-    /// drops (RwLock's writers).
-    pub(crate) fn try_acquire(&self, n: usize, record: bool) -> Result<(), TryAcquireError> {
-        self.try_acquire_inner(n, record).map(drop)
-    }
-
+    /// keep a holder record of the calling task.
     fn try_acquire_inner(&self, n: usize, record: bool) -> Result<Slot, TryAcquireError> {
         if n > MAX_PERMITS {
             return Err(TryAcquireError::TooMany {
@@ -843,8 +848,9 @@ impl RawSemaphore {
         }
     }
 
-    /// A future that waits for `n` permits; `record` as in
-    /// [`try_acquire`](Self::try_acquire).
+    /// A future that waits for `n` permits; `record`: keep a holder record
+    /// that only [`release_then`](Self::release_then) with
+    /// `all` drops (RwLock's writers).
     pub(crate) fn acquire(&self, n: usize, record: bool) -> Acquire<'_> {
         Acquire {
             sem: self,
@@ -921,7 +927,7 @@ impl RawSemaphore {
     ///
     /// On a thread that drives a corral runtime (see
     /// [`assert_may_block`]); `what` names the caller in the message.
-    /// `record` as in [`try_acquire`](Self::try_acquire).
+    /// `record` as in [`acquire`](Self::acquire).
     #[track_caller]
     pub(crate) fn blocking_acquire(
         &self,
@@ -1015,7 +1021,8 @@ impl RawSemaphore {
         AcquireRecorded::new(self, n)
     }
 
-    /// As [`try_acquire`](Self::try_acquire), keeping a holder record.
+    /// Takes `n` permits now if they are free and nobody waits, keeping a
+    /// holder record.
     pub(crate) fn try_acquire_recorded(&self, n: usize) -> Result<Slot, TryAcquireError> {
         self.try_acquire_inner(n, true)
     }
@@ -1053,23 +1060,6 @@ impl RawSemaphore {
         // No block: no record was ever kept.
         self.state_if_used()
             .map_or_else(Vec::new, |st| st.holders().collect())
-    }
-
-    /// Gives back `n` permits and drops every holder record: the release of
-    /// a primitive whose only recorded grants are ones that exclude every
-    /// other holder (RwLock's writer, also when it downgrades), and whose
-    /// guards therefore need not keep a [`Slot`].
-    pub(crate) fn release_unrecording(&self, n: usize) {
-        let mut st = self.state();
-        st.inner.holders.clear();
-        if n == 0 {
-            return;
-        }
-        if st.nobody_waits() {
-            st.add(n);
-            return;
-        }
-        self.release_slow(st, n);
     }
 }
 
@@ -1861,10 +1851,10 @@ impl State<'_> {
     }
 
     /// Takes `n` permits for holders that got them elsewhere (the caller
-    /// checked that the semaphore is idle); `record`: keep a holder record
-    /// of `task` for them (dropped by [`RawSemaphore::release_unrecording`]).
+    /// checked that nobody waits and that `n` are free); `record`: keep a
+    /// holder record of `task` for them (dropped by [`RawSemaphore::release_then`] with `all`).
     pub(crate) fn take_held(&mut self, n: usize, record: bool, task: Option<Id>) {
-        debug_assert!(self.is_idle() && n <= self.permits());
+        debug_assert!(self.nobody_waits() && n <= self.permits());
         self.take_permits(n);
         if record {
             self.record(task, n);
@@ -1903,5 +1893,65 @@ impl RawSemaphore {
         }
         self.release_slow(st, n);
         slot
+    }
+}
+
+// RwLock's one-lock slow paths: take a grant, or give one back and see
+// whether the semaphore is left idle, under the lock the caller's own
+// bookkeeping needs anyway.
+impl State<'_> {
+    /// The permits held (the bound less the free ones) if nobody waits;
+    /// None while someone waits.
+    pub(crate) fn held_if_nobody_waits(&self) -> Option<usize> {
+        self.nobody_waits().then(|| self.bound() - self.permits())
+    }
+
+    /// Takes `n` free permits with a holder record of the calling task, if
+    /// that many are free (free permits mean nobody waits, so this barges
+    /// past nobody): `try_acquire_recorded` under a lock already held.
+    pub(crate) fn try_take_recorded(&mut self, n: usize) -> Option<Slot> {
+        if self.closed() || self.permits() < n {
+            return None;
+        }
+        self.take_permits(n);
+        Some(self.record(task::try_id(), n))
+    }
+}
+
+impl RawSemaphore {
+    /// Gives back `n` permits and drops the grant's record (`slot`, or with
+    /// `all` every record: RwLock's writer), handing the permits to the
+    /// waiters first; if nobody waits, calls `then` with the state before
+    /// the lock is released (RwLock's word follows the semaphore there).
+    pub(crate) fn release_then(&self, n: usize, slot: Slot, all: bool, then: impl FnOnce(&State<'_>)) {
+        let mut st = self.state();
+        if all {
+            st.inner.holders.clear();
+        } else {
+            st.unrecord(slot);
+        }
+        if st.nobody_waits() {
+            st.add(n);
+            then(&st);
+            return;
+        }
+        self.release_slow(st, n);
+    }
+}
+
+// RwLock's extra reader slots hang off the semaphore's block.
+impl RawSemaphore {
+    /// The block's word for the primitive (see `Block::ext`), installing
+    /// the block if this is its first use.
+    pub(crate) fn ext(&self) -> &AtomicPtr<()> {
+        &self
+            .block
+            .get_or_install(|site| Block::new(MAX_PERMITS, site))
+            .ext
+    }
+
+    /// The block's word for the primitive, if the block is installed.
+    pub(crate) fn ext_if_installed(&self) -> Option<&AtomicPtr<()>> {
+        self.block.get().map(|b| &b.ext)
     }
 }

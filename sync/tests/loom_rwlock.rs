@@ -342,3 +342,66 @@ fn reader_records_vs_queued_writer() {
         drop(g);
     });
 }
+
+/// A reader holding the lock through the semaphore (handed it when a
+/// fast writer left) after the word went back to fast mode with
+/// `SEM_READERS`, while a writer and a second reader come (the writer
+/// must queue, moving a fast reader's slot bit into the slow word; the
+/// reader is fast, or queued behind the writer) and the first reader
+/// leaves through the semaphore: nobody overlaps a writer, and the lock
+/// ends free, back in fast mode, with no record left.
+///
+/// Bound 2, as the models above.
+#[test]
+fn semaphore_reader_in_fast_mode_vs_writer_and_reader() {
+    model_bound(2, || {
+        let lock = warmed_lock();
+        let inside = Arc::new(Inside::default());
+        let w0 = lock.try_write().unwrap();
+        let g1 = {
+            let mut r1 = pin!(lock.read());
+            assert!(poll_once(r1.as_mut()).is_pending());
+            drop(w0);
+            match poll_once(r1) {
+                Poll::Ready(g) => g,
+                Poll::Pending => panic!("the reader behind the writer was handed the lock"),
+            }
+        };
+        inside.read();
+        assert!(
+            lock.try_read().is_ok(),
+            "fast mode again beside the semaphore's reader"
+        );
+
+        let (l1, i1) = (lock.clone(), inside.clone());
+        let writer = thread::spawn(move || {
+            let mut g = loom::future::block_on(l1.write());
+            i1.write();
+            *g += 1;
+            i1.write_done();
+        });
+        let (l2, i2) = (lock.clone(), inside.clone());
+        let reader = thread::spawn(move || {
+            let g = loom::future::block_on(l2.read());
+            i2.read();
+            assert!(*g <= 1);
+            i2.read_done();
+        });
+
+        assert_eq!(*g1, 0);
+        inside.read_done();
+        drop(g1);
+        writer.join().unwrap();
+        reader.join().unwrap();
+        let s = lock.statistics();
+        assert!(
+            !s.locked && s.tasks_waiting == 0 && s.reader_tasks.is_empty(),
+            "{s:?}"
+        );
+        let g = lock
+            .try_write()
+            .expect("a permit was lost, or still in slow mode");
+        assert_eq!(*g, 1);
+        drop(g);
+    });
+}
