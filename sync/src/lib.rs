@@ -94,6 +94,8 @@ mod reentrant_mutex;
 mod rwlock;
 mod semaphore;
 mod signal;
+#[cfg(not(loom))]
+mod spin;
 pub mod watch;
 
 pub use barrier::{

@@ -131,8 +131,9 @@
 //!   before the list's lock): a fresh locker that finds the word held,
 //!   without WAITERS, by a task that another worker is polling right now
 //!   (`corral_runtime::wait::is_running_on_another_worker`, from the
-//!   stall monitor's poll record) re-reads the word with `spin_loop` and
-//!   CASes it from 0 once free. It
+//!   stall monitor's poll record) re-reads the word, pausing longer
+//!   between reads each time (`crate::spin`: each read takes the line
+//!   from the holder's core), and CASes it from 0 once free. It
 //!   gives up and queues when the holder is not running (awaiting,
 //!   queued to run, or no corral task: tag 0), WAITERS shows, or after
 //!   `SPIN_FOR` (the clock is read every 8th re-read only). It takes only
@@ -179,6 +180,8 @@
 //!   data in a loom cell.
 use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
 use crate::loom::{AtomicI8, AtomicPtr, AtomicU64, AtomicUsize, Lock, LockGuard, Ordering};
+#[cfg(not(loom))]
+use crate::spin::Spin;
 use corral_runtime::coop;
 use corral_runtime::task::{self, Id};
 #[cfg(not(loom))]
@@ -1115,17 +1118,6 @@ const WAITERS: u64 = 2;
 const HANDED: u64 = 4;
 /// The holder's task id sits above the three flag bits.
 const TAG_SHIFT: u32 = 3;
-/// How long a fresh locker spins, at most, while the holder runs on
-/// another worker (`RawMutex::spin_while_holder_runs`): longer than a
-/// holder that re-locks in a loop keeps the lock before its cooperative
-/// budget makes it yield (128 critical sections, each slowed by the
-/// spinner's reads of the line: tens of microseconds), since a spinner
-/// that gives up queues and starts a convoy; short against the stall
-/// monitor's 10 ms. 20 µs left a convoy in about half of the
-/// `mutex_8x10k` runs on two pinned workers, 100 µs in about a quarter
-/// (`docs/performance.md`).
-#[cfg(not(loom))]
-const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(100);
 /// How many times a fresh locker yields to a handed holder before it
 /// queues (`MutexAcquire::poll_slow`): enough for a convoy of a few
 /// tasks to drain while each relocker gives way.
@@ -1348,16 +1340,13 @@ impl RawMutex {
     /// a task that is being polled on another worker and nobody is
     /// queued, re-read the word, and take the lock if it comes free; give
     /// up (false: queue) as soon as the holder is not running, WAITERS
-    /// shows, the holder is no corral task, or after [`SPIN_FOR`]. Off a
+    /// shows, the holder is no corral task, or after `spin::SPIN_FOR`. Off a
     /// worker of a multi-thread runtime the first holder check fails, so
     /// nothing spins there.
     #[cfg(not(loom))]
     fn spin_while_holder_runs(&self, me: Option<Id>) -> bool {
         let mut w = self.word.load(Ordering::Relaxed);
-        let mut reads = 0u32;
-        // Read the clock only once the spin lasts (every 8th read), so a
-        // short wait costs no clock read.
-        let mut deadline = None;
+        let mut spin = Spin::new();
         loop {
             if w == 0 {
                 // Free, so nobody waits (the word is 0 only then): taking
@@ -1380,16 +1369,9 @@ impl RawMutex {
                 Some(holder) if is_running_on_another_worker(holder) => {}
                 _ => return false,
             }
-            reads += 1;
-            if reads % 8 == 0 {
-                let now = Instant::now();
-                match deadline {
-                    None => deadline = Some(now + SPIN_FOR),
-                    Some(end) if now >= end => return false,
-                    Some(_) => {}
-                }
+            if !spin.again() {
+                return false;
             }
-            std::hint::spin_loop();
             w = self.word.load(Ordering::Relaxed);
         }
     }

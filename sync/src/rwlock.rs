@@ -90,7 +90,8 @@
 //! named in the lock's own slots, or a writer, must be running; readers
 //! in the allocated slots or in the semaphore end the spin), a reader
 //! behind a running writer reads fast once it is gone. At most
-//! `SPIN_FOR` (100 us, the clock read every 8th re-read), and only in
+//! `SPIN_FOR` (100 us, the clock read every 8th re-read; the pauses
+//! between re-reads grow, as in `crate::spin`), and only in
 //! fast mode, where nobody waits, so it overtakes no waiter; a caller
 //! that gives up queues as before, with the write preference of the
 //! queue. Off a worker of a multi-worker runtime the query is false at
@@ -127,6 +128,8 @@
 
 use crate::loom::{AtomicPtr, AtomicU64, Ordering};
 use crate::raw::{RawSemaphore, Slot, State, MAX_PERMITS};
+#[cfg(not(loom))]
+use crate::spin::Spin;
 use corral_runtime::coop;
 use corral_runtime::task::{self, Id};
 use corral_runtime::wait::assert_may_block;
@@ -488,43 +491,6 @@ impl InSlow<'_> {
             r
         })
         .await
-    }
-}
-
-/// How long a fast-path caller spins before it queues (see
-/// `Core::spin_write`); the Mutex's bound.
-#[cfg(not(loom))]
-const SPIN_FOR: Duration = Duration::from_micros(100);
-
-/// A bounded spin: `again` says whether to re-read once more (the clock
-/// is read every 8th time only, so a short spin costs no clock read).
-#[cfg(not(loom))]
-struct Spin {
-    reads: u32,
-    deadline: Option<Instant>,
-}
-
-#[cfg(not(loom))]
-impl Spin {
-    fn new() -> Self {
-        Spin {
-            reads: 0,
-            deadline: None,
-        }
-    }
-
-    fn again(&mut self) -> bool {
-        self.reads += 1;
-        if self.reads % 8 == 0 {
-            let now = Instant::now();
-            match self.deadline {
-                None => self.deadline = Some(now + SPIN_FOR),
-                Some(end) if now >= end => return false,
-                Some(_) => {}
-            }
-        }
-        std::hint::spin_loop();
-        true
     }
 }
 
