@@ -181,7 +181,7 @@
 use crate::error::{AcquireError, BlockingAcquireError, TryAcquireError};
 use crate::loom::{AtomicI8, AtomicPtr, AtomicU64, AtomicUsize, Lock, LockGuard, Ordering};
 #[cfg(not(loom))]
-use crate::spin::Spin;
+use crate::spin;
 use corral_runtime::coop;
 use corral_runtime::task::{self, Id};
 #[cfg(not(loom))]
@@ -1345,35 +1345,10 @@ impl RawMutex {
     /// nothing spins there.
     #[cfg(not(loom))]
     fn spin_while_holder_runs(&self, me: Option<Id>) -> bool {
-        let mut w = self.word.load(Ordering::Relaxed);
-        let mut spin = Spin::new();
-        loop {
-            if w == 0 {
-                // Free, so nobody waits (the word is 0 only then): taking
-                // it overtakes no waiter. Acquire: as in `try_lock_for`.
-                match self
-                    .word
-                    .compare_exchange(0, held_by(me), Ordering::Acquire, Ordering::Relaxed)
-                {
-                    Ok(_) => return true,
-                    Err(now) => {
-                        w = now;
-                        continue;
-                    }
-                }
-            }
-            if w & WAITERS != 0 {
-                return false;
-            }
-            match Id::from_u64(w >> TAG_SHIFT) {
-                Some(holder) if is_running_on_another_worker(holder) => {}
-                _ => return false,
-            }
-            if !spin.again() {
-                return false;
-            }
-            w = self.word.load(Ordering::Relaxed);
-        }
+        // A word of 0 means nobody waits, so taking it overtakes no waiter.
+        spin::take_when_free(&self.word, held_by(me), |w| {
+            w & WAITERS == 0 && Id::from_u64(w >> TAG_SHIFT).is_some_and(is_running_on_another_worker)
+        })
     }
 
     /// Never spin under loom: the models explore the queueing protocol,

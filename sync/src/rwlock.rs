@@ -129,7 +129,7 @@
 use crate::loom::{AtomicPtr, AtomicU64, Ordering};
 use crate::raw::{RawSemaphore, Slot, State, MAX_PERMITS};
 #[cfg(not(loom))]
-use crate::spin::Spin;
+use crate::spin::{self, Spin};
 use corral_runtime::coop;
 use corral_runtime::task::{self, Id};
 use corral_runtime::wait::assert_may_block;
@@ -787,27 +787,9 @@ impl Core {
     #[cfg(not(loom))]
     fn spin_write(&self) -> bool {
         let me = task::try_id();
-        let mut w = self.word.load(Ordering::Relaxed);
-        let mut spin = Spin::new();
-        loop {
-            if w == 0 {
-                // Acquire: as in `try_fast_write`.
-                match self
-                    .word
-                    .compare_exchange(0, written_by(me), Ordering::Acquire, Ordering::Relaxed)
-                {
-                    Ok(_) => return true,
-                    Err(now) => {
-                        w = now;
-                        continue;
-                    }
-                }
-            }
-            if w & SLOW != 0 || !self.holders_run(w) || !spin.again() {
-                return false;
-            }
-            w = self.word.load(Ordering::Relaxed);
-        }
+        spin::take_when_free(&self.word, written_by(me), |w| {
+            w & SLOW == 0 && self.holders_run(w)
+        })
     }
 
     /// Before a reader that found a writer holding the fast word goes

@@ -13,6 +13,7 @@
 //! the lock came free. It gives up after [`SPIN_FOR`] (the clock is read
 //! every 8th re-read only, so a short spin costs no clock read).
 
+use crate::loom::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a locker spins, at most: longer than a holder that re-locks
@@ -54,5 +55,31 @@ impl Spin {
             std::hint::spin_loop();
         }
         true
+    }
+}
+
+/// The locks' spin on their word: CAS it from 0 to `mine` as soon as it
+/// is free (true), while `keep_waiting` says the word's holders are worth
+/// waiting for; false (queue) once it does not, or after [`SPIN_FOR`].
+/// Only a word of 0 is taken, which for both locks means nobody waits,
+/// so the spinner overtakes no waiter. Acquire on success: pairs with the
+/// Release of the unlock that freed the word.
+pub(crate) fn take_when_free(word: &AtomicU64, mine: u64, mut keep_waiting: impl FnMut(u64) -> bool) -> bool {
+    let mut w = word.load(Ordering::Relaxed);
+    let mut spin = Spin::new();
+    loop {
+        if w == 0 {
+            match word.compare_exchange(0, mine, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => {
+                    w = now;
+                    continue;
+                }
+            }
+        }
+        if !keep_waiting(w) || !spin.again() {
+            return false;
+        }
+        w = word.load(Ordering::Relaxed);
     }
 }
